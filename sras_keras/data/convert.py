@@ -1,0 +1,312 @@
+"""``sras data convert``: a source tree of chromosome images -> sharded TFRecords + splits.json + manifest.json.
+
+The conversion reads and checks every source image before it writes anything, so bad input fails fast and
+leaves nothing behind. Shards are written under temporary names and renamed when complete, and their content
+depends only on the config and the source files; so re-running an interrupted conversion skips the shards that
+exist, writes the rest, and ends with the same bytes as an uninterrupted run. ``manifest.json`` is written last:
+its presence means the dataset is complete.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime
+import hashlib
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from sras_keras import __version__
+from sras_keras.config import ConvertConfig, fingerprint
+from sras_keras.data import iam as iam_lib
+from sras_keras.data.labels import CLASS_NAMES
+from sras_keras.data.readers import SourceImage, read_image, scan_source
+from sras_keras.data.rotation import rotate_expanded, rotation_angles
+from sras_keras.data.splits import (
+    assign_parts,
+    duplicates_across_parts,
+    parts_from_file,
+    splits_document,
+    write_splits,
+)
+from sras_keras.data.tfrecord import RecordMeta, SCHEMA_VERSION, serialize_example, shard_name, write_shard
+from sras_keras.errors import SrasError
+from sras_keras.io_utils import sha256_of, write_json_atomic
+
+MANIFEST = "manifest.json"
+STATE = ".sras-convert.json"
+SPLITS = "splits.json"
+_BACKGROUNDS = {"black": 0, "white": 255}
+
+
+@dataclasses.dataclass
+class ScannedSource:
+    """A source tree, read and checked."""
+
+    root: Path
+    layout: str
+    images: list[SourceImage]
+    md5s: list[str]
+    sizes: list[tuple[int, int]]
+    background: int
+    background_votes: dict[str, int]
+
+    @property
+    def checksum(self) -> str:
+        """One hash of every (path, md5): two trees with the same checksum hold the same images."""
+        lines = "".join(f"{image.path}\t{md5}\n" for image, md5 in zip(self.images, self.md5s))
+        return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def scan_and_check(source: str | Path, config: ConvertConfig, progress: bool = False) -> ScannedSource:
+    """Read every image once: md5, decodability, background polarity and a non-empty foreground."""
+    from tqdm import tqdm
+
+    root = Path(source)
+    layout, images = scan_source(root, config.layout, config.label_coding, config.cell_regex)
+    md5s, sizes, votes, has_foreground = [], [], collections.Counter(), []
+    for image in tqdm(images, desc="checking images", unit="img", disable=not progress, file=sys.stderr):
+        array, md5 = read_image(root / image.path)
+        md5s.append(md5)
+        sizes.append(array.shape)
+        votes[iam_lib.background_of(array)] += 1
+        has_foreground.append({bg: iam_lib.has_foreground(array, bg, config.threshold) for bg in (0, 255)})
+    if config.background == "auto":
+        background = max(votes, key=lambda value: (votes[value], -value))
+    elif config.background in _BACKGROUNDS:
+        background = _BACKGROUNDS[config.background]
+    else:
+        raise SrasError(f"unknown --background {config.background!r}; choose auto, black or white")
+    for image, foreground in zip(images, has_foreground):
+        if not foreground[background]:
+            raise SrasError(
+                f"{root / image.path}: no foreground (no pixel differs from the {_polarity(background)} "
+                f"background by more than {config.threshold})"
+            )
+    return ScannedSource(
+        root=root,
+        layout=layout,
+        images=images,
+        md5s=md5s,
+        sizes=sizes,
+        background=background,
+        background_votes={_polarity(value): count for value, count in sorted(votes.items())},
+    )
+
+
+def _polarity(background: int) -> str:
+    return "white" if background == 255 else "black"
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardPlan:
+    name: str
+    part: str
+    rotated: bool
+    image_indices: tuple[int, ...]  # into ScannedSource.images
+    angles: tuple[float, ...]
+
+
+def rotated_parts(config: ConvertConfig, parts: list[str]) -> set[str]:
+    """Parts that training reads, hence the only ones that get rotated copies."""
+    if config.rotations <= 1:
+        return set()
+    return {part for part in parts if part == "train" or part.startswith("fold")}
+
+
+def plan_shards(parts: list[str], config: ConvertConfig, part_names: list[str]) -> list[ShardPlan]:
+    """Which images go to which shard: a seeded permutation per part, so every shard mixes classes."""
+    rng = np.random.default_rng(config.split.seed)
+    angles = rotation_angles(config.rotations)
+    training_parts = rotated_parts(config, part_names)
+    plans = []
+    for part in part_names:
+        members = [i for i, p in enumerate(parts) if p == part]
+        members = [members[i] for i in rng.permutation(len(members))]
+        plans += _chunk(part, False, members, config.records_per_shard, (0.0,))
+        if part in training_parts:
+            per_shard = max(1, config.records_per_shard // (len(angles) - 1))
+            plans += _chunk(part, True, members, per_shard, tuple(angles[1:]))
+    return plans
+
+
+def _chunk(part, rotated, members, per_shard, angles) -> list[ShardPlan]:
+    count = max(1, math.ceil(len(members) / per_shard)) if members else 0
+    return [
+        ShardPlan(shard_name(part, rotated, k, count), part, rotated, tuple(members[k::count]), angles)
+        for k in range(count)
+    ]
+
+
+def _record_encoder(config: ConvertConfig, background: int):
+    """A compiled function: (H, W) uint8 -> PNG bytes of the preprocessed (size, size, 1) image."""
+    import tensorflow as tf
+
+    fit = iam_lib.preprocessor(config.preprocess, config.image_size, background, config.threshold, config.placement)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.uint8)])
+    def encode(image):
+        return tf.io.encode_png(fit(image))
+
+    return encode
+
+
+def _shard_records(plan: ShardPlan, scanned: ScannedSource, parts, config: ConvertConfig, encode, tick):
+    for index in plan.image_indices:
+        image = scanned.images[index]
+        array, md5 = read_image(scanned.root / image.path)
+        if md5 != scanned.md5s[index]:
+            raise SrasError(f"{scanned.root / image.path}: changed while being converted; run the conversion again")
+        crop = iam_lib.crop_to_foreground(array, scanned.background, config.threshold).numpy()[..., 0]
+        part = parts[index]
+        for angle in plan.angles:
+            rotated = rotate_expanded(crop, angle, scanned.background) if plan.rotated else array
+            meta = RecordMeta(
+                label=image.label,
+                class_name=image.class_name,
+                cell_id=image.cell_id,
+                source_path=image.path,
+                source_md5=md5,
+                part=part,
+                fold=int(part[4:]) if part.startswith("fold") else -1,
+                rotation=float(angle),
+                orig_height=array.shape[0],
+                orig_width=array.shape[1],
+            )
+            png = encode(rotated).numpy()
+            yield serialize_example(png, config.image_size, config.image_size, meta)
+            tick()
+
+
+def _prepare_out(out: Path, identity: str) -> bool:
+    """Check OUT may receive this dataset; True when it is already complete. Clears stale temporary files."""
+    import json
+
+    if not out.exists():
+        out.mkdir(parents=True)
+        return False
+    if not out.is_dir():
+        raise SrasError(f"{out}: exists and is not a folder")
+    for marker in (MANIFEST, STATE):
+        if (out / marker).exists():
+            try:
+                existing = json.loads((out / marker).read_text()).get("identity")
+            except ValueError:
+                existing = None
+            if existing != identity:
+                raise SrasError(
+                    f"{out}: already holds a different dataset ({marker} does not match this source and config); "
+                    "choose another output folder or delete it"
+                )
+            if marker == MANIFEST:
+                return True
+            for stale in out.glob(".*.tmp"):
+                stale.unlink()
+            return False
+    if any(out.iterdir()):
+        raise SrasError(f"{out}: exists, is not empty and is not a converted dataset; choose an empty folder")
+    return False
+
+
+def convert(source: str | Path, out: str | Path, config: ConvertConfig, progress: bool = False, log=print) -> dict:
+    """Convert ``source`` into ``out`` (see the module docstring); returns the manifest."""
+    import json
+
+    from tqdm import tqdm
+
+    out = Path(out)
+    scanned = scan_and_check(source, config, progress)
+    if config.splits_file:
+        split_config, parts = parts_from_file(config.splits_file, scanned.images)
+        config = dataclasses.replace(config, split=split_config)
+    else:
+        parts = assign_parts(scanned.images, config.split)
+    config = dataclasses.replace(config, split=config.split.resolved())
+    split = config.split
+    part_names = split.parts()
+    identity = fingerprint({"config": config.to_dict(), "data": scanned.checksum})
+    if _prepare_out(out, identity):
+        log(f"{out}: already converted (manifest.json matches); nothing to do")
+        return json.loads((out / MANIFEST).read_text())
+
+    write_json_atomic(out / STATE, {"identity": identity, "config": config.to_dict()})
+    source_info = {
+        "root": str(scanned.root.resolve()),
+        "layout": scanned.layout,
+        "label_coding": config.label_coding,
+        "cell_regex": config.cell_regex,
+        "checksum": scanned.checksum,
+    }
+    write_splits(out / SPLITS, splits_document(scanned.images, scanned.md5s, parts, split, source_info))
+    duplicates = duplicates_across_parts(scanned.images, scanned.md5s, parts)
+    for group in duplicates:
+        log(f"warning: identical images in different parts: {', '.join(group)}")
+
+    plans = plan_shards(parts, config, part_names)
+    todo = [plan for plan in plans if not (out / plan.name).exists()]
+    if len(todo) < len(plans):
+        log(f"resuming: {len(plans) - len(todo)} of {len(plans)} shards already written")
+    encode = _record_encoder(config, scanned.background)
+    total = sum(len(plan.image_indices) * len(plan.angles) for plan in todo)
+    with tqdm(total=total, desc="writing records", unit="rec", disable=not progress, file=sys.stderr) as bar:
+        for plan in todo:
+            write_shard(out / plan.name, _shard_records(plan, scanned, parts, config, encode, lambda: bar.update(1)))
+
+    manifest = _manifest(out, config, scanned, parts, part_names, plans, identity, source_info, duplicates)
+    write_json_atomic(out / MANIFEST, manifest)
+    (out / STATE).unlink(missing_ok=True)
+    return manifest
+
+
+def _manifest(out, config, scanned, parts, part_names, plans, identity, source_info, duplicates) -> dict:
+    import tensorflow as tf
+
+    images_per_class = {part: collections.Counter() for part in part_names}
+    for image, part in zip(scanned.images, parts):
+        images_per_class[part][image.class_name] += 1
+    records = {part: 0 for part in part_names}
+    shards = []
+    for plan in plans:
+        count = len(plan.image_indices) * len(plan.angles)
+        records[plan.part] += count
+        path = out / plan.name
+        shards.append(
+            {
+                "file": plan.name,
+                "part": plan.part,
+                "rotated": plan.rotated,
+                "records": count,
+                "bytes": path.stat().st_size,
+                "sha256": sha256_of(path),
+            }
+        )
+    return {
+        "identity": identity,
+        "schema_version": SCHEMA_VERSION,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "versions": {"sras_keras": __version__, "tensorflow": tf.__version__, "python": sys.version.split()[0]},
+        "config": config.to_dict(),
+        "source": source_info,
+        "background": _polarity(scanned.background),
+        "background_votes": scanned.background_votes,
+        "image_size": config.image_size,
+        "rotations": config.rotations,
+        "rotated_parts": sorted(rotated_parts(config, part_names)),
+        "validation_part": config.split.resolved().validation_part,
+        "parts": part_names,
+        "counts": {
+            "images": {
+                part: {name: images_per_class[part].get(name, 0) for name in CLASS_NAMES} for part in part_names
+            },
+            "records": records,
+        },
+        "source_sizes": {
+            "min_side": int(min(min(size) for size in scanned.sizes)),
+            "max_side": int(max(max(size) for size in scanned.sizes)),
+        },
+        "duplicates_across_parts": duplicates,
+        "shards": shards,
+    }

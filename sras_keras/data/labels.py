@@ -1,0 +1,36 @@
+"""The 24 chromosome classes and the label codings found in the wild.
+
+Internally a class is an index 0..23 in karyotype order: 0..21 = autosomes 1..22, 22 = X, 23 = Y.
+"""
+
+from sras_keras.errors import SrasError
+
+CLASS_NAMES = tuple([str(i) for i in range(1, 23)] + ["X", "Y"])
+NUM_CLASSES = len(CLASS_NAMES)
+X_INDEX = CLASS_NAMES.index("X")
+Y_INDEX = CLASS_NAMES.index("Y")
+
+# How folder or file labels map to class indices.
+#   standard: 1..22, 23 = X, 24 = Y, and the letters X/Y (BioImLab and most public sets)
+#   sras:     1..22, 23 = X, 0 = Y (SRAS-net's own coding, Fig 8)
+LABEL_CODINGS = ("standard", "sras")
+
+
+def parse_label(text: str, coding: str = "standard") -> int:
+    """Class index for a label written as in a folder or file name; raises SrasError if unknown."""
+    if coding not in LABEL_CODINGS:
+        raise SrasError(f"unknown label coding {coding!r}; choose one of {', '.join(LABEL_CODINGS)}")
+    key = text.strip().upper()
+    if key in ("X", "Y"):
+        return CLASS_NAMES.index(key)
+    if key.isdigit():
+        number = int(key)
+        if 1 <= number <= 22:
+            return number - 1
+        if number == 23:
+            return X_INDEX
+        if number == 24 and coding == "standard":
+            return Y_INDEX
+        if number == 0 and coding == "sras":
+            return Y_INDEX
+    raise SrasError(f"{text!r} is not a chromosome label under the {coding!r} coding")

@@ -1,0 +1,114 @@
+"""The tf.data input pipeline over a converted dataset's shards.
+
+Shards are read in parallel (interleave), records decoded in parallel, then an optional per-backbone
+preprocessing hook runs before shuffling, batching and prefetching. ``deterministic=True`` fixes the order for a
+given seed (reproducible metrics); ``False`` lets parallel stages emit out of order for speed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import tensorflow as tf
+
+from sras_keras.data.tfrecord import parse_example
+from sras_keras.errors import SrasError
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def load_manifest(data_dir: str | Path) -> dict:
+    path = Path(data_dir) / "manifest.json"
+    if not path.exists():
+        raise SrasError(f"{data_dir}: no manifest.json (not a converted dataset, or its conversion did not finish)")
+    try:
+        return json.loads(path.read_text())
+    except ValueError as error:
+        raise SrasError(f"{path}: unreadable ({error})") from None
+
+
+def shard_files(data_dir: str | Path, parts: list[str], rotations: bool, manifest: dict | None = None) -> list[str]:
+    """The shard paths of ``parts``; ``rotations`` adds the rotated copies where the part has them."""
+    manifest = manifest or load_manifest(data_dir)
+    unknown = sorted(set(parts) - set(manifest["parts"]))
+    if unknown:
+        raise SrasError(f"{data_dir}: no part {', '.join(unknown)} (it has {', '.join(manifest['parts'])})")
+    return [
+        str(Path(data_dir) / shard["file"])
+        for shard in manifest["shards"]
+        if shard["part"] in parts and (rotations or not shard["rotated"])
+    ]
+
+
+def decode_record(serialized) -> dict:
+    """A record as a dict: ``image`` (H, W, 1) uint8 plus every metadata field."""
+    features = parse_example(serialized)
+    image = tf.io.decode_png(features["image"], channels=1)
+    features["image"] = tf.reshape(image, tf.stack([features["height"], features["width"], 1]))
+    return features
+
+
+def make_dataset(
+    data_dir: str | Path,
+    parts: list[str] | str,
+    *,
+    batch_size: int = 32,
+    rotations: bool = True,
+    shuffle: bool = False,
+    repeat: bool = False,
+    seed: int = 0,
+    preprocess: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    deterministic: bool = True,
+    shuffle_buffer: int = 4096,
+    with_metadata: bool = False,
+    autotune: bool = True,
+) -> tf.data.Dataset:
+    """Batches of ``(image, label)`` (or ``(image, label, metadata)``) from the shards of ``parts``.
+
+    ``preprocess`` maps a float32 (H, W, 1) image in [0, 255] to the model's input (a backbone's
+    ``preprocess_input`` after channel replication, say). ``autotune=False`` fixes parallelism to the core count:
+    short-lived pipelines then do not stall at their end while autotuning winds down.
+    """
+    parts = [parts] if isinstance(parts, str) else list(parts)
+    files = shard_files(data_dir, parts, rotations)
+    if not files:
+        raise SrasError(f"{data_dir}: no shards for part(s) {', '.join(parts)}")
+    parallel = AUTOTUNE if autotune else _cores()
+    options = tf.data.Options()
+    options.deterministic = deterministic
+    if not autotune:
+        options.autotune.enabled = False
+
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle:
+        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(len(files), 8),
+        num_parallel_calls=parallel,
+        deterministic=deterministic,
+    )
+    if shuffle:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+
+    def to_example(serialized):
+        record = decode_record(serialized)
+        image = tf.cast(record.pop("image"), tf.float32)
+        if preprocess is not None:
+            image = preprocess(image)
+        label = record.pop("label")
+        return (image, label, record) if with_metadata else (image, label)
+
+    dataset = dataset.map(to_example, num_parallel_calls=parallel, deterministic=deterministic)
+    dataset = dataset.batch(batch_size).prefetch(AUTOTUNE if autotune else 2)
+    return dataset.with_options(options)
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -1,0 +1,188 @@
+"""Find and read the chromosome images of a source tree, whatever its layout.
+
+Two layouts are understood and told apart automatically:
+- ``bioimlab``: ``<cell>/<cell> <class><homolog>.bmp`` (the BioImLab Q-band set; class 23 = X, 24 = Y);
+- ``class_folders``: ``<label>/<image>`` with labels 1..22, X, Y (or 23/24, or SRAS-net's coding with
+  ``0`` = Y via ``label_coding="sras"``); the cell id comes from the file name through ``cell_regex``.
+
+Every problem (unreadable file, unknown label folder, colour image, empty class) raises ``SrasError`` naming
+the file, before anything is written anywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from sras_keras.data.labels import CLASS_NAMES, NUM_CLASSES, parse_label
+from sras_keras.errors import SrasError
+
+IMAGE_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg")
+LAYOUTS = ("auto", "bioimlab", "class_folders")
+_BIOIMLAB_NAME = re.compile(r"^(\d+) (\d+)([ab]?)\.bmp$", re.IGNORECASE)
+# Files the OS or editors leave behind, never data.
+_IGNORED_NAMES = {"thumbs.db", "desktop.ini"}
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceImage:
+    """One chromosome image of a source tree, before it is read."""
+
+    path: str  # relative to the source root, '/'-separated
+    label: int  # class index 0..23
+    cell_id: str  # '' when the layout carries no cell id
+
+    @property
+    def class_name(self) -> str:
+        return CLASS_NAMES[self.label]
+
+
+def _is_ignored(name: str) -> bool:
+    return name.startswith(".") or name.lower() in _IGNORED_NAMES
+
+
+def _subfolders(root: Path) -> list[Path]:
+    return sorted((p for p in root.iterdir() if p.is_dir() and not _is_ignored(p.name)), key=lambda p: p.name)
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted((p for p in folder.iterdir() if not p.is_dir() and not _is_ignored(p.name)), key=lambda p: p.name)
+
+
+def detect_layout(root: Path) -> str:
+    """'bioimlab' when the sub-folders' files are named '<folder> <class>[ab].bmp', else 'class_folders'."""
+    for folder in _subfolders(root):
+        for file in _files(folder):
+            if file.suffix.lower() not in IMAGE_EXTENSIONS:
+                continue
+            match = _BIOIMLAB_NAME.match(file.name)
+            return "bioimlab" if match and match.group(1) == folder.name else "class_folders"
+    raise SrasError(f"{root}: no image files found in its sub-folders (expected a folder per cell or per class)")
+
+
+def _check_image_file(file: Path) -> None:
+    if file.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise SrasError(f"{file}: not an image file (supported: {', '.join(IMAGE_EXTENSIONS)})")
+
+
+def _scan_bioimlab(root: Path) -> list[SourceImage]:
+    images = []
+    for folder in _subfolders(root):
+        for file in _files(folder):
+            _check_image_file(file)
+            match = _BIOIMLAB_NAME.match(file.name)
+            if not match or match.group(1) != folder.name:
+                raise SrasError(f"{file}: name does not follow the BioImLab layout '<cell>/<cell> <class><a|b>.bmp'")
+            label = parse_label(match.group(2), "standard")
+            images.append(SourceImage(f"{folder.name}/{file.name}", label, folder.name))
+    return images
+
+
+def _scan_class_folders(root: Path, label_coding: str, cell_regex: str | None) -> list[SourceImage]:
+    pattern = re.compile(cell_regex) if cell_regex else None
+    if pattern is not None and pattern.groups < 1 and "cell" not in pattern.groupindex:
+        raise SrasError(f"--cell-regex {cell_regex!r} needs a capture group (the cell id)")
+    images = []
+    for folder in _subfolders(root):
+        try:
+            label = parse_label(folder.name, label_coding)
+        except SrasError as error:
+            raise SrasError(f"{folder}: unknown label folder ({error})") from None
+        for file in _files(folder):
+            _check_image_file(file)
+            cell_id = ""
+            if pattern is not None:
+                match = pattern.search(file.stem)
+                if not match:
+                    raise SrasError(f"{file}: --cell-regex {cell_regex!r} does not match its name")
+                cell_id = match.group("cell") if "cell" in pattern.groupindex else match.group(1)
+            images.append(SourceImage(f"{folder.name}/{file.name}", label, cell_id))
+    return images
+
+
+def scan_source(
+    root: str | os.PathLike, layout: str = "auto", label_coding: str = "standard", cell_regex: str | None = None
+) -> tuple[str, list[SourceImage]]:
+    """List a source tree's images with labels and cell ids; returns (layout used, images sorted by path).
+
+    Every class must be present: a missing class is almost always a mislabelled or partial copy.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise SrasError(f"{root}: source folder does not exist")
+    if layout not in LAYOUTS:
+        raise SrasError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+    for file in _files(root):
+        if file.suffix.lower() in IMAGE_EXTENSIONS:
+            raise SrasError(f"{file}: image outside a cell or class folder, so it has no label")
+    if layout == "auto":
+        layout = detect_layout(root)
+    if layout == "bioimlab":
+        images = _scan_bioimlab(root)
+    else:
+        images = _scan_class_folders(root, label_coding, cell_regex)
+    if not images:
+        raise SrasError(f"{root}: no images found")
+    present = {image.label for image in images}
+    missing = [CLASS_NAMES[i] for i in range(NUM_CLASSES) if i not in present]
+    if missing:
+        raise SrasError(f"{root}: no images of class {', '.join(missing)} (every one of the 24 classes is needed)")
+    return layout, sorted(images, key=lambda image: image.path)
+
+
+def decode_grayscale(data: bytes, name: str) -> np.ndarray:
+    """Decode image bytes to a 2-D uint8 array; colour images must have identical channels.
+
+    16-bit images are scaled to 8 bits; palette images are converted through their palette.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise SrasError(f"{name}: empty file (0 bytes)")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            array = _to_gray_array(image, name)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise SrasError(f"{name}: not a readable image ({error})") from None
+    except Image.DecompressionBombError as error:
+        raise SrasError(f"{name}: image too large ({error})") from None
+    if array.size == 0:
+        raise SrasError(f"{name}: image has no pixels")
+    return array
+
+
+def _to_gray_array(image, name: str) -> np.ndarray:
+    mode = image.mode
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        mode = image.mode
+    if mode in ("L", "1"):
+        return np.asarray(image.convert("L"), dtype=np.uint8)
+    if mode in ("I;16", "I;16B", "I;16L", "I", "I;16N"):
+        wide = np.asarray(image, dtype=np.int64)
+        peak = 65535 if wide.max() > 255 or mode.startswith("I;16") else 255
+        return np.clip(np.round(wide * (255 / peak)), 0, 255).astype(np.uint8)
+    if mode in ("RGB", "RGBA", "LA"):
+        array = np.asarray(image)
+        channels = array[..., :3] if mode != "LA" else array[..., :1]
+        if not np.all(channels == channels[..., :1]):
+            raise SrasError(f"{name}: colour image (its channels differ); chromosome images must be grayscale")
+        return np.ascontiguousarray(channels[..., 0], dtype=np.uint8)
+    raise SrasError(f"{name}: unsupported image mode {mode!r}")
+
+
+def read_image(path: str | os.PathLike) -> tuple[np.ndarray, str]:
+    """Read an image file as a 2-D uint8 array; returns (array, md5 of the file's bytes)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise SrasError(f"{path}: cannot read ({error.strerror or error})") from None
+    return decode_grayscale(data, str(path)), hashlib.md5(data).hexdigest()

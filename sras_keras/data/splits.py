@@ -1,0 +1,180 @@
+"""Reproducible train/validation/test splits and K folds, saved as ``splits.json``.
+
+Schemes:
+- ``paper``: SRAS-net's stratified 4:1 image-level split; its test fifth doubles as the validation set.
+- ``holdout``: train/val/test; by default grouped by cell, so no cell is in two parts (cells are stratified by
+  sex, so male cells, the only source of Y, are spread over the parts).
+- ``kfold``: stratified K folds (the two-step study); ``group_by="cell"`` keeps each cell in one fold.
+A part is named ``train``/``val``/``test`` or ``fold0``..``foldK-1``.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from sras_keras.data.labels import CLASS_NAMES, Y_INDEX
+from sras_keras.data.readers import SourceImage
+from sras_keras.errors import SrasError
+from sras_keras.io_utils import write_json_atomic
+
+SCHEMES = ("paper", "holdout", "kfold")
+GROUPINGS = ("image", "cell")
+_DEFAULT_GROUPING = {"paper": "image", "holdout": "cell", "kfold": "image"}
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitConfig:
+    scheme: str = "paper"
+    seed: int = 0
+    group_by: str | None = None  # None: the scheme's own default (paper: image, holdout: cell, kfold: image)
+    folds: int = 5
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+
+    def resolved(self) -> "SplitConfig":
+        """The config with ``group_by`` filled in and every field checked."""
+        if self.scheme not in SCHEMES:
+            raise SrasError(f"unknown split {self.scheme!r}; choose one of {', '.join(SCHEMES)}")
+        group_by = self.group_by or _DEFAULT_GROUPING[self.scheme]
+        if group_by not in GROUPINGS:
+            raise SrasError(f"unknown --group-by {group_by!r}; choose one of {', '.join(GROUPINGS)}")
+        if self.scheme == "paper" and group_by != "image":
+            raise SrasError("the paper split is image-level by definition; use --split holdout to group by cell")
+        if self.scheme == "kfold" and self.folds < 2:
+            raise SrasError(f"--folds must be at least 2, got {self.folds}")
+        if self.scheme == "holdout" and not (
+            0 <= self.val_fraction < 1 and 0 < self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1
+        ):
+            raise SrasError("holdout fractions must satisfy 0 <= val, 0 < test and val + test < 1")
+        return dataclasses.replace(self, group_by=group_by)
+
+    @property
+    def validation_part(self) -> str | None:
+        """Where early stopping looks: the paper reuses its test set, which is the leak it is known for."""
+        return {"paper": "test", "holdout": "val", "kfold": None}[self.scheme]
+
+    def parts(self) -> list[str]:
+        if self.scheme == "kfold":
+            return [f"fold{k}" for k in range(self.folds)]
+        return ["train", "test"] if self.scheme == "paper" else ["train", "val", "test"]
+
+
+def assign_parts(images: list[SourceImage], config: SplitConfig) -> list[str]:
+    """The part of every image, deterministic for a given seed and image list."""
+    config = config.resolved()
+    if config.group_by == "cell":
+        missing = [image.path for image in images if not image.cell_id]
+        if missing:
+            raise SrasError(f"{missing[0]}: no cell id, so the split cannot be grouped by cell (pass --cell-regex)")
+    labels = np.array([image.label for image in images])
+    try:
+        if config.scheme == "kfold":
+            return _kfold_parts(images, labels, config)
+        if config.scheme == "holdout" and config.group_by == "cell":
+            part_of_cell = _holdout_cells(images, config)
+            return [part_of_cell[image.cell_id] for image in images]
+        return _stratified_parts(labels, config)
+    except ValueError as error:  # scikit-learn: a class too small to stratify, more folds than members
+        raise SrasError(f"cannot make a {config.scheme} split of these images: {error}") from None
+
+
+def _stratified_parts(labels: np.ndarray, config: SplitConfig) -> list[str]:
+    """Image-level stratified train/test (paper: 4:1) or train/val/test (holdout by image)."""
+    from sklearn.model_selection import train_test_split
+
+    test_fraction = 0.2 if config.scheme == "paper" else config.test_fraction
+    indices = np.arange(len(labels))
+    rest, test = train_test_split(indices, test_size=test_fraction, stratify=labels, random_state=config.seed)
+    parts = np.full(len(labels), "train", dtype=object)
+    parts[test] = "test"
+    if config.scheme == "holdout" and config.val_fraction > 0:
+        val_share = config.val_fraction / (1 - test_fraction)
+        _, val = train_test_split(rest, test_size=val_share, stratify=labels[rest], random_state=config.seed)
+        parts[val] = "val"
+    return list(parts)
+
+
+def _kfold_parts(images: list[SourceImage], labels: np.ndarray, config: SplitConfig) -> list[str]:
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    if config.group_by == "cell":
+        folds = StratifiedGroupKFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
+        groups = [image.cell_id for image in images]
+    else:
+        folds = StratifiedKFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
+        groups = None
+    parts = np.empty(len(images), dtype=object)
+    for fold, (_, held) in enumerate(folds.split(np.zeros(len(labels)), labels, groups)):
+        parts[held] = f"fold{fold}"
+    return list(parts)
+
+
+def _holdout_cells(images: list[SourceImage], config: SplitConfig) -> dict[str, str]:
+    """Cells to parts, stratified by sex (a cell with a Y is male)."""
+    male = {image.cell_id for image in images if image.label == Y_INDEX}
+    cells = sorted({image.cell_id for image in images})
+    if len(cells) < 3:
+        raise SrasError(f"a holdout split grouped by cell needs at least 3 cells, found {len(cells)}")
+    rng = np.random.default_rng(config.seed)
+    assignment = {}
+    for stratum in ([c for c in cells if c in male], [c for c in cells if c not in male]):
+        order = [stratum[i] for i in rng.permutation(len(stratum))]
+        n_test = int(round(config.test_fraction * len(order)))
+        n_val = int(round(config.val_fraction * len(order)))
+        for position, cell in enumerate(order):
+            assignment[cell] = "test" if position < n_test else "val" if position < n_test + n_val else "train"
+    return assignment
+
+
+def duplicates_across_parts(images: list[SourceImage], md5s: list[str], parts: list[str]) -> list[list[str]]:
+    """Groups of identical files (same md5) that sit in more than one part: a silent train/test leak."""
+    by_md5 = collections.defaultdict(list)
+    for image, md5, part in zip(images, md5s, parts):
+        by_md5[md5].append((image.path, part))
+    return [[path for path, _ in group] for group in by_md5.values() if len({part for _, part in group}) > 1]
+
+
+def splits_document(
+    images: list[SourceImage], md5s: list[str], parts: list[str], config: SplitConfig, source: dict
+) -> dict:
+    config = config.resolved()
+    counts = collections.Counter(parts)
+    return {
+        "config": dataclasses.asdict(config),
+        "validation_part": config.validation_part,
+        "source": source,
+        "counts": {part: counts.get(part, 0) for part in config.parts()},
+        "images": [
+            {"path": image.path, "md5": md5, "cell_id": image.cell_id, "class": CLASS_NAMES[image.label], "part": part}
+            for image, md5, part in zip(images, md5s, parts)
+        ],
+    }
+
+
+def write_splits(path: str | Path, document: dict) -> None:
+    write_json_atomic(path, document)
+
+
+def parts_from_file(path: str | Path, images: list[SourceImage]) -> tuple[SplitConfig, list[str]]:
+    """Reuse a saved split (e.g. for super-resolved copies of the same images): match by relative path."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text())
+        config = SplitConfig(**document["config"])
+        by_path = {entry["path"]: entry for entry in document["images"]}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SrasError(f"{path}: not a readable splits.json ({error})") from None
+    parts = []
+    for image in images:
+        entry = by_path.get(image.path)
+        if entry is None:
+            raise SrasError(f"{path}: has no entry for source image {image.path}")
+        if entry["class"] != image.class_name:
+            raise SrasError(f"{path}: {image.path} is class {entry['class']} there but {image.class_name} here")
+        parts.append(entry["part"])
+    return config, parts

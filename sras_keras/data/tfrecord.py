@@ -1,0 +1,105 @@
+"""The TFRecord format of a converted dataset: one ``tf.train.Example`` per (image, rotation).
+
+Shards are named ``<part>-00000-of-00004.tfrecord`` (original orientation) and
+``<part>-rot-00000-of-00016.tfrecord`` (the other rotations of the same part, so evaluation never reads them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import tensorflow as tf
+
+from sras_keras.io_utils import atomic_path
+
+SCHEMA_VERSION = 1
+_SHARD_NAME = re.compile(r"^(?P<part>[a-z0-9]+)(?P<rot>-rot)?-(?P<index>\d{5})-of-(?P<count>\d{5})\.tfrecord$")
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordMeta:
+    """Everything a record says about its image besides the pixels."""
+
+    label: int
+    class_name: str
+    cell_id: str
+    source_path: str
+    source_md5: str
+    part: str
+    fold: int  # -1 outside K-fold splits
+    rotation: float
+    orig_height: int
+    orig_width: int
+
+
+def shard_name(part: str, rotated: bool, index: int, count: int) -> str:
+    return f"{part}{'-rot' if rotated else ''}-{index:05d}-of-{count:05d}.tfrecord"
+
+
+def parse_shard_name(name: str) -> tuple[str, bool] | None:
+    """(part, rotated) for a shard file name, None for any other file."""
+    match = _SHARD_NAME.match(name)
+    return (match.group("part"), bool(match.group("rot"))) if match else None
+
+
+def _bytes(value: bytes | str) -> tf.train.Feature:
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def _int(value: int) -> tf.train.Feature:
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+
+
+def serialize_example(png: bytes, height: int, width: int, meta: RecordMeta) -> bytes:
+    features = {
+        "image": _bytes(png),
+        "height": _int(height),
+        "width": _int(width),
+        "label": _int(meta.label),
+        "class_name": _bytes(meta.class_name),
+        "cell_id": _bytes(meta.cell_id),
+        "source_path": _bytes(meta.source_path),
+        "source_md5": _bytes(meta.source_md5),
+        "part": _bytes(meta.part),
+        "fold": _int(meta.fold),
+        "rotation": tf.train.Feature(float_list=tf.train.FloatList(value=[meta.rotation])),
+        "orig_height": _int(meta.orig_height),
+        "orig_width": _int(meta.orig_width),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+
+
+FEATURE_SPEC = {
+    "image": tf.io.FixedLenFeature([], tf.string),
+    "height": tf.io.FixedLenFeature([], tf.int64),
+    "width": tf.io.FixedLenFeature([], tf.int64),
+    "label": tf.io.FixedLenFeature([], tf.int64),
+    "class_name": tf.io.FixedLenFeature([], tf.string),
+    "cell_id": tf.io.FixedLenFeature([], tf.string),
+    "source_path": tf.io.FixedLenFeature([], tf.string),
+    "source_md5": tf.io.FixedLenFeature([], tf.string),
+    "part": tf.io.FixedLenFeature([], tf.string),
+    "fold": tf.io.FixedLenFeature([], tf.int64),
+    "rotation": tf.io.FixedLenFeature([], tf.float32),
+    "orig_height": tf.io.FixedLenFeature([], tf.int64),
+    "orig_width": tf.io.FixedLenFeature([], tf.int64),
+}
+
+
+def parse_example(serialized) -> dict:
+    return tf.io.parse_single_example(serialized, FEATURE_SPEC)
+
+
+def write_shard(path: Path, serialized_records) -> int:
+    """Write records to ``path`` through a temporary file; returns how many were written."""
+    count = 0
+    with atomic_path(path) as temporary:
+        with tf.io.TFRecordWriter(str(temporary)) as writer:
+            for record in serialized_records:
+                writer.write(record)
+                count += 1
+    return count

@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+
+from sras_keras.config import ConvertConfig
+from sras_keras.data.convert import convert
+from sras_keras.data.pipeline import make_dataset
+from sras_keras.data.splits import SplitConfig
+from sras_keras.errors import SrasError
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    from tests.conftest import write_bioimlab_tree
+
+    root = tmp_path_factory.mktemp("pipeline")
+    source = write_bioimlab_tree(root / "source", cells=5, male_cells=(1, 2, 3, 4, 5))
+    config = ConvertConfig(split=SplitConfig("paper", seed=0), rotations=3, image_size=24, records_per_shard=30)
+    manifest = convert(source, root / "out", config, log=lambda line: None)
+    return root / "out", manifest
+
+
+def labels_of(dataset):
+    return np.concatenate([labels.numpy() for _, labels in dataset])
+
+
+def test_batches_cover_every_record(converted):
+    out, manifest = converted
+    dataset = make_dataset(out, "train", batch_size=16, shuffle=True, seed=1)
+    images, labels = next(iter(dataset))
+    assert images.shape == (16, 24, 24, 1) and images.dtype.name == "float32"
+    assert float(images.numpy().max()) <= 255 and float(images.numpy().max()) > 100
+    assert len(labels_of(dataset)) == manifest["counts"]["records"]["train"]
+    without = make_dataset(out, "train", batch_size=16, rotations=False)
+    assert len(labels_of(without)) == sum(manifest["counts"]["images"]["train"].values())
+
+
+def test_deterministic_order_for_a_seed(converted):
+    out, _ = converted
+    first = labels_of(make_dataset(out, "train", batch_size=8, shuffle=True, seed=4))
+    again = labels_of(make_dataset(out, "train", batch_size=8, shuffle=True, seed=4))
+    other = labels_of(make_dataset(out, "train", batch_size=8, shuffle=True, seed=5))
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def test_preprocess_hook_and_metadata(converted):
+    out, _ = converted
+    hook = lambda image: image / 127.5 - 1.0  # noqa: E731
+    images, labels, meta = next(
+        iter(make_dataset(out, "test", batch_size=4, preprocess=hook, with_metadata=True, autotune=False))
+    )
+    assert -1.0 <= float(images.numpy().min()) and float(images.numpy().max()) <= 1.0
+    assert set(meta["part"].numpy()) == {b"test"}
+    assert meta["source_path"].shape == (4,)
+
+
+def test_unknown_part(converted):
+    out, _ = converted
+    with pytest.raises(SrasError, match="no part val"):
+        make_dataset(out, "val")
