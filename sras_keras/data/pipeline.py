@@ -84,10 +84,11 @@ def make_dataset(
     dataset = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
         dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    cycle_length = min(len(files), 8)
     dataset = dataset.interleave(
         tf.data.TFRecordDataset,
-        cycle_length=min(len(files), 8),
-        num_parallel_calls=parallel,
+        cycle_length=cycle_length,
+        num_parallel_calls=parallel if autotune else min(parallel, cycle_length),
         deterministic=deterministic,
     )
     if shuffle:

@@ -124,11 +124,17 @@ def _holdout_cells(images: list[SourceImage], config: SplitConfig) -> dict[str, 
     assignment = {}
     for stratum in ([c for c in cells if c in male], [c for c in cells if c not in male]):
         order = [stratum[i] for i in rng.permutation(len(stratum))]
-        n_test = int(round(config.test_fraction * len(order)))
-        n_val = int(round(config.val_fraction * len(order)))
+        n_test = _share(config.test_fraction, len(order))
+        n_val = _share(config.val_fraction, len(order))
         for position, cell in enumerate(order):
             assignment[cell] = "test" if position < n_test else "val" if position < n_test + n_val else "train"
     return assignment
+
+
+def _share(fraction: float, n: int) -> int:
+    """Cells of a stratum for a part: rounded, but at least one when the stratum can spare it, so a small
+    set still has male cells (the only Y chromosomes) in validation and test."""
+    return max(1, round(fraction * n)) if fraction > 0 and n >= 3 else int(round(fraction * n))
 
 
 def duplicates_across_parts(images: list[SourceImage], md5s: list[str], parts: list[str]) -> list[list[str]]:
