@@ -11,9 +11,10 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
-    """Yield a temporary name beside ``path``; rename it to ``path`` only if the block completes."""
+    """Yield a temporary name beside ``path`` (hidden, same suffix, so writers that check it accept it); rename it
+    to ``path`` only if the block completes."""
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     try:
         yield temporary
         os.replace(temporary, path)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import datetime
 import hashlib
 import math
 import sys
@@ -19,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from sras_keras import __version__
 from sras_keras.config import ConvertConfig, fingerprint
 from sras_keras.data import iam as iam_lib
 from sras_keras.data.labels import CLASS_NAMES
@@ -35,6 +33,7 @@ from sras_keras.data.splits import (
 from sras_keras.data.tfrecord import RecordMeta, SCHEMA_VERSION, serialize_example, shard_name, write_shard
 from sras_keras.errors import SrasError
 from sras_keras.io_utils import sha256_of, write_json_atomic
+from sras_keras.runinfo import environment
 
 MANIFEST = "manifest.json"
 STATE = ".sras-convert.json"
@@ -76,10 +75,8 @@ def scan_and_check(source: str | Path, config: ConvertConfig, progress: bool = F
         has_foreground.append({bg: iam_lib.has_foreground(array, bg, config.threshold) for bg in (0, 255)})
     if config.background == "auto":
         background = max(votes, key=lambda value: (votes[value], -value))
-    elif config.background in _BACKGROUNDS:
-        background = _BACKGROUNDS[config.background]
     else:
-        raise SrasError(f"unknown --background {config.background!r}; choose auto, black or white")
+        background = _BACKGROUNDS[config.background]
     for image, foreground in zip(images, has_foreground):
         if not foreground[background]:
             raise SrasError(
@@ -142,16 +139,40 @@ def _chunk(part, rotated, members, per_shard, angles) -> list[ShardPlan]:
 
 
 def _record_encoder(config: ConvertConfig, background: int):
-    """A compiled function: (H, W) uint8 -> PNG bytes of the preprocessed (size, size, 1) image."""
+    """A compiled function: (H, W) uint8 -> (PNG bytes, stored shape) of what a record stores.
+
+    For IAM that is the fitted crop (at most image_size on its long side); the pipeline pads it onto the canvas,
+    which costs far less than decoding a mostly empty 224 x 224 PNG. square_resize stores the final image.
+    """
     import tensorflow as tf
 
-    fit = iam_lib.preprocessor(config.preprocess, config.image_size, background, config.threshold, config.placement)
+    if config.preprocess == "iam":
+        prepare = lambda image: iam_lib.fit_to_canvas(image, config.image_size, background, config.threshold)  # noqa: E731
+    else:
+        prepare = lambda image: iam_lib.square_resize(image, config.image_size, background, config.threshold)  # noqa: E731
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.uint8)])
     def encode(image):
-        return tf.io.encode_png(fit(image))
+        stored = prepare(image)
+        return tf.io.encode_png(stored), tf.shape(stored)[:2]
 
     return encode
+
+
+def canvas_of(config: ConvertConfig, background: int) -> dict | None:
+    """How the pipeline completes a stored record: the IAM canvas, or None when records are final."""
+    if config.preprocess != "iam":
+        return None
+    return {"size": config.image_size, "background": background, "placement": config.placement}
+
+
+def _check(config: ConvertConfig) -> None:
+    if config.preprocess not in iam_lib.PREPROCESSORS:
+        raise SrasError(f"unknown preprocessing {config.preprocess!r}; choose {' or '.join(iam_lib.PREPROCESSORS)}")
+    if config.placement not in iam_lib.PLACEMENTS:
+        raise SrasError(f"unknown placement {config.placement!r}; choose {' or '.join(iam_lib.PLACEMENTS)}")
+    if config.background not in ("auto", *_BACKGROUNDS):
+        raise SrasError(f"unknown --background {config.background!r}; choose auto, black or white")
 
 
 def _shard_records(plan: ShardPlan, scanned: ScannedSource, parts, config: ConvertConfig, encode, tick):
@@ -176,8 +197,8 @@ def _shard_records(plan: ShardPlan, scanned: ScannedSource, parts, config: Conve
                 orig_height=array.shape[0],
                 orig_width=array.shape[1],
             )
-            png = encode(rotated).numpy()
-            yield serialize_example(png, config.image_size, config.image_size, meta)
+            png, (height, width) = (value.numpy() for value in encode(rotated))
+            yield serialize_example(png, int(height), int(width), meta)
             tick()
 
 
@@ -203,7 +224,7 @@ def _prepare_out(out: Path, identity: str) -> bool:
                 )
             if marker == MANIFEST:
                 return True
-            for stale in out.glob(".*.tmp"):
+            for stale in out.glob(".*.tmp*"):
                 stale.unlink()
             return False
     if any(out.iterdir()):
@@ -218,6 +239,7 @@ def convert(source: str | Path, out: str | Path, config: ConvertConfig, progress
     from tqdm import tqdm
 
     out = Path(out)
+    _check(config)
     scanned = scan_and_check(source, config, progress)
     if config.splits_file:
         split_config, parts = parts_from_file(config.splits_file, scanned.images)
@@ -262,8 +284,6 @@ def convert(source: str | Path, out: str | Path, config: ConvertConfig, progress
 
 
 def _manifest(out, config, scanned, parts, part_names, plans, identity, source_info, duplicates) -> dict:
-    import tensorflow as tf
-
     images_per_class = {part: collections.Counter() for part in part_names}
     for image, part in zip(scanned.images, parts):
         images_per_class[part][image.class_name] += 1
@@ -286,13 +306,13 @@ def _manifest(out, config, scanned, parts, part_names, plans, identity, source_i
     return {
         "identity": identity,
         "schema_version": SCHEMA_VERSION,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "versions": {"sras_keras": __version__, "tensorflow": tf.__version__, "python": sys.version.split()[0]},
+        "env": environment(seed=config.split.seed, data_checksum=scanned.checksum),
         "config": config.to_dict(),
         "source": source_info,
         "background": _polarity(scanned.background),
         "background_votes": scanned.background_votes,
         "image_size": config.image_size,
+        "canvas": canvas_of(config, scanned.background),
         "rotations": config.rotations,
         "rotated_parts": sorted(rotated_parts(config, part_names)),
         "validation_part": config.split.resolved().validation_part,

@@ -68,18 +68,11 @@ def _pad_to(image: tf.Tensor, size: int, background: int, placement: str) -> tf.
     return tf.ensure_shape(padded, [size, size, 1])
 
 
-def iam(
-    image,
-    size: int = 224,
-    background: int = 0,
-    threshold: int = DEFAULT_THRESHOLD,
-    placement: str = "top_left",
-) -> tf.Tensor:
-    """SRAS-net's image adaptive module (section 3.3, Algorithm 1): crop, shrink only if too big, pad.
+def fit_to_canvas(image, size: int = 224, background: int = 0, threshold: int = DEFAULT_THRESHOLD) -> tf.Tensor:
+    """IAM's first half: crop to the foreground and shrink only when the long side exceeds ``size``.
 
-    The long side is scaled to ``size`` only when it exceeds it (aspect kept, never upscaled), then the crop is
-    placed on a ``size`` x ``size`` canvas of the background value: top-left as the paper's X U O_224x224, or
-    centred. Returns (size, size, 1) uint8.
+    The aspect ratio is kept and nothing is ever upscaled. Returns (h, w, 1) uint8 with h, w <= ``size``: this is
+    what a converted dataset stores, so the pipeline decodes a small crop and only pads it (``place_on_canvas``).
     """
     crop = crop_to_foreground(image, background, threshold)
     shape = tf.shape(crop)
@@ -92,8 +85,50 @@ def iam(
         new_w = tf.maximum(1, tf.cast(tf.round(tf.cast(width, tf.float64) * scale), tf.int32))
         return _resize(crop, tf.minimum(new_h, size), tf.minimum(new_w, size))
 
-    fitted = tf.cond(longest > size, shrink, lambda: crop)
-    return _pad_to(fitted, size, background, placement)
+    return tf.cond(longest > size, shrink, lambda: crop)
+
+
+def place_on_canvas(fitted, size: int = 224, background: int = 0, placement: str = "top_left") -> tf.Tensor:
+    """IAM's second half: the paper's X U O_224x224, a ``size`` x ``size`` canvas of the background value with the
+    crop at its top-left corner (or centred). Returns (size, size, 1) uint8."""
+    return _pad_to(_as_hw1(fitted), size, background, placement)
+
+
+def place_batch_on_canvas(
+    fitted: tf.RaggedTensor, size: int = 224, background: int = 0, placement: str = "top_left"
+) -> tf.Tensor:
+    """``place_on_canvas`` for a ragged batch (B, None, None, 1) in a few vectorised ops: padding one image at a
+    time costs more than decoding it. Returns (B, size, size, 1) uint8."""
+    dense = fitted.to_tensor(default_value=tf.cast(background, fitted.dtype), shape=[None, size, size, 1])
+    if placement == "top_left":
+        return dense
+    if placement != "center":
+        raise SrasError(f"unknown placement {placement!r}; choose one of {', '.join(PLACEMENTS)}")
+    heights = tf.cast(fitted.row_lengths(axis=1), tf.int32)
+    widths = tf.cast(tf.reduce_max(fitted.row_lengths(axis=2), axis=1), tf.int32)
+    positions = tf.range(size)[tf.newaxis, :]
+
+    def shift(tensor, lengths, axis):
+        source = positions - ((size - lengths) // 2)[:, tf.newaxis]  # (B, size): where each output line comes from
+        moved = tf.gather(tensor, tf.clip_by_value(source, 0, size - 1), axis=axis, batch_dims=1)
+        inside = (source >= 0)[:, :, tf.newaxis, tf.newaxis] if axis == 1 else (source >= 0)[:, tf.newaxis, :, tf.newaxis]
+        return tf.where(inside, moved, tf.cast(background, tensor.dtype))
+
+    return shift(shift(dense, heights, 1), widths, 2)
+
+
+def iam(
+    image,
+    size: int = 224,
+    background: int = 0,
+    threshold: int = DEFAULT_THRESHOLD,
+    placement: str = "top_left",
+) -> tf.Tensor:
+    """SRAS-net's image adaptive module (section 3.3, Algorithm 1): crop, shrink only if too big, pad.
+
+    Returns (size, size, 1) uint8.
+    """
+    return place_on_canvas(fit_to_canvas(image, size, background, threshold), size, background, placement)
 
 
 def square_resize(image, size: int = 256, background: int = 0, threshold: int = DEFAULT_THRESHOLD) -> tf.Tensor:
@@ -111,12 +146,3 @@ def square_resize(image, size: int = 256, background: int = 0, threshold: int = 
         constant_values=background,
     )
     return tf.ensure_shape(_resize(square, size, size), [size, size, 1])
-
-
-def preprocessor(name: str, size: int, background: int, threshold: int = DEFAULT_THRESHOLD, placement="top_left"):
-    """The named preprocessing as a one-argument function of an (H, W[, 1]) uint8 image."""
-    if name == "iam":
-        return lambda image: iam(image, size, background, threshold, placement)
-    if name == "square_resize":
-        return lambda image: square_resize(image, size, background, threshold)
-    raise SrasError(f"unknown preprocessing {name!r}; choose one of {', '.join(PREPROCESSORS)}")

@@ -72,10 +72,11 @@ def verify(data_dir: str | Path, progress: bool = False) -> list[str]:
     import tensorflow as tf
     from tqdm import tqdm
 
-    from sras_keras.data.pipeline import decode_record
+    from sras_keras.data.pipeline import record_decoder
 
     data_dir = Path(data_dir)
     manifest = load_manifest(data_dir)
+    decode_record = record_decoder(manifest)
     problems = []
     listed = {shard["file"] for shard in manifest["shards"]}
     for path in sorted(data_dir.iterdir()):

@@ -13,6 +13,7 @@ from typing import Callable
 
 import tensorflow as tf
 
+from sras_keras.data.iam import place_batch_on_canvas, place_on_canvas
 from sras_keras.data.tfrecord import parse_example
 from sras_keras.errors import SrasError
 
@@ -42,12 +43,23 @@ def shard_files(data_dir: str | Path, parts: list[str], rotations: bool, manifes
     ]
 
 
-def decode_record(serialized) -> dict:
-    """A record as a dict: ``image`` (H, W, 1) uint8 plus every metadata field."""
-    features = parse_example(serialized)
-    image = tf.io.decode_png(features["image"], channels=1)
-    features["image"] = tf.reshape(image, tf.stack([features["height"], features["width"], 1]))
-    return features
+def record_decoder(manifest: dict):
+    """serialized record -> dict with ``image`` (S, S, 1) uint8 and every metadata field.
+
+    Records of an IAM dataset hold the fitted crop; it is placed on the manifest's canvas here.
+    """
+    canvas = manifest.get("canvas")
+
+    def decode(serialized):
+        features = parse_example(serialized)
+        image = tf.io.decode_png(features["image"], channels=1)
+        image = tf.reshape(image, tf.stack([features["height"], features["width"], 1]))
+        if canvas:
+            image = place_on_canvas(image, canvas["size"], canvas["background"], canvas["placement"])
+        features["image"] = tf.ensure_shape(image, [manifest["image_size"], manifest["image_size"], 1])
+        return features
+
+    return decode
 
 
 def make_dataset(
@@ -67,12 +79,13 @@ def make_dataset(
 ) -> tf.data.Dataset:
     """Batches of ``(image, label)`` (or ``(image, label, metadata)``) from the shards of ``parts``.
 
-    ``preprocess`` maps a float32 (H, W, 1) image in [0, 255] to the model's input (a backbone's
+    ``preprocess`` maps a float32 batch (B, S, S, 1) in [0, 255] to the model's input (a backbone's
     ``preprocess_input`` after channel replication, say). ``autotune=False`` fixes parallelism to the core count:
     short-lived pipelines then do not stall at their end while autotuning winds down.
     """
     parts = [parts] if isinstance(parts, str) else list(parts)
-    files = shard_files(data_dir, parts, rotations)
+    manifest = load_manifest(data_dir)
+    files = shard_files(data_dir, parts, rotations, manifest)
     if not files:
         raise SrasError(f"{data_dir}: no shards for part(s) {', '.join(parts)}")
     parallel = AUTOTUNE if autotune else _cores()
@@ -96,16 +109,26 @@ def make_dataset(
     if repeat:
         dataset = dataset.repeat()
 
+    canvas = manifest.get("canvas")
+
     def to_example(serialized):
-        record = decode_record(serialized)
-        image = tf.cast(record.pop("image"), tf.float32)
-        if preprocess is not None:
-            image = preprocess(image)
+        record = parse_example(serialized, keys=None if with_metadata else ("image", "label"))
+        image = tf.io.decode_png(record.pop("image"), channels=1)
+        if not canvas:
+            image = tf.ensure_shape(image, [manifest["image_size"], manifest["image_size"], 1])
         label = record.pop("label")
         return (image, label, record) if with_metadata else (image, label)
 
+    def to_model_input(image, *rest):  # per batch: vectorised canvas placement, cast and hook
+        if canvas:
+            image = place_batch_on_canvas(image, canvas["size"], canvas["background"], canvas["placement"])
+        image = tf.cast(image, tf.float32)
+        return (preprocess(image) if preprocess is not None else image, *rest)
+
     dataset = dataset.map(to_example, num_parallel_calls=parallel, deterministic=deterministic)
-    dataset = dataset.batch(batch_size).prefetch(AUTOTUNE if autotune else 2)
+    dataset = dataset.ragged_batch(batch_size) if canvas else dataset.batch(batch_size)
+    dataset = dataset.map(to_model_input, num_parallel_calls=parallel, deterministic=deterministic)
+    dataset = dataset.prefetch(AUTOTUNE if autotune else 2)
     return dataset.with_options(options)
 
 

@@ -90,8 +90,10 @@ FEATURE_SPEC = {
 }
 
 
-def parse_example(serialized) -> dict:
-    return tf.io.parse_single_example(serialized, FEATURE_SPEC)
+def parse_example(serialized, keys=None) -> dict:
+    """The record's features; only ``keys`` when given (parsing fewer fields is measurably faster)."""
+    spec = FEATURE_SPEC if keys is None else {key: FEATURE_SPEC[key] for key in keys}
+    return tf.io.parse_single_example(serialized, spec)
 
 
 def write_shard(path: Path, serialized_records) -> int:
