@@ -1,0 +1,1 @@
+"""Training entry points: SRAFBN super-resolution and the classifiers."""

@@ -1,0 +1,111 @@
+"""End-to-end SR on a tiny synthetic dataset: train, resume, evaluate, apply, and the bad-input cases."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from sras_keras.cli import main
+from sras_keras.config import ConvertConfig, SRTrainConfig
+from sras_keras.data.convert import convert
+from sras_keras.data.splits import SplitConfig
+from sras_keras.errors import SrasError
+from sras_keras.training import sr as sr_training
+from sras_keras.training.sr import load_sr_model, train_sr
+
+TINY = SRTrainConfig(preset="tiny", patch_size=16, batch_size=4, epochs=2, steps_per_epoch=2, val_batches=1,
+                     halve_at=(1,), max_minutes=None)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    from sras_keras.data.synthetic import write_synthetic_dataset
+
+    root = tmp_path_factory.mktemp("sr")
+    write_synthetic_dataset(root / "source", n_cells=6, seed=1)
+    convert(root / "source", root / "data", ConvertConfig(split=SplitConfig("holdout", seed=0), image_size=64),
+            log=lambda line: None)
+    return root
+
+
+def epochs_in_history(run):
+    with open(run / "history.csv") as handle:
+        return [int(row["epoch"]) for row in csv.DictReader(handle)]
+
+
+def test_train_then_resume_continues_from_the_saved_epoch(dataset, tmp_path):
+    run = tmp_path / "run"
+    logs = train_sr(dataset / "data", run, TINY, log=lambda line: None)
+    assert np.isfinite(logs["loss"]) and logs["learning_rate"] == pytest.approx(1e-4)  # halved at epoch 1
+    assert json.loads((run / "checkpoints" / "state.json").read_text())["epoch"] == 2
+    assert (run / "model.keras").exists() and json.loads((run / "config.json").read_text())["preset"] == "tiny"
+    assert json.loads((run / "env.json").read_text())["data_checksum"]
+    with pytest.raises(SrasError, match="holds a finished run"):
+        train_sr(dataset / "data", run, TINY, log=lambda line: None)
+
+    longer = SRTrainConfig(**{**TINY.to_dict(), "epochs": 3})
+    train_sr(dataset / "data", run, longer, resume=True, log=lambda line: None)
+    assert epochs_in_history(run) == [0, 1, 2]
+    assert json.loads((run / "checkpoints" / "state.json").read_text())["epoch"] == 3
+    other = SRTrainConfig(**{**TINY.to_dict(), "epochs": 4, "learning_rate": 1.0})
+    with pytest.raises(SrasError, match="different config"):
+        train_sr(dataset / "data", run, other, resume=True, log=lambda line: None)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(dataset, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    train_sr(dataset / "data", run, SRTrainConfig(**{**TINY.to_dict(), "epochs": 1}), log=lambda line: None)
+    good = (run / "checkpoints" / "last.keras").read_bytes()
+
+    real_guard = sr_training._FiniteLoss
+
+    class PoisonedGuard(real_guard):
+        def on_train_batch_end(self, batch, logs=None):
+            super().on_train_batch_end(batch, {"loss": float("nan")})
+
+    monkeypatch.setattr(sr_training, "_FiniteLoss", PoisonedGuard)
+    with pytest.raises(SrasError, match="NaN/inf at epoch 2, batch 1.*epoch 1"):
+        train_sr(dataset / "data", run, SRTrainConfig(**{**TINY.to_dict(), "epochs": 2}), resume=True,
+                 log=lambda line: None)
+    assert (run / "checkpoints" / "last.keras").read_bytes() == good
+
+
+def test_eval_and_apply_through_the_cli(dataset, tmp_path):
+    run = tmp_path / "run"
+    train_sr(dataset / "data", run, TINY, log=lambda line: None)
+    runner = CliRunner()
+    result = runner.invoke(main, ["sr", "eval", str(run / "model.keras"), str(dataset / "data"), "--max-images", "12"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((run / "eval-test" / "metrics.json").read_text())
+    assert metrics["images"] == 12 and set(metrics["whole"]) == {"bicubic", "step1", "step2"}
+    assert 15 < metrics["whole"]["bicubic"]["psnr"] < 60 and 0 < metrics["foreground"]["step2"]["ssim"] <= 1
+    assert metrics["gain_db"]["whole"] == pytest.approx(
+        metrics["whole"]["step2"]["psnr"] - metrics["whole"]["bicubic"]["psnr"])
+    assert (run / "eval-test" / "figures" / "sr_comparison.png").stat().st_size > 1000
+
+    out = tmp_path / "upscaled"
+    result = runner.invoke(main, ["sr", "apply", str(run / "model.keras"), str(dataset / "source"), str(out)])
+    assert result.exit_code == 0, result.output
+    original = dataset / "source" / "1" / "1 1a.bmp"
+    upscaled = np.asarray(Image.open(out / "1" / "1 1a.bmp"))
+    assert upscaled.shape == tuple(2 * n for n in np.asarray(Image.open(original)).shape)
+    assert len(list(out.rglob("*.bmp"))) == len(list((dataset / "source").rglob("*.bmp")))
+    again = runner.invoke(main, ["sr", "apply", str(run / "model.keras"), str(out), str(tmp_path / "twice")])
+    assert again.exit_code == 1 and "already upscaled" in again.output
+    scale = runner.invoke(main, ["sr", "eval", str(run / "model.keras"), str(dataset / "data"), "--scale", "3"])
+    assert scale.exit_code == 1 and "scale mismatch" in scale.output
+
+
+def test_a_model_file_of_another_kind_is_refused(tmp_path):
+    import keras
+
+    path = tmp_path / "classifier.keras"
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(path)
+    with pytest.raises(SrasError, match="holds a Sequential, not an SRAFBN"):
+        load_sr_model(path)
+    (tmp_path / "junk.keras").write_bytes(b"junk")
+    with pytest.raises(SrasError, match="junk.keras: not a loadable Keras model"):
+        load_sr_model(tmp_path / "junk.keras")
