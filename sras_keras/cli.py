@@ -73,6 +73,9 @@ def data():
 @click.option("--background", type=click.Choice(["auto", "black", "white"]), default="auto")
 @click.option("--threshold", type=click.IntRange(0, 254), default=20, help="Foreground = |pixel - background| > T.")
 @click.option("--records-per-shard", type=click.IntRange(1), default=1024)
+@click.option("--smote/--no-smote", default=False, help="Synthesise X and Y up to the largest class (SRAS-net 3.4).")
+@click.option("--smote-scope", type=click.Choice(["train", "all"]), default="train",
+              help="train: inside each training part (honest); all: before the split, as the paper did (leaky).")
 @click.option("--seed", type=int, default=0)
 @_clear_errors
 def convert(source, out, scheme, folds, group_by, val_fraction, test_fraction, seed, **options):

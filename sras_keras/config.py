@@ -25,6 +25,8 @@ class ConvertConfig:
     background: str = "auto"  # or "black" / "white"
     threshold: int = 20
     records_per_shard: int = 1024
+    smote: bool = False  # synthesise X and Y up to the largest class (SRAS-net section 3.4)
+    smote_scope: str = "train"  # "train": inside each training part; "all": before the split, as the paper
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -102,20 +102,30 @@ def _polarity(background: int) -> str:
 class ShardPlan:
     name: str
     part: str
-    rotated: bool
-    image_indices: tuple[int, ...]  # into ScannedSource.images
+    kind: str  # "original", "rot" or "smote" (see tfrecord.SHARD_KINDS)
+    image_indices: tuple[int, ...]  # into the conversion's image list
     angles: tuple[float, ...]
 
 
-def rotated_parts(config: ConvertConfig, parts: list[str]) -> set[str]:
-    """Parts that training reads, hence the only ones that get rotated copies."""
-    if config.rotations <= 1:
+@dataclasses.dataclass(frozen=True)
+class SyntheticImage:
+    """A SMOTE image: ``parents[0] + step * (parents[1] - parents[0])`` of two IAM canvases."""
+
+    canvas: np.ndarray  # (S, S) uint8
+    parents: tuple[str, str]
+    step: float
+
+
+def rotated_parts(config: ConvertConfig, parts: list[str], always: bool = False) -> set[str]:
+    """Parts that training reads, hence the only ones that get rotated copies (or, ``always``, SMOTE images)."""
+    if config.rotations <= 1 and not always:
         return set()
     return {part for part in parts if part == "train" or part.startswith("fold")}
 
 
-def plan_shards(parts: list[str], config: ConvertConfig, part_names: list[str]) -> list[ShardPlan]:
-    """Which images go to which shard: a seeded permutation per part, so every shard mixes classes."""
+def plan_shards(parts: list[str], config: ConvertConfig, part_names: list[str], separate: set[int]) -> list[ShardPlan]:
+    """Which images go to which shard: a seeded permutation per part, so every shard mixes classes. Images in
+    ``separate`` (SMOTE images of a training part) go, with all their angles, to the part's smote shards."""
     rng = np.random.default_rng(config.split.seed)
     angles = rotation_angles(config.rotations)
     training_parts = rotated_parts(config, part_names)
@@ -123,19 +133,49 @@ def plan_shards(parts: list[str], config: ConvertConfig, part_names: list[str]) 
     for part in part_names:
         members = [i for i, p in enumerate(parts) if p == part]
         members = [members[i] for i in rng.permutation(len(members))]
-        plans += _chunk(part, False, members, config.records_per_shard, (0.0,))
+        regular = [i for i in members if i not in separate]
+        plans += _chunk(part, "original", regular, config.records_per_shard, (0.0,))
         if part in training_parts:
             per_shard = max(1, config.records_per_shard // (len(angles) - 1))
-            plans += _chunk(part, True, members, per_shard, tuple(angles[1:]))
+            plans += _chunk(part, "rot", regular, per_shard, tuple(angles[1:]))
+        synthetic = [i for i in members if i in separate]
+        plans += _chunk(part, "smote", synthetic, max(1, config.records_per_shard // len(angles)), tuple(angles))
     return plans
 
 
-def _chunk(part, rotated, members, per_shard, angles) -> list[ShardPlan]:
+def _chunk(part, kind, members, per_shard, angles) -> list[ShardPlan]:
     count = max(1, math.ceil(len(members) / per_shard)) if members else 0
     return [
-        ShardPlan(shard_name(part, rotated, k, count), part, rotated, tuple(members[k::count]), angles)
+        ShardPlan(shard_name(part, kind, k, count), part, kind, tuple(members[k::count]), angles)
         for k in range(count)
     ]
+
+
+def synthesise(
+    scanned: ScannedSource, members: list[int], config: ConvertConfig, prefix: str
+) -> list[tuple[SourceImage, str, SyntheticImage]]:
+    """SMOTE X and Y up to the largest class of ``members`` (real images), on their preprocessed (same-shape)
+    images; SMOTE runs before the rotated copies are made, which then include the synthetic images."""
+    import tensorflow as tf
+
+    from sras_keras.balance import smote_images
+
+    if config.preprocess == "iam":
+        final = lambda image: iam_lib.iam(  # noqa: E731
+            image, config.image_size, scanned.background, config.threshold, config.placement
+        )
+    else:
+        final = lambda image: iam_lib.square_resize(image, config.image_size, scanned.background, config.threshold)  # noqa: E731
+    fit = tf.function(final, input_signature=[tf.TensorSpec([None, None], tf.uint8)])
+    canvases = np.stack([fit(read_image(scanned.root / scanned.images[i].path)[0]).numpy()[..., 0] for i in members])
+    labels = np.array([scanned.images[i].label for i in members])
+    result = smote_images(canvases, labels, seed=config.split.seed)
+    made = []
+    for k, (canvas, label, (a, b), step) in enumerate(zip(result.images, result.labels, result.parents, result.steps)):
+        image = SourceImage(f"{prefix}{CLASS_NAMES[label]}-{k:05d}", int(label), "")
+        parents = (scanned.images[members[a]].path, scanned.images[members[b]].path)
+        made.append((image, hashlib.md5(canvas.tobytes()).hexdigest(), SyntheticImage(canvas, parents, float(step))))
+    return made
 
 
 def _record_encoder(config: ConvertConfig, background: int):
@@ -173,18 +213,26 @@ def _check(config: ConvertConfig) -> None:
         raise SrasError(f"unknown placement {config.placement!r}; choose {' or '.join(iam_lib.PLACEMENTS)}")
     if config.background not in ("auto", *_BACKGROUNDS):
         raise SrasError(f"unknown --background {config.background!r}; choose auto, black or white")
+    if config.smote_scope not in ("train", "all"):
+        raise SrasError(f"unknown --smote-scope {config.smote_scope!r}; choose train or all")
+    if config.smote and config.smote_scope == "all" and config.split.resolved().group_by != "image":
+        raise SrasError("--smote-scope all makes images without a cell, so the split cannot be grouped by cell")
 
 
-def _shard_records(plan: ShardPlan, scanned: ScannedSource, parts, config: ConvertConfig, encode, tick):
+def _shard_records(plan: ShardPlan, scanned: ScannedSource, images, parts, synthetic, config, encode, tick):
     for index in plan.image_indices:
-        image = scanned.images[index]
-        array, md5 = read_image(scanned.root / image.path)
-        if md5 != scanned.md5s[index]:
-            raise SrasError(f"{scanned.root / image.path}: changed while being converted; run the conversion again")
+        image = images[index]
+        made = synthetic.get(index)
+        if made is not None:
+            array, md5 = made.canvas, hashlib.md5(made.canvas.tobytes()).hexdigest()
+        else:
+            array, md5 = read_image(scanned.root / image.path)
+            if md5 != scanned.md5s[index]:
+                raise SrasError(f"{scanned.root / image.path}: changed while being converted; run the conversion again")
         crop = iam_lib.crop_to_foreground(array, scanned.background, config.threshold).numpy()[..., 0]
         part = parts[index]
         for angle in plan.angles:
-            rotated = rotate_expanded(crop, angle, scanned.background) if plan.rotated else array
+            rotated = rotate_expanded(crop, angle, scanned.background) if angle else array
             meta = RecordMeta(
                 label=image.label,
                 class_name=image.class_name,
@@ -196,6 +244,9 @@ def _shard_records(plan: ShardPlan, scanned: ScannedSource, parts, config: Conve
                 rotation=float(angle),
                 orig_height=array.shape[0],
                 orig_width=array.shape[1],
+                synthetic=made is not None,
+                parents="|".join(made.parents) if made else "",
+                smote_step=made.step if made else 0.0,
             )
             png, (height, width) = (value.numpy() for value in encode(rotated))
             yield serialize_example(png, int(height), int(width), meta)
@@ -241,14 +292,33 @@ def convert(source: str | Path, out: str | Path, config: ConvertConfig, progress
     out = Path(out)
     _check(config)
     scanned = scan_and_check(source, config, progress)
+    images, md5s, synthetic = list(scanned.images), list(scanned.md5s), {}
+
+    def add_synthetic(made, part=None):
+        for image, md5, item in made:
+            synthetic[len(images)] = item
+            images.append(image)
+            md5s.append(md5)
+            if part is not None:
+                parts.append(part)
+
+    if config.smote and config.smote_scope == "all":  # the paper's order: SMOTE, then the split (a leak)
+        add_synthetic(synthesise(scanned, list(range(len(images))), config, "smote/"))
     if config.splits_file:
-        split_config, parts = parts_from_file(config.splits_file, scanned.images)
+        split_config, parts = parts_from_file(config.splits_file, images)
         config = dataclasses.replace(config, split=split_config)
     else:
-        parts = assign_parts(scanned.images, config.split)
+        parts = assign_parts(images, config.split)
     config = dataclasses.replace(config, split=config.split.resolved())
     split = config.split
     part_names = split.parts()
+    separate = set()
+    if config.smote and config.smote_scope == "train":  # SMOTE inside each training part only
+        for part in sorted(rotated_parts(config, part_names, always=True)):
+            first = len(images)
+            members = [i for i, p in enumerate(parts) if p == part]
+            add_synthetic(synthesise(scanned, members, config, f"smote/{part}/"), part)
+            separate.update(range(first, len(images)))
     identity = fingerprint({"config": config.to_dict(), "data": scanned.checksum})
     if _prepare_out(out, identity):
         log(f"{out}: already converted (manifest.json matches); nothing to do")
@@ -262,12 +332,15 @@ def convert(source: str | Path, out: str | Path, config: ConvertConfig, progress
         "cell_regex": config.cell_regex,
         "checksum": scanned.checksum,
     }
-    write_splits(out / SPLITS, splits_document(scanned.images, scanned.md5s, parts, split, source_info))
-    duplicates = duplicates_across_parts(scanned.images, scanned.md5s, parts)
+    document = splits_document(images, md5s, parts, split, source_info)
+    for index, item in synthetic.items():
+        document["images"][index].update(synthetic=True, parents=list(item.parents), smote_step=item.step)
+    write_splits(out / SPLITS, document)
+    duplicates = duplicates_across_parts(scanned.images, scanned.md5s, parts[: len(scanned.images)])
     for group in duplicates:
         log(f"warning: identical images in different parts: {', '.join(group)}")
 
-    plans = plan_shards(parts, config, part_names)
+    plans = plan_shards(parts, config, part_names, separate)
     todo = [plan for plan in plans if not (out / plan.name).exists()]
     if len(todo) < len(plans):
         log(f"resuming: {len(plans) - len(todo)} of {len(plans)} shards already written")
@@ -275,17 +348,21 @@ def convert(source: str | Path, out: str | Path, config: ConvertConfig, progress
     total = sum(len(plan.image_indices) * len(plan.angles) for plan in todo)
     with tqdm(total=total, desc="writing records", unit="rec", disable=not progress, file=sys.stderr) as bar:
         for plan in todo:
-            write_shard(out / plan.name, _shard_records(plan, scanned, parts, config, encode, lambda: bar.update(1)))
+            records = _shard_records(plan, scanned, images, parts, synthetic, config, encode, lambda: bar.update(1))
+            write_shard(out / plan.name, records)
 
-    manifest = _manifest(out, config, scanned, parts, part_names, plans, identity, source_info, duplicates)
+    manifest = _manifest(out, config, scanned, images, parts, part_names, plans, identity, source_info, duplicates)
+    manifest["counts"]["synthetic"] = {
+        part: sum(1 for index in synthetic if parts[index] == part) for part in part_names
+    }
     write_json_atomic(out / MANIFEST, manifest)
     (out / STATE).unlink(missing_ok=True)
     return manifest
 
 
-def _manifest(out, config, scanned, parts, part_names, plans, identity, source_info, duplicates) -> dict:
+def _manifest(out, config, scanned, images, parts, part_names, plans, identity, source_info, duplicates) -> dict:
     images_per_class = {part: collections.Counter() for part in part_names}
-    for image, part in zip(scanned.images, parts):
+    for image, part in zip(images[: len(scanned.images)], parts):
         images_per_class[part][image.class_name] += 1
     records = {part: 0 for part in part_names}
     shards = []
@@ -297,7 +374,7 @@ def _manifest(out, config, scanned, parts, part_names, plans, identity, source_i
             {
                 "file": plan.name,
                 "part": plan.part,
-                "rotated": plan.rotated,
+                "kind": plan.kind,
                 "records": count,
                 "bytes": path.stat().st_size,
                 "sha256": sha256_of(path),

@@ -27,6 +27,7 @@ def inspect_path(path: str | Path, layout: str = "auto", label_coding="standard"
             "background": manifest["background"],
             "image_size": manifest["image_size"],
             "rotations": manifest["rotations"],
+            "synthetic": manifest["counts"]["synthetic"],
             "split": manifest["config"]["split"],
         }
     layout, images = scan_source(path, layout, label_coding, cell_regex)
@@ -54,6 +55,9 @@ def format_table(summary: dict) -> str:
     if summary["kind"] == "converted":
         records = summary["records"]
         lines.append("records".ljust(6) + "".join(str(records[p]).rjust(width) for p in parts))
+        if any(summary["synthetic"].values()):
+            synthetic = summary["synthetic"]
+            lines.append("smote".ljust(6) + "".join(str(synthetic.get(p, 0)).rjust(width) for p in parts))
         split = summary["split"]
         lines.append(
             f"split={split['scheme']} group_by={split['group_by']} seed={split['seed']} "

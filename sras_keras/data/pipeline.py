@@ -30,8 +30,11 @@ def load_manifest(data_dir: str | Path) -> dict:
         raise SrasError(f"{path}: unreadable ({error})") from None
 
 
-def shard_files(data_dir: str | Path, parts: list[str], rotations: bool, manifest: dict | None = None) -> list[str]:
-    """The shard paths of ``parts``; ``rotations`` adds the rotated copies where the part has them."""
+def shard_files(
+    data_dir: str | Path, parts: list[str], rotations: bool, manifest: dict | None = None, synthetic: bool = False
+) -> list[str]:
+    """The shard paths of ``parts``: the original images, plus the rotated copies (``rotations``) and SMOTE's
+    synthetic images (``synthetic``) where the part has them. Training wants all three; evaluation only the first."""
     manifest = manifest or load_manifest(data_dir)
     unknown = sorted(set(parts) - set(manifest["parts"]))
     if unknown:
@@ -39,7 +42,8 @@ def shard_files(data_dir: str | Path, parts: list[str], rotations: bool, manifes
     return [
         str(Path(data_dir) / shard["file"])
         for shard in manifest["shards"]
-        if shard["part"] in parts and (rotations or not shard["rotated"])
+        if shard["part"] in parts
+        and {"original": True, "rot": rotations, "smote": synthetic}[shard["kind"]]
     ]
 
 
@@ -68,6 +72,7 @@ def make_dataset(
     *,
     batch_size: int = 32,
     rotations: bool = True,
+    synthetic: bool = True,
     shuffle: bool = False,
     repeat: bool = False,
     seed: int = 0,
@@ -85,7 +90,7 @@ def make_dataset(
     """
     parts = [parts] if isinstance(parts, str) else list(parts)
     manifest = load_manifest(data_dir)
-    files = shard_files(data_dir, parts, rotations, manifest)
+    files = shard_files(data_dir, parts, rotations, manifest, synthetic)
     if not files:
         raise SrasError(f"{data_dir}: no shards for part(s) {', '.join(parts)}")
     parallel = AUTOTUNE if autotune else _cores()

@@ -1,7 +1,8 @@
 """The TFRecord format of a converted dataset: one ``tf.train.Example`` per (image, rotation).
 
-Shards are named ``<part>-00000-of-00004.tfrecord`` (original orientation) and
-``<part>-rot-00000-of-00016.tfrecord`` (the other rotations of the same part, so evaluation never reads them).
+Shards are named ``<part>-00000-of-00004.tfrecord`` (original orientation), ``<part>-rot-...`` (the other
+rotations of the same part) and ``<part>-smote-...`` (SMOTE images synthesised from that part, all angles):
+evaluation reads only the first kind.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import tensorflow as tf
 from sras_keras.io_utils import atomic_path
 
 SCHEMA_VERSION = 1
-_SHARD_NAME = re.compile(r"^(?P<part>[a-z0-9]+)(?P<rot>-rot)?-(?P<index>\d{5})-of-(?P<count>\d{5})\.tfrecord$")
+SHARD_KINDS = ("original", "rot", "smote")
+_SHARD_NAME = re.compile(r"^(?P<part>[a-z0-9]+)(?:-(?P<kind>rot|smote))?-(?P<index>\d{5})-of-(?P<count>\d{5})\.tfrecord$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,16 +34,20 @@ class RecordMeta:
     rotation: float
     orig_height: int
     orig_width: int
+    synthetic: bool = False
+    parents: str = ""  # SMOTE: "<parent A>|<parent B>", the image is A + smote_step * (B - A)
+    smote_step: float = 0.0
 
 
-def shard_name(part: str, rotated: bool, index: int, count: int) -> str:
-    return f"{part}{'-rot' if rotated else ''}-{index:05d}-of-{count:05d}.tfrecord"
+def shard_name(part: str, kind: str, index: int, count: int) -> str:
+    suffix = "" if kind == "original" else f"-{kind}"
+    return f"{part}{suffix}-{index:05d}-of-{count:05d}.tfrecord"
 
 
-def parse_shard_name(name: str) -> tuple[str, bool] | None:
-    """(part, rotated) for a shard file name, None for any other file."""
+def parse_shard_name(name: str) -> tuple[str, str] | None:
+    """(part, kind) for a shard file name, None for any other file."""
     match = _SHARD_NAME.match(name)
-    return (match.group("part"), bool(match.group("rot"))) if match else None
+    return (match.group("part"), match.group("kind") or "original") if match else None
 
 
 def _bytes(value: bytes | str) -> tf.train.Feature:
@@ -69,6 +75,9 @@ def serialize_example(png: bytes, height: int, width: int, meta: RecordMeta) -> 
         "rotation": tf.train.Feature(float_list=tf.train.FloatList(value=[meta.rotation])),
         "orig_height": _int(meta.orig_height),
         "orig_width": _int(meta.orig_width),
+        "synthetic": _int(meta.synthetic),
+        "parents": _bytes(meta.parents),
+        "smote_step": tf.train.Feature(float_list=tf.train.FloatList(value=[meta.smote_step])),
     }
     return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
 
@@ -87,6 +96,9 @@ FEATURE_SPEC = {
     "rotation": tf.io.FixedLenFeature([], tf.float32),
     "orig_height": tf.io.FixedLenFeature([], tf.int64),
     "orig_width": tf.io.FixedLenFeature([], tf.int64),
+    "synthetic": tf.io.FixedLenFeature([], tf.int64),
+    "parents": tf.io.FixedLenFeature([], tf.string),
+    "smote_step": tf.io.FixedLenFeature([], tf.float32),
 }
 
 
