@@ -7,10 +7,7 @@ A run folder holds ``config.json``, ``env.json``, ``history.csv``, ``tensorboard
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
-import time
 from pathlib import Path
 
 import keras
@@ -20,13 +17,12 @@ import tensorflow as tf
 from sras_keras.config import SRTrainConfig
 from sras_keras.data.sr_pairs import PatchSampler, crop_to_multiple, downscale, load_hr_images
 from sras_keras.errors import SrasError
-from sras_keras.io_utils import atomic_path, write_json_atomic
+from sras_keras.io_utils import write_json_atomic
 from sras_keras.runinfo import environment
+from sras_keras.training.callbacks import CHECKPOINT, STATE, Checkpoint, FiniteLoss, TimeBudget, save_model_atomic
 from sras_keras.training.distribute import distribution_strategy
+from sras_keras.training.run_dir import FINAL, prepare_run
 
-CHECKPOINT = Path("checkpoints") / "last.keras"
-STATE = Path("checkpoints") / "state.json"
-FINAL = "model.keras"
 
 
 def load_sr_model(path: str | Path) -> keras.Model:
@@ -45,50 +41,6 @@ def load_sr_model(path: str | Path) -> keras.Model:
     if not isinstance(model, SRAFBN):
         raise SrasError(f"{path}: holds a {type(model).__name__}, not an SRAFBN super-resolution model")
     return model
-
-
-class _Checkpoint(keras.callbacks.Callback):
-    """Save model + optimizer and the epoch reached after every epoch, atomically, unless the loss broke."""
-
-    def __init__(self, out: Path, guard: "_FiniteLoss"):
-        super().__init__()
-        self.out, self.guard = out, guard
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.guard.bad_batch is not None:
-            return
-        with atomic_path(self.out / CHECKPOINT) as temporary:
-            self.model.save(temporary)
-        write_json_atomic(self.out / STATE, {"epoch": epoch + 1, "logs": {k: float(v) for k, v in (logs or {}).items()}})
-
-
-class _FiniteLoss(keras.callbacks.Callback):
-    """Stop at the first non-finite loss; the checkpoint of the last good epoch is kept."""
-
-    def __init__(self):
-        super().__init__()
-        self.bad_batch = None
-        self.epoch = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if logs and not math.isfinite(float(logs.get("loss", 0.0))):
-            self.bad_batch = (self.epoch + 1, batch + 1)
-            self.model.stop_training = True
-
-
-class _TimeBudget(keras.callbacks.Callback):
-    """Stop after the epoch that crosses ``minutes`` of training (CPU runs have a wall-clock budget)."""
-
-    def __init__(self, minutes: float | None):
-        super().__init__()
-        self.deadline = time.monotonic() + 60 * minutes if minutes else None
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.deadline and time.monotonic() > self.deadline:
-            self.model.stop_training = True
 
 
 class _SampleImages(keras.callbacks.Callback):
@@ -111,33 +63,12 @@ class _SampleImages(keras.callbacks.Callback):
         self.writer.flush()
 
 
-def _prepare_run(out: Path, config: SRTrainConfig, resume: bool) -> int:
-    """The epoch to start from; refuses to overwrite a run."""
-    if resume:
-        if not (out / STATE).exists():
-            raise SrasError(f"{out}: nothing to resume (no {STATE})")
-        saved = SRTrainConfig.from_dict(json.loads((out / "config.json").read_text()))
-        if dataclasses.replace(saved, epochs=config.epochs, max_minutes=config.max_minutes) != config:
-            raise SrasError(f"{out}: --resume with a different config than config.json (only --epochs and "
-                            "--max-minutes may change)")
-        return json.loads((out / STATE).read_text())["epoch"]
-    if (out / FINAL).exists():
-        raise SrasError(f"{out}: holds a finished run; pass --resume to continue it or choose a new folder")
-    started_before = (out / "config.json").exists() and json.loads((out / "config.json").read_text()) == config.to_dict()
-    if out.exists() and any(out.iterdir()) and not started_before:  # a start that died before its first epoch
-        raise SrasError(f"{out}: not empty; pass --resume to continue a run or choose a new folder")
-    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
-    return 0
-
-
 def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resume: bool = False, log=print) -> dict:
     """Train (or resume) an SRAFBN run in ``out``; returns the last epoch's logs."""
     from sras_keras.models import SRAFBN
 
     out = Path(out)
-    initial_epoch = _prepare_run(out, config, resume)
-    if initial_epoch >= config.epochs:
-        raise SrasError(f"{out}: already trained {initial_epoch} epochs; raise --epochs to continue")
+    initial_epoch = prepare_run(out, config.to_dict(), resume).get("epoch", 0)
     keras.utils.set_random_seed(config.seed)
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
@@ -165,7 +96,7 @@ def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resum
         else:
             model = SRAFBN.from_preset(config.preset, scale=config.scale, step_weighting=config.step_weighting)
             model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
-    guard = _FiniteLoss()
+    guard = FiniteLoss()
     base_rate = config.learning_rate
     halvings = config.halve_at
     callbacks = [
@@ -174,8 +105,8 @@ def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resum
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=resume),
         keras.callbacks.TensorBoard(str(out / "tensorboard"), update_freq="epoch"),
         _SampleImages(out / "tensorboard", val_images[:4], config.scale),
-        _Checkpoint(out, guard),
-        _TimeBudget(config.max_minutes),
+        Checkpoint(out, guard),
+        TimeBudget(config.max_minutes),
     ]
     history = model.fit(
         sampler.dataset(config.batch_size, config.scale),
@@ -191,8 +122,7 @@ def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resum
         kept = json.loads((out / STATE).read_text())["epoch"] if (out / STATE).exists() else 0
         raise SrasError(f"{out}: the loss became NaN/inf at epoch {epoch}, batch {batch}; training stopped. The last "
                         f"good checkpoint ({CHECKPOINT}, epoch {kept}) is kept: lower --learning-rate and --resume")
-    with atomic_path(out / FINAL) as temporary:
-        model.save(temporary)
+    save_model_atomic(model, out / FINAL)
     return {key: float(values[-1]) for key, values in history.history.items()}
 
 

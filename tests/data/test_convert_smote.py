@@ -3,7 +3,6 @@
 import collections
 import json
 
-import numpy as np
 import pytest
 import tensorflow as tf
 

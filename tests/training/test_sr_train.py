@@ -60,13 +60,13 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(dataset, tmp_path, mo
     train_sr(dataset / "data", run, SRTrainConfig(**{**TINY.to_dict(), "epochs": 1}), log=lambda line: None)
     good = (run / "checkpoints" / "last.keras").read_bytes()
 
-    real_guard = sr_training._FiniteLoss
+    real_guard = sr_training.FiniteLoss
 
     class PoisonedGuard(real_guard):
         def on_train_batch_end(self, batch, logs=None):
             super().on_train_batch_end(batch, {"loss": float("nan")})
 
-    monkeypatch.setattr(sr_training, "_FiniteLoss", PoisonedGuard)
+    monkeypatch.setattr(sr_training, "FiniteLoss", PoisonedGuard)
     with pytest.raises(SrasError, match="NaN/inf at epoch 2, batch 1.*epoch 1"):
         train_sr(dataset / "data", run, SRTrainConfig(**{**TINY.to_dict(), "epochs": 2}), resume=True,
                  log=lambda line: None)

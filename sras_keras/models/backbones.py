@@ -1,0 +1,207 @@
+"""An open registry of ImageNet classification backbones the chromosome classifier can sit on.
+
+Each architecture is one `register_backbone` call, so a later study adds VGG-16, ResNet-101,
+ConvNeXt-Tiny, ... without touching the classifier or the trainer.
+"""
+
+import dataclasses
+import re
+import urllib.error
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import keras
+
+from sras_keras.errors import SrasError
+
+_REGISTRY: dict = {}
+# How Keras reports a weight of the wrong shape, deep inside a long load failure.
+_SHAPE_MISMATCH = re.compile(r"variable\.shape=(?P<expected>\([^)]*\)), Received: value\.shape=(?P<found>\([^)]*\))")
+
+
+@dataclasses.dataclass(frozen=True)
+class BackboneSpec:
+    """What the classifier needs to know about one architecture.
+
+    Attributes:
+        name: registry key, also used in classifier names (`sras_<name>`).
+        builder: `builder(input_shape, weights)` -> headless model on (S, S, 3) inputs;
+            `weights` is "imagenet" or None.
+        preprocess: the architecture's own `preprocess_input`, applied to RGB in [0, 255].
+        min_size: smallest input side the architecture accepts.
+        default_size: the side its ImageNet weights were trained at.
+        feature_layer: the last 4-D layer of the backbone, where Grad-CAM looks.
+        paper: the reference for the architecture.
+    """
+
+    name: str
+    builder: Callable
+    preprocess: Callable
+    min_size: int
+    default_size: int
+    feature_layer: str
+    paper: str
+
+
+def keras_application(constructor: Callable) -> Callable:
+    """A `BackboneSpec.builder` for a `keras.applications` constructor, without its ImageNet head."""
+
+    def build(input_shape, weights):
+        return constructor(include_top=False, weights=weights, input_shape=input_shape)
+
+    return build
+
+
+def register_backbone(spec: BackboneSpec) -> BackboneSpec:
+    """Make `spec` buildable by name; a name can be registered once."""
+    if spec.name in _REGISTRY:
+        raise SrasError(f"backbone {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def backbone_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_backbone(name: str) -> BackboneSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise SrasError(f"unknown backbone {name!r}; known backbones: {', '.join(backbone_names())}") from None
+
+
+def build_backbone(name: str, input_size: int, weights=None) -> keras.Model:
+    """The headless backbone on (input_size, input_size, 3) inputs.
+
+    Args:
+        name: a registered backbone.
+        input_size: input side in pixels, at least the backbone's `min_size`.
+        weights: "imagenet" (Keras' own download and cache), None or "none" (random), or the
+            path of a local `.weights.h5` / `.h5` file saved from the same architecture.
+    """
+    spec = get_backbone(name)
+    if input_size < spec.min_size:
+        raise SrasError(
+            f"backbone {name!r} needs inputs of at least {spec.min_size}x{spec.min_size} pixels; "
+            f"asked for {input_size}x{input_size}"
+        )
+    input_shape = (input_size, input_size, 3)
+    if weights == "imagenet":
+        return _build_with_imagenet_weights(spec, input_shape)
+    if weights is None or str(weights).lower() == "none":
+        return spec.builder(input_shape, None)
+    _check_weights_file(weights)  # before the build, which takes seconds for the larger backbones
+    model = spec.builder(input_shape, None)
+    load_weights_file(model, weights)
+    return model
+
+
+def _build_with_imagenet_weights(spec: BackboneSpec, input_shape) -> keras.Model:
+    try:
+        return spec.builder(input_shape, "imagenet")
+    except Exception as error:
+        if not _is_download_failure(error):
+            raise
+        raise SrasError(
+            f"ImageNet weights for backbone {spec.name!r} could not be fetched ({error}); "
+            "Keras caches them in ~/.keras/models (or $KERAS_HOME/models), so copy the file there, "
+            "or pass a local weights file with --weights PATH"
+        ) from error
+
+
+def _is_download_failure(error: BaseException) -> bool:
+    """Keras' `get_file` re-raises urllib errors as a bare `Exception`; the cause stays in the chain."""
+    while error is not None:
+        if isinstance(error, (urllib.error.URLError, OSError)):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def load_weights_file(model: keras.Model, path) -> None:
+    """`model.load_weights(path)`, with a missing or mismatched file reported as an `SrasError`.
+
+    Keras warns once per unmatched nested container before it raises; on a mismatch those warnings
+    are dropped so the error stays one clear line, on success they are passed on.
+    """
+    path = _check_weights_file(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(path)
+        except (ValueError, KeyError, OSError) as error:
+            raise SrasError(
+                f"weights file {path} does not fit model {model.name!r} "
+                f"(another architecture, input channels or class count?): {_summary(error)}"
+            ) from error
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+
+
+def _check_weights_file(path) -> Path:
+    path = Path(path)
+    if not path.name.endswith(".h5"):
+        raise SrasError(f"weights file {path}: expected a .weights.h5 or .h5 file")
+    if not path.is_file():
+        raise SrasError(f"weights file {path} does not exist")
+    return path
+
+
+def _summary(error: BaseException) -> str:
+    """Keras' first line, plus the first shape mismatch it buries (with variable values) further down."""
+    text = str(error).strip()
+    first_line = text.splitlines()[0] if text else type(error).__name__
+    mismatch = _SHAPE_MISMATCH.search(text)
+    if mismatch:
+        first_line += f" The model expects {mismatch['expected']} where the file has {mismatch['found']}."
+    return first_line
+
+
+register_backbone(
+    BackboneSpec(
+        name="inception_resnet_v2",
+        builder=keras_application(keras.applications.InceptionResNetV2),
+        preprocess=keras.applications.inception_resnet_v2.preprocess_input,
+        min_size=75,
+        default_size=299,
+        feature_layer="conv_7b_ac",
+        paper="Szegedy et al., Inception-v4, Inception-ResNet and the Impact of Residual Connections "
+        "on Learning, AAAI 2017",
+    )
+)
+register_backbone(
+    BackboneSpec(
+        name="xception",
+        builder=keras_application(keras.applications.Xception),
+        preprocess=keras.applications.xception.preprocess_input,
+        min_size=71,
+        default_size=299,
+        feature_layer="block14_sepconv2_act",
+        paper="Chollet, Xception: Deep Learning with Depthwise Separable Convolutions, CVPR 2017",
+    )
+)
+register_backbone(
+    BackboneSpec(
+        name="vgg19",
+        builder=keras_application(keras.applications.VGG19),
+        preprocess=keras.applications.vgg19.preprocess_input,
+        min_size=32,
+        default_size=224,
+        feature_layer="block5_pool",
+        paper="Simonyan & Zisserman, Very Deep Convolutional Networks for Large-Scale Image "
+        "Recognition, ICLR 2015",
+    )
+)
+register_backbone(
+    BackboneSpec(
+        name="resnet50",
+        builder=keras_application(keras.applications.ResNet50),
+        preprocess=keras.applications.resnet50.preprocess_input,
+        min_size=32,
+        default_size=224,
+        feature_layer="conv5_block3_out",
+        paper="He et al., Deep Residual Learning for Image Recognition, CVPR 2016",
+    )
+)
