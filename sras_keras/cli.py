@@ -235,5 +235,49 @@ def sr_apply(model_path, source, out, batch_size, layout, label_coding, cell_reg
                f"({summary['images_per_s']} images/s)")
 
 
+@main.command()
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--backbone", default="inception_resnet_v2", help="A registered backbone (sras models).")
+@click.option("--weights", default="imagenet", help="imagenet, none, or a local weights file.")
+@click.option("--batch-size", type=click.IntRange(1), default=40)
+@click.option("--epochs", type=click.IntRange(1), default=100)
+@click.option("--learning-rate", type=float, default=5e-4)
+@click.option("--patience", type=click.IntRange(1), default=21, help="Early stopping on validation accuracy.")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.5)
+@click.option("--rotations/--no-rotations", default=True, help="Train on the dataset's rotated copies.")
+@click.option("--synthetic/--no-synthetic", default=True, help="Train on the dataset's SMOTE images.")
+@click.option("--fold", type=int, default=None, help="K-fold datasets: the held-out fold.")
+@click.option("--max-minutes", type=float, default=None, help="Stop after the epoch that crosses this budget.")
+@click.option("--mixed-precision/--no-mixed-precision", default=False)
+@click.option("--seed", type=int, default=0)
+@click.option("--resume", is_flag=True, help="Continue the run in OUT from its last checkpoint.")
+@_clear_errors
+def train(data, out, resume, **options):
+    """Fine-tune a backbone on converted dataset DATA (SRAS-net's defaults); the run goes to OUT."""
+    from sras_keras.config import TrainConfig
+    from sras_keras.training.classifier import train_classifier
+
+    metrics = train_classifier(data, out, TrainConfig(**options), resume=resume,
+                               log=lambda line: click.echo(line, err=True))
+    _print_metrics(metrics, out)
+
+
+def _print_metrics(metrics, run):
+    click.echo(f"test ({metrics['protocol']} protocol, {metrics['images']} images): accuracy {100 * metrics['accuracy']:.2f}%"
+               f"  macro-F1 {metrics['macro_f1']:.4f}  AUC-OvR {metrics['auc_ovr']:.4f}   ({run}/metrics.json, "
+               f"{run}/figures/confusion_matrix.png)")
+
+
+@main.command()
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@_clear_errors
+def evaluate(run):
+    """Evaluate a training RUN on its test part: predictions.csv, metrics.json, figures."""
+    from sras_keras.evaluation.classifier import evaluate_run
+
+    _print_metrics(evaluate_run(run), run)
+
+
 if __name__ == "__main__":
     main()

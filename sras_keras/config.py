@@ -88,3 +88,28 @@ SR_PAPER = SRTrainConfig(
     max_minutes=None,
     mixed_precision=True,
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """``sras train``. Defaults are SRAS-net's section 4.3: Adam 5e-4, batch 40, at most 100 epochs, early
+    stopping on validation accuracy with patience 21 (best weights restored), shuffled input."""
+
+    backbone: str = "inception_resnet_v2"
+    weights: str = "imagenet"  # "imagenet", "none" or a local weights file
+    batch_size: int = 40
+    epochs: int = 100
+    learning_rate: float = 5e-4
+    patience: int = 21
+    monitor: str = "val_accuracy"
+    dropout: float = 0.5
+    rotations: bool = True  # train on the rotated copies the dataset holds
+    synthetic: bool = True  # train on the SMOTE images the dataset holds
+    fold: int | None = None  # K-fold datasets: the held-out fold (validation and test, as the two-step study)
+    shuffle_buffer: int = 8192
+    max_minutes: float | None = None
+    mixed_precision: bool = False
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

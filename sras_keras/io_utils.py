@@ -14,7 +14,8 @@ def atomic_path(path: str | os.PathLike):
     """Yield a temporary name beside ``path`` (hidden, same suffix, so writers that check it accept it); rename it
     to ``path`` only if the block completes."""
     path = Path(path)
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    stem, dot, suffixes = path.name.partition(".")  # keep compound suffixes: Keras checks '.weights.h5'
+    temporary = path.with_name(f".{stem}.{os.getpid()}.tmp{dot}{suffixes}")
     try:
         yield temporary
         os.replace(temporary, path)
