@@ -14,6 +14,7 @@ from typing import Callable
 import keras
 
 from sras_keras.errors import SrasError
+from sras_keras.models.small_resnet import scale_to_unit, small_resnet
 
 _REGISTRY: dict = {}
 # How Keras reports a weight of the wrong shape, deep inside a long load failure.
@@ -203,5 +204,16 @@ register_backbone(
         default_size=224,
         feature_layer="conv5_block3_out",
         paper="He et al., Deep Residual Learning for Image Recognition, CVPR 2016",
+    )
+)
+register_backbone(
+    BackboneSpec(
+        name="resnet_small",
+        builder=small_resnet,
+        preprocess=scale_to_unit,
+        min_size=16,
+        default_size=64,
+        feature_layer="stage4_block2_out",
+        paper="a compact ResNet (He et al., CVPR 2016, basic blocks) for CPU-scale runs; no ImageNet weights",
     )
 )

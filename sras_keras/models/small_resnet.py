@@ -1,0 +1,44 @@
+"""A compact ResNet (basic blocks, 4 stages) trained from scratch: the CPU-scale classifier.
+
+ImageNet backbones need 224-299 px inputs and GPU hours; on 2 CPU cores a ~1.2M-parameter ResNet at 64-96 px
+is what trains in minutes. It has no ImageNet weights.
+"""
+
+import keras
+
+from sras_keras.errors import SrasError
+
+WIDTHS = (32, 64, 128, 192)
+
+
+def _block(x, filters: int, stride: int, name: str):
+    shortcut = x
+    if stride != 1 or x.shape[-1] != filters:
+        shortcut = keras.layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_proj")(x)
+        shortcut = keras.layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
+    y = keras.layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv1")(x)
+    y = keras.layers.BatchNormalization(name=f"{name}_bn1")(y)
+    y = keras.layers.ReLU(name=f"{name}_relu1")(y)
+    y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv2")(y)
+    y = keras.layers.BatchNormalization(name=f"{name}_bn2", gamma_initializer="zeros")(y)  # starts as identity
+    return keras.layers.ReLU(name=f"{name}_out")(keras.layers.Add(name=f"{name}_add")([shortcut, y]))
+
+
+def small_resnet(input_shape, weights=None, widths=WIDTHS, blocks_per_stage: int = 2) -> keras.Model:
+    """Headless: (S, S, 3) -> the last stage's feature map (S/8 a side); ``weights`` must be None."""
+    if weights is not None:
+        raise SrasError("backbone 'resnet_small' has no ImageNet weights; train it from scratch (--weights none)")
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Conv2D(widths[0], 3, padding="same", use_bias=False, name="stem_conv")(inputs)
+    x = keras.layers.BatchNormalization(name="stem_bn")(x)
+    x = keras.layers.ReLU(name="stem_relu")(x)
+    for stage, filters in enumerate(widths):
+        for block in range(blocks_per_stage):
+            stride = 2 if stage > 0 and block == 0 else 1
+            x = _block(x, filters, stride, f"stage{stage + 1}_block{block + 1}")
+    return keras.Model(inputs, x, name="resnet_small")
+
+
+def scale_to_unit(images):
+    """[0, 255] -> [-1, 1]."""
+    return images / 127.5 - 1.0

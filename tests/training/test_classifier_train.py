@@ -1,0 +1,90 @@
+"""A tiny end-to-end classifier run on synthetic karyotypes: outputs, metrics, resume, protocols."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from sklearn.metrics import accuracy_score
+
+from sras_keras.cli import main
+from sras_keras.config import ConvertConfig, TrainConfig
+from sras_keras.data.convert import convert
+from sras_keras.data.labels import CLASS_NAMES
+from sras_keras.data.splits import SplitConfig
+from sras_keras.errors import SrasError
+from sras_keras.training.classifier import train_classifier
+
+TINY = TrainConfig(backbone="resnet_small", weights="none", batch_size=32, epochs=2, patience=5, learning_rate=2e-3)
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    from sras_keras.data.synthetic import write_synthetic_dataset
+
+    root = tmp_path_factory.mktemp("clf")
+    write_synthetic_dataset(root / "source", n_cells=8, seed=2, male_fraction=0.5)
+    return root
+
+
+@pytest.fixture(scope="module")
+def holdout(source):
+    config = ConvertConfig(split=SplitConfig("holdout", seed=0), image_size=32, rotations=2, smote=True)
+    convert(source / "source", source / "holdout", config, log=lambda line: None)
+    return source / "holdout"
+
+
+def test_run_writes_every_output_and_resumes(holdout, tmp_path):
+    run = tmp_path / "run"
+    metrics = train_classifier(holdout, run, TINY, log=lambda line: None)
+    for name in ("config.json", "env.json", "data.json", "history.csv", "predictions.csv", "metrics.json",
+                 "model.keras", "checkpoints/last.keras", "checkpoints/best.weights.h5",
+                 "figures/confusion_matrix.png", "figures/tsne.png"):
+        assert (run / name).exists(), name
+    assert list((run / "tensorboard").iterdir())
+    assert metrics["protocol"] == "honest" and not metrics["checkpoint_selected_on_test_set"]
+    with open(run / "predictions.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == metrics["images"] and not any(int(r["synthetic"]) for r in rows)
+    truth = [CLASS_NAMES.index(r["true"]) for r in rows]
+    predicted = [CLASS_NAMES.index(r["predicted"]) for r in rows]
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(truth, predicted))
+    assert 0 <= metrics["macro_f1"] <= 1 and 0 <= metrics["auc_ovr"] <= 1
+    test_cells = {r["cell_id"] for r in rows}
+    splits = json.loads((holdout / "splits.json").read_text())
+    assert test_cells == {e["cell_id"] for e in splits["images"] if e["part"] == "test"}
+
+    with pytest.raises(SrasError, match="holds a finished run"):
+        train_classifier(holdout, run, TINY, log=lambda line: None)
+    longer = TrainConfig(**{**TINY.to_dict(), "epochs": 3})
+    train_classifier(holdout, run, longer, resume=True, log=lambda line: None)
+    with open(run / "history.csv") as handle:
+        assert [int(row["epoch"]) for row in csv.DictReader(handle)] == [0, 1, 2]
+    state = json.loads((run / "checkpoints" / "state.json").read_text())
+    assert state["epoch"] == 3 and 1 <= state["best_epoch"] <= 3
+
+
+def test_paper_protocol_is_flagged(source, tmp_path):
+    data = tmp_path / "paper"
+    convert(source / "source", data, ConvertConfig(split=SplitConfig("paper"), image_size=32, smote=True,
+                                                   smote_scope="all"), log=lambda line: None)
+    lines = []
+    metrics = train_classifier(data, tmp_path / "run", TrainConfig(**{**TINY.to_dict(), "epochs": 1}), log=lines.append)
+    assert metrics["protocol"] == "paper" and metrics["checkpoint_selected_on_test_set"]
+    assert any("also the test set" in line for line in lines)
+    assert metrics["synthetic_test_images"] > 0  # SMOTE before the split puts synthetic images in the test set
+
+
+def test_evaluate_command_and_bad_runs(holdout, tmp_path):
+    run = tmp_path / "run"
+    train_classifier(holdout, run, TrainConfig(**{**TINY.to_dict(), "epochs": 1}), log=lambda line: None)
+    before = json.loads((run / "metrics.json").read_text())
+    result = CliRunner().invoke(main, ["evaluate", str(run)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((run / "metrics.json").read_text())["accuracy"] == before["accuracy"]  # deterministic
+    assert "accuracy" in result.output
+    result = CliRunner().invoke(main, ["evaluate", str(tmp_path)])
+    assert result.exit_code == 1 and "not a training run" in result.output
+    with pytest.raises(SrasError, match="K-fold datasets"):
+        train_classifier(holdout, tmp_path / "other", TrainConfig(**{**TINY.to_dict(), "fold": 1}), log=print)
