@@ -7,7 +7,9 @@ DATA_DIR ?= ../shared/data
 DEMO := demo
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-slow bench-pipeline bench-convert clean
+CONFIG ?= cpu
+
+.PHONY: help demo test test-slow bench-pipeline bench-convert sras-table2 sras-table3 sras-table4 clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,6 +44,18 @@ bench-pipeline: $(VENV)/.installed ## Images/s: TFRecord pipeline vs per-file lo
 
 bench-convert: $(VENV)/.installed ## Full BioImLab conversion at 224 px, 6 vs 24 rotations: time, size, peak RSS
 	$(BIN)/python benchmarks/convert_bench.py --data $(DATA_DIR)/bioimlab
+
+sras-table2: $(VENV)/.installed ## SRAS-net Table 2 (CONFIG=cpu|paper): 4 backbones with/without SRAS-net -> results/
+	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_table2 --config $(CONFIG)
+	$(SRAS) report table sras_net_table2
+
+sras-table3: $(VENV)/.installed ## SRAS-net Table 3 (CONFIG=cpu|paper): the SMOTE / SRAFBN / IAM ablation -> results/
+	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_table3 --config $(CONFIG)
+	$(SRAS) report table sras_net_table3
+
+sras-table4: $(VENV)/.installed ## SRAS-net Table 4 + Figs 7-8 (CONFIG=cpu|paper): per-class metrics, both protocols
+	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_table4 --config $(CONFIG)
+	$(SRAS) report table sras_net_table4
 
 clean: ## Remove the demo output and caches (keeps .venv)
 	rm -rf $(DEMO) .pytest_cache build *.egg-info

@@ -67,8 +67,9 @@ def data():
 @click.option("--rotations", type=click.IntRange(1, 360), default=1,
               help="Copies of each training image at 360/N degree steps (the paper: 24).")
 @click.option("--image-size", type=click.IntRange(8, 4096), default=224)
-@click.option("--preprocess", type=click.Choice(["iam", "square_resize"]), default="iam",
-              help="iam = SRAS-net's canvas fit; square_resize = the two-step study's pad + resize.")
+@click.option("--preprocess", type=click.Choice(["iam", "square_resize", "stretch"]), default="iam",
+              help="iam = SRAS-net's canvas fit; square_resize = the two-step study's pad + resize; "
+                   "stretch = the plain resize IAM replaces (Table 3).")
 @click.option("--placement", type=click.Choice(["top_left", "center"]), default="top_left", help="IAM only.")
 @click.option("--background", type=click.Choice(["auto", "black", "white"]), default="auto")
 @click.option("--threshold", type=click.IntRange(0, 254), default=20, help="Foreground = |pixel - background| > T.")
@@ -277,6 +278,77 @@ def evaluate(run):
     from sras_keras.evaluation.classifier import evaluate_run
 
     _print_metrics(evaluate_run(run), run)
+
+
+@main.group()
+def cv():
+    """Named experiments (paper tables): list them, run one."""
+
+
+@cv.command("list")
+def cv_list():
+    """The registered recipes, with the first line of each docstring."""
+    from recipes import recipe_doc, recipe_names
+
+    for name in recipe_names():
+        click.echo(f"{name:<20} {recipe_doc(name).splitlines()[0]}")
+
+
+@cv.command("run")
+@click.option("--recipe", "name", required=True, help="A registered recipe (sras cv list).")
+@click.option("--config", "config_name", type=click.Choice(["cpu", "paper"]), default="cpu")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.FIELD=VALUE",
+              help="Change a field of every row, e.g. --set train.epochs=5 --set convert.image_size=96.")
+@click.option("--rows", default=None, help="Comma-separated row names: run only these (one job per row).")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None,
+              help="Folder holding the data sets. Default: $SRAS_DATA_DIR or ../shared/data.")
+@click.option("--runs", type=click.Path(file_okay=False), default="runs")
+@click.option("--tfrecords", type=click.Path(file_okay=False), default="tfrecords")
+@click.option("--dry-run", is_flag=True, help="Print the rows and their configs, run nothing.")
+@_clear_errors
+def cv_run(name, config_name, overrides, rows, data_root, runs, tfrecords, dry_run):
+    """Run recipe NAME: convert the data its rows need, train and evaluate every row."""
+    from pathlib import Path
+
+    from recipes import get_recipe
+    from sras_keras.experiment import apply_overrides, run_experiment
+
+    pairs = {}
+    for item in overrides:
+        key, equals, value = item.partition("=")
+        if not equals:
+            raise SrasError(f"--set {item!r}: expected SECTION.FIELD=VALUE")
+        pairs[key.strip()] = value.strip()
+    experiment = apply_overrides(get_recipe(name, config_name), pairs)
+    if dry_run:
+        for row in experiment.rows:
+            click.echo(f"{row.name}: {row.label} | {row.protocol} | sr={row.sr} | {row.convert} | {row.train}")
+        return
+    data_root = Path(data_root or os.environ.get("SRAS_DATA_DIR", "../shared/data"))
+    row_list = [r.strip() for r in rows.split(",")] if rows else None
+    run_dir = run_experiment(experiment, data_root, Path(runs), Path(tfrecords), row_list,
+                             log=lambda line: click.echo(line, err=True), progress=_progress())
+    click.echo(f"{run_dir}: done; `sras report table {name}` aggregates it")
+
+
+@main.group()
+def report():
+    """Tables from finished runs."""
+
+
+@report.command("table")
+@click.argument("name")
+@click.option("--runs", type=click.Path(file_okay=False), default="runs")
+@click.option("--results", type=click.Path(file_okay=False), default="results")
+@_clear_errors
+def report_table_command(name, runs, results):
+    """Write results/NAME.md and .csv from the newest finished run of every row of recipe NAME."""
+    from pathlib import Path
+
+    from sras_keras.experiment import report_table
+
+    path = report_table(Path(runs), name, Path(results))
+    click.echo(path.read_text())
 
 
 if __name__ == "__main__":

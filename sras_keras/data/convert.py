@@ -160,12 +160,8 @@ def synthesise(
 
     from sras_keras.balance import smote_images
 
-    if config.preprocess == "iam":
-        final = lambda image: iam_lib.iam(  # noqa: E731
-            image, config.image_size, scanned.background, config.threshold, config.placement
-        )
-    else:
-        final = lambda image: iam_lib.square_resize(image, config.image_size, scanned.background, config.threshold)  # noqa: E731
+    final = iam_lib.final_image(config.preprocess, config.image_size, scanned.background, config.threshold,
+                                config.placement)
     fit = tf.function(final, input_signature=[tf.TensorSpec([None, None], tf.uint8)])
     canvases = np.stack([fit(read_image(scanned.root / scanned.images[i].path)[0]).numpy()[..., 0] for i in members])
     labels = np.array([scanned.images[i].label for i in members])
@@ -182,14 +178,14 @@ def _record_encoder(config: ConvertConfig, background: int):
     """A compiled function: (H, W) uint8 -> (PNG bytes, stored shape) of what a record stores.
 
     For IAM that is the fitted crop (at most image_size on its long side); the pipeline pads it onto the canvas,
-    which costs far less than decoding a mostly empty 224 x 224 PNG. square_resize stores the final image.
+    which costs far less than decoding a mostly empty 224 x 224 PNG. Other preprocessings store the final image.
     """
     import tensorflow as tf
 
     if config.preprocess == "iam":
         prepare = lambda image: iam_lib.fit_to_canvas(image, config.image_size, background, config.threshold)  # noqa: E731
     else:
-        prepare = lambda image: iam_lib.square_resize(image, config.image_size, background, config.threshold)  # noqa: E731
+        prepare = iam_lib.final_image(config.preprocess, config.image_size, background, config.threshold)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.uint8)])
     def encode(image):

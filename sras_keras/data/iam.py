@@ -13,7 +13,7 @@ import tensorflow as tf
 from sras_keras.errors import SrasError
 
 PLACEMENTS = ("top_left", "center")
-PREPROCESSORS = ("iam", "square_resize")
+PREPROCESSORS = ("iam", "square_resize", "stretch")
 DEFAULT_THRESHOLD = 20  # BioImLab's background noise reaches 8; 20 keeps faint band ends.
 
 
@@ -146,3 +146,21 @@ def square_resize(image, size: int = 256, background: int = 0, threshold: int = 
         constant_values=background,
     )
     return tf.ensure_shape(_resize(square, size, size), [size, size, 1])
+
+
+def stretch(image, size: int = 224, background: int = 0, threshold: int = DEFAULT_THRESHOLD) -> tf.Tensor:
+    """The "simple resize" IAM replaces (SRAS-net Table 3's rows without IAM): crop, then scale both sides to
+    ``size``, distorting the chromosome's proportions. Returns (size, size, 1) uint8."""
+    crop = crop_to_foreground(image, background, threshold)
+    return tf.ensure_shape(_resize(crop, size, size), [size, size, 1])
+
+
+def final_image(name: str, size: int, background: int, threshold: int = DEFAULT_THRESHOLD, placement="top_left"):
+    """The named preprocessing as a function of one (H, W[, 1]) uint8 image -> (size, size, 1) uint8."""
+    if name == "iam":
+        return lambda image: iam(image, size, background, threshold, placement)
+    if name == "square_resize":
+        return lambda image: square_resize(image, size, background, threshold)
+    if name == "stretch":
+        return lambda image: stretch(image, size, background, threshold)
+    raise SrasError(f"unknown preprocessing {name!r}; choose one of {', '.join(PREPROCESSORS)}")

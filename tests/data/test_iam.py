@@ -82,3 +82,13 @@ def test_rotation_angles_and_no_clipping():
     assert abs((diagonal > 100).sum() - bar.size) < 0.25 * bar.size  # the area survives: nothing clipped
     edges = np.concatenate([diagonal[0], diagonal[-1], diagonal[:, 0], diagonal[:, -1]])
     assert edges.max() < 150
+
+
+def test_stretch_distorts_to_the_full_canvas():
+    from sras_keras.data.iam import final_image, stretch
+
+    image = canvas_with_block((100, 60), (40, 10), (5, 5))
+    out = stretch(image, size=32).numpy()[..., 0]
+    assert out.shape == (32, 32) and out.min() > 100  # the 40 x 10 crop now fills 32 x 32
+    np.testing.assert_array_equal(final_image("stretch", 32, 0)(image).numpy(), stretch(image, 32).numpy())
+    np.testing.assert_array_equal(final_image("iam", 32, 0)(image).numpy(), iam(image, 32).numpy())

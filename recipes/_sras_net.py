@@ -1,0 +1,36 @@
+"""What the SRAS-net tables share: the paper's settings (section 4.3) and their CPU-scale stand-ins."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sras_keras.config import SR_PAPER, ConvertConfig, SRTrainConfig, TrainConfig
+from sras_keras.experiment import Row, protocol_split
+
+# Section 4.3: 224 x 224 inputs, 24 rotations of 15 degrees, Adam 5e-4, batch 40, at most 100 epochs, early
+# stopping on validation accuracy with patience 21, ImageNet transfer learning.
+PAPER_CONVERT = ConvertConfig(image_size=224, rotations=24)
+PAPER_TRAIN = TrainConfig(weights="imagenet", batch_size=40, epochs=100, learning_rate=5e-4, patience=21,
+                          mixed_precision=True)
+# CPU: no ImageNet weights can be fetched offline and 224 px trains at ~6 img/s, so smaller images, fewer
+# rotations, from scratch, and a wall-clock budget per row.
+CPU_CONVERT = ConvertConfig(image_size=64, rotations=8)
+CPU_TRAIN = TrainConfig(weights="none", batch_size=64, epochs=40, learning_rate=2e-3, patience=8, max_minutes=10)
+CPU_SR = SRTrainConfig(epochs=6, max_minutes=12)
+# Smallest sizes the ImageNet backbones accept, rounded up, for CPU rows that keep the paper's architectures.
+CPU_SIZE = {"inception_resnet_v2": 80, "xception": 72, "vgg19": 64, "resnet50": 64, "resnet_small": 64}
+PAPER_LABEL = {"inception_resnet_v2": "Inception_Resnet_V2", "xception": "Xception", "vgg19": "VGG19",
+               "resnet50": "Resnet50", "resnet_small": "ResNet-small (CPU)"}
+
+
+def sr_config(config: str) -> SRTrainConfig:
+    return SR_PAPER if config == "paper" else CPU_SR
+
+
+def make_row(config: str, protocol: str, backbone: str, *, label: str, name: str, sr: bool, smote: bool, iam: bool,
+             paper_accuracy: float | None, seed: int = 0) -> Row:
+    base = PAPER_CONVERT if config == "paper" else dataclasses.replace(CPU_CONVERT, image_size=CPU_SIZE[backbone])
+    convert = protocol_split(protocol, seed, dataclasses.replace(base, smote=smote, preprocess="iam" if iam else "stretch"))
+    train = dataclasses.replace(PAPER_TRAIN if config == "paper" else CPU_TRAIN, backbone=backbone, seed=seed)
+    return Row(name=f"{name}-{protocol}", label=label, convert=convert, train=train, sr=sr,
+               paper_accuracy=paper_accuracy, protocol=protocol)

@@ -1,0 +1,63 @@
+"""The recipe machinery end to end on synthetic karyotypes: SR rows, plain rows, overrides, the report."""
+
+import dataclasses
+
+import pytest
+
+from recipes import get_recipe, recipe_doc, recipe_names
+from sras_keras.config import ConvertConfig, SRTrainConfig, TrainConfig
+from sras_keras.errors import SrasError
+from sras_keras.experiment import Experiment, Row, apply_overrides, protocol_split, report_table, run_experiment
+
+
+def test_registered_recipes_have_both_configs_and_documented_commands():
+    assert {"sras_net_table2", "sras_net_table3", "sras_net_table4"} <= set(recipe_names())
+    for name in recipe_names():
+        assert f"--recipe {name}" in recipe_doc(name)
+        paper, cpu = get_recipe(name, "paper"), get_recipe(name, "cpu")
+        assert all(row.convert.image_size == 224 and row.convert.rotations == 24 for row in paper.rows)
+        assert all(row.train.weights == "imagenet" and row.train.batch_size == 40 for row in paper.rows)
+        assert all(row.train.patience == 21 and row.train.learning_rate == 5e-4 for row in paper.rows)
+        assert {row.protocol for row in paper.rows} == {"paper", "honest"}
+        assert all(row.train.max_minutes for row in cpu.rows)
+    table3 = get_recipe("sras_net_table3", "paper")
+    assert [r.paper_accuracy for r in table3.rows[:4]] == [91.69, 93.30, 96.83, 97.55]
+    with pytest.raises(SrasError, match="unknown recipe"):
+        get_recipe("nope")
+
+
+def test_overrides_change_every_row():
+    experiment = apply_overrides(get_recipe("sras_net_table4", "cpu"),
+                                 {"train.epochs": "3", "convert.image_size": "48", "sr_train.max_minutes": "1"})
+    assert all(r.train.epochs == 3 and r.convert.image_size == 48 for r in experiment.rows)
+    assert experiment.sr_train.max_minutes == 1
+    with pytest.raises(SrasError, match="no field 'epoch'"):
+        apply_overrides(experiment, {"train.epoch": "3"})
+
+
+def test_run_and_report(tmp_path):
+    from sras_keras.data.synthetic import write_synthetic_dataset
+
+    write_synthetic_dataset(tmp_path / "data" / "synthetic", n_cells=8, seed=3, male_fraction=0.5)
+    train = TrainConfig(backbone="resnet_small", weights="none", batch_size=32, epochs=1, learning_rate=2e-3)
+    base = ConvertConfig(image_size=32, rotations=2, smote=True)
+    rows = (
+        Row("plain-honest", "plain", protocol_split("honest", 0, base), train, False, 90.0, "honest"),
+        Row("sr-honest", "with SR", protocol_split("honest", 0, base), train, True, 95.0, "honest"),
+    )
+    sr = SRTrainConfig(preset="tiny", patch_size=16, batch_size=4, epochs=1, steps_per_epoch=2, val_batches=1,
+                       max_minutes=None)
+    experiment = Experiment("toy", "cpu", "synthetic", rows, sr)
+    run = run_experiment(experiment, tmp_path / "data", tmp_path / "runs", tmp_path / "tfrecords", log=lambda l: None)
+    assert (run / "plain-honest" / "metrics.json").exists() and (run / "sr-honest" / "metrics.json").exists()
+    assert len(list(run.glob("srafbn-*/model.keras"))) == 1  # one SR model, trained on this split's training cells
+    upscaled = next((tmp_path / "tfrecords" / "toy").glob("sr-source-*"))
+    assert (upscaled / "sr_apply.json").exists()
+
+    table = report_table(tmp_path / "runs", "toy", tmp_path / "results").read_text()
+    assert "| plain | honest | 90.00 |" in table and "| with SR | honest | 95.00 |" in table
+    assert (tmp_path / "results" / "toy.csv").exists()
+    with pytest.raises(SrasError, match="unknown row"):
+        run_experiment(experiment, tmp_path / "data", tmp_path / "runs", tmp_path / "tfrecords", rows=["nope"])
+    with pytest.raises(SrasError, match="no finished rows"):
+        report_table(tmp_path / "runs", "other", tmp_path / "results")
