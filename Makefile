@@ -27,11 +27,13 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $@
 
-demo: $(VENV)/.installed ## Main job on the embedded synthetic karyotypes (no download): synthesise, convert, inspect
+demo: $(VENV)/.installed ## Main job on embedded synthetic karyotypes (no download): SRAFBN, IAM, SMOTE, classifier
 	rm -rf $(DEMO)
-	$(SRAS) data synth $(DEMO)/source --cells 12 --seed 0
-	$(SRAS) data convert $(DEMO)/source $(DEMO)/tfrecords --split holdout --rotations 4 --image-size 96 --seed 0
-	$(SRAS) data verify $(DEMO)/tfrecords
+	$(SRAS) data synth $(DEMO)/data/synthetic --cells 16 --seed 0
+	$(SRAS) data inspect $(DEMO)/data/synthetic
+	$(SRAS) cv run --recipe demo --data-root $(DEMO)/data --runs $(DEMO)/runs --tfrecords $(DEMO)/tfrecords
+	$(SRAS) report table demo --runs $(DEMO)/runs --results $(DEMO)/results
+	@echo "confusion matrix: $$(ls $(DEMO)/runs/demo/*/sras-honest/figures/confusion_matrix.png)"
 
 test: $(VENV)/.installed-dev ## Run the default test suite (unit tests + short real-data tests)
 	$(BIN)/python -m pytest
