@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
 
 import keras
 
+from sras_keras.errors import SrasError
 from sras_keras.io_utils import atomic_path, write_json_atomic
 
 CHECKPOINT = Path("checkpoints") / "last.keras"
@@ -35,6 +37,15 @@ class FiniteLoss(keras.callbacks.Callback):
         if logs and not math.isfinite(float(logs.get("loss", 0.0))):
             self.bad_batch = (self.epoch + 1, batch + 1)
             self.model.stop_training = True
+
+    def raise_if_tripped(self, out: Path) -> None:
+        """After ``fit``: a clear error naming the checkpoint that survives, if the loss broke."""
+        if self.bad_batch is None:
+            return
+        epoch, batch = self.bad_batch
+        kept = json.loads((out / STATE).read_text())["epoch"] if (out / STATE).exists() else 0
+        raise SrasError(f"{out}: the loss became NaN/inf at epoch {epoch}, batch {batch}; training stopped. The last "
+                        f"good checkpoint ({CHECKPOINT}, epoch {kept}) is kept: lower --learning-rate and --resume")
 
 
 class BestEpoch(keras.callbacks.Callback):

@@ -7,7 +7,6 @@ honest protocol: test cells are touched once, after training), a ``kfold`` split
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import keras
@@ -20,7 +19,6 @@ from sras_keras.runinfo import environment
 from sras_keras.training.callbacks import (
     BEST_WEIGHTS,
     CHECKPOINT,
-    STATE,
     BestEpoch,
     Checkpoint,
     FiniteLoss,
@@ -55,6 +53,21 @@ def _load_checkpoint(path: Path, config: TrainConfig) -> keras.Model:
     return model
 
 
+def training_callbacks(out: Path, config: TrainConfig, state: dict, resume: bool):
+    """(NaN guard, early stopping, every callback of a run): what `sras train` adds to a bare `model.fit`."""
+    guard = FiniteLoss()
+    best = BestEpoch(out, config.monitor, config.patience, state)
+    callbacks = [
+        guard,
+        best,
+        keras.callbacks.CSVLogger(str(out / "history.csv"), append=resume),
+        keras.callbacks.TensorBoard(str(out / "tensorboard"), update_freq="epoch"),
+        Checkpoint(out, guard, best.state),
+        TimeBudget(config.max_minutes),
+    ]
+    return guard, best, callbacks
+
+
 def train_classifier(data_dir, out, config: TrainConfig, resume: bool = False, log=print) -> dict:
     """Train (or resume) a classifier run in ``out``, evaluate it on the test part; returns the test metrics."""
     from sras_keras.evaluation.classifier import evaluate_run
@@ -87,23 +100,10 @@ def train_classifier(data_dir, out, config: TrainConfig, resume: bool = False, l
             model = build_classifier(config.backbone, manifest["image_size"], weights=weights, dropout=config.dropout)
             model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                           loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    guard = FiniteLoss()
-    best = BestEpoch(out, config.monitor, config.patience, state)
-    callbacks = [
-        guard,
-        best,
-        keras.callbacks.CSVLogger(str(out / "history.csv"), append=resume),
-        keras.callbacks.TensorBoard(str(out / "tensorboard"), update_freq="epoch"),
-        Checkpoint(out, guard, best.state),
-        TimeBudget(config.max_minutes),
-    ]
+    guard, best, callbacks = training_callbacks(out, config, state, resume)
     model.fit(train, validation_data=validation, epochs=config.epochs, initial_epoch=initial_epoch,
               callbacks=callbacks, verbose=2)
-    if guard.bad_batch is not None:
-        epoch, batch = guard.bad_batch
-        kept = json.loads((out / STATE).read_text())["epoch"] if (out / STATE).exists() else 0
-        raise SrasError(f"{out}: the loss became NaN/inf at epoch {epoch}, batch {batch}; training stopped. The last "
-                        f"good checkpoint ({CHECKPOINT}, epoch {kept}) is kept: lower --learning-rate and --resume")
+    guard.raise_if_tripped(out)
     model.load_weights(out / BEST_WEIGHTS)
     log(f"best {config.monitor} {best.best:.4f} at epoch {best.best_epoch}; restored those weights")
     save_model_atomic(model, out / FINAL)

@@ -19,7 +19,7 @@ from sras_keras.data.sr_pairs import PatchSampler, crop_to_multiple, downscale, 
 from sras_keras.errors import SrasError
 from sras_keras.io_utils import write_json_atomic
 from sras_keras.runinfo import environment
-from sras_keras.training.callbacks import CHECKPOINT, STATE, Checkpoint, FiniteLoss, TimeBudget, save_model_atomic
+from sras_keras.training.callbacks import CHECKPOINT, Checkpoint, FiniteLoss, TimeBudget, save_model_atomic
 from sras_keras.training.distribute import distribution_strategy
 from sras_keras.training.run_dir import FINAL, prepare_run
 
@@ -117,11 +117,7 @@ def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resum
         callbacks=callbacks,
         verbose=2,
     )
-    if guard.bad_batch is not None:
-        epoch, batch = guard.bad_batch
-        kept = json.loads((out / STATE).read_text())["epoch"] if (out / STATE).exists() else 0
-        raise SrasError(f"{out}: the loss became NaN/inf at epoch {epoch}, batch {batch}; training stopped. The last "
-                        f"good checkpoint ({CHECKPOINT}, epoch {kept}) is kept: lower --learning-rate and --resume")
+    guard.raise_if_tripped(out)
     save_model_atomic(model, out / FINAL)
     return {key: float(values[-1]) for key, values in history.history.items()}
 

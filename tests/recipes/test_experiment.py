@@ -1,7 +1,5 @@
 """The recipe machinery end to end on synthetic karyotypes: SR rows, plain rows, overrides, the report."""
 
-import dataclasses
-
 import pytest
 
 from recipes import get_recipe, recipe_doc, recipe_names
