@@ -211,7 +211,7 @@ register_backbone(
         name="resnet_small",
         builder=small_resnet,
         preprocess=scale_to_unit,
-        min_size=16,
+        min_size=32,
         default_size=64,
         feature_layer="stage4_block2_out",
         paper="a compact ResNet (He et al., CVPR 2016, basic blocks) for CPU-scale runs; no ImageNet weights",
