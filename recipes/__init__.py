@@ -38,4 +38,10 @@ def recipe_doc(name: str) -> str:
     return (sys.modules[_RECIPES[name].__module__].__doc__ or "").strip()
 
 
-from recipes import demo, sras_net_table2, sras_net_table3, sras_net_table4  # noqa: E402,F401  (register them)
+from recipes import (  # noqa: E402,F401  (register them)
+    demo,
+    sras_net_headline,
+    sras_net_table2,
+    sras_net_table3,
+    sras_net_table4,
+)

@@ -10,6 +10,7 @@ import sys
 import click
 
 from sras_keras import __version__
+from sras_keras.config import FLIPS, SCHEDULES
 from sras_keras.errors import SrasError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -248,6 +249,10 @@ def sr_apply(model_path, source, out, batch_size, layout, label_coding, cell_reg
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.5)
 @click.option("--rotations/--no-rotations", default=True, help="Train on the dataset's rotated copies.")
 @click.option("--synthetic/--no-synthetic", default=True, help="Train on the dataset's SMOTE images.")
+@click.option("--flip", type=click.Choice(FLIPS), default="none",
+              help="Random mirroring of training images, left-right or also up-down (not in the paper).")
+@click.option("--schedule", type=click.Choice(SCHEDULES), default="constant",
+              help="cosine: one warm-up epoch, then decay to zero at --epochs.")
 @click.option("--fold", type=int, default=None, help="K-fold datasets: the held-out fold.")
 @click.option("--max-minutes", type=float, default=None, help="Stop after the epoch that crosses this budget.")
 @click.option("--mixed-precision/--no-mixed-precision", default=False)

@@ -8,6 +8,9 @@ import json
 
 from sras_keras.data.splits import SplitConfig
 
+SCHEDULES = ("constant", "cosine")
+FLIPS = ("none", "horizontal", "both")  # random mirroring: left-right, or also up-down
+
 
 @dataclasses.dataclass(frozen=True)
 class ConvertConfig:
@@ -105,6 +108,8 @@ class TrainConfig:
     dropout: float = 0.5
     rotations: bool = True  # train on the rotated copies the dataset holds
     synthetic: bool = True  # train on the SMOTE images the dataset holds
+    flip: str = "none"  # random mirroring of training images (FLIPS; not in the paper)
+    schedule: str = "constant"  # or "cosine": one warm-up epoch, then cosine decay to zero at `epochs`
     fold: int | None = None  # K-fold datasets: the held-out fold (validation and test, as the two-step study)
     shuffle_buffer: int = 8192
     max_minutes: float | None = None

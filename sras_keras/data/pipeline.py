@@ -13,6 +13,7 @@ from typing import Callable
 
 import tensorflow as tf
 
+from sras_keras.config import FLIPS
 from sras_keras.data.iam import place_batch_on_canvas, place_on_canvas
 from sras_keras.data.tfrecord import parse_example
 from sras_keras.errors import SrasError
@@ -30,21 +31,30 @@ def load_manifest(data_dir: str | Path) -> dict:
         raise SrasError(f"{path}: unreadable ({error})") from None
 
 
+def _selected_shards(manifest: dict, data_dir, parts: list[str], rotations: bool, synthetic: bool) -> list[dict]:
+    unknown = sorted(set(parts) - set(manifest["parts"]))
+    if unknown:
+        raise SrasError(f"{data_dir}: no part {', '.join(unknown)} (it has {', '.join(manifest['parts'])})")
+    return [
+        shard
+        for shard in manifest["shards"]
+        if shard["part"] in parts and {"original": True, "rot": rotations, "smote": synthetic}[shard["kind"]]
+    ]
+
+
 def shard_files(
     data_dir: str | Path, parts: list[str], rotations: bool, manifest: dict | None = None, synthetic: bool = False
 ) -> list[str]:
     """The shard paths of ``parts``: the original images, plus the rotated copies (``rotations``) and SMOTE's
     synthetic images (``synthetic``) where the part has them. Training wants all three; evaluation only the first."""
     manifest = manifest or load_manifest(data_dir)
-    unknown = sorted(set(parts) - set(manifest["parts"]))
-    if unknown:
-        raise SrasError(f"{data_dir}: no part {', '.join(unknown)} (it has {', '.join(manifest['parts'])})")
-    return [
-        str(Path(data_dir) / shard["file"])
-        for shard in manifest["shards"]
-        if shard["part"] in parts
-        and {"original": True, "rot": rotations, "smote": synthetic}[shard["kind"]]
-    ]
+    return [str(Path(data_dir) / shard["file"]) for shard in _selected_shards(manifest, data_dir, parts, rotations, synthetic)]
+
+
+def record_count(data_dir: str | Path, parts: list[str], rotations: bool, synthetic: bool = False) -> int:
+    """How many records ``make_dataset`` will read from ``parts`` (from the manifest, without a pass)."""
+    manifest = load_manifest(data_dir)
+    return sum(shard["records"] for shard in _selected_shards(manifest, data_dir, parts, rotations, synthetic))
 
 
 def record_decoder(manifest: dict):
@@ -81,12 +91,15 @@ def make_dataset(
     shuffle_buffer: int = 4096,
     with_metadata: bool = False,
     autotune: bool = True,
+    flip: str = "none",
 ) -> tf.data.Dataset:
     """Batches of ``(image, label)`` (or ``(image, label, metadata)``) from the shards of ``parts``.
 
     ``preprocess`` maps a float32 batch (B, S, S, 1) in [0, 255] to the model's input (a backbone's
     ``preprocess_input`` after channel replication, say). ``autotune=False`` fixes parallelism to the core count:
-    short-lived pipelines then do not stall at their end while autotuning winds down.
+    short-lived pipelines then do not stall at their end while autotuning winds down. ``flip`` mirrors each
+    chromosome at random, left-right (``horizontal``) or also up-down (``both``); seeded, and before canvas
+    placement so IAM's layout holds. Augmentation: for training parts only.
     """
     parts = [parts] if isinstance(parts, str) else list(parts)
     manifest = load_manifest(data_dir)
@@ -124,6 +137,13 @@ def make_dataset(
         label = record.pop("label")
         return (image, label, record) if with_metadata else (image, label)
 
+    def flipped(element, coin):
+        image, *rest = element
+        image = tf.image.stateless_random_flip_left_right(image, coin[0])
+        if flip == "both":
+            image = tf.image.stateless_random_flip_up_down(image, coin[1])
+        return (image, *rest)
+
     def to_model_input(image, *rest):  # per batch: vectorised canvas placement, cast and hook
         if canvas:
             image = place_batch_on_canvas(image, canvas["size"], canvas["background"], canvas["placement"])
@@ -131,6 +151,13 @@ def make_dataset(
         return (preprocess(image) if preprocess is not None else image, *rest)
 
     dataset = dataset.map(to_example, num_parallel_calls=parallel, deterministic=deterministic)
+    if flip not in FLIPS:
+        raise SrasError(f"unknown flip {flip!r}; choose one of {', '.join(FLIPS)}")
+    if flip != "none":  # per-element seeds from a seeded stream: deterministic, different every epoch
+        coins = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(4)
+        coins = coins.map(lambda bits: tf.reshape(bits, [2, 2]))
+        dataset = tf.data.Dataset.zip((dataset, coins)).map(flipped, num_parallel_calls=parallel,
+                                                             deterministic=deterministic)
     dataset = dataset.ragged_batch(batch_size) if canvas else dataset.batch(batch_size)
     dataset = dataset.map(to_model_input, num_parallel_calls=parallel, deterministic=deterministic)
     dataset = dataset.prefetch(AUTOTUNE if autotune else 2)

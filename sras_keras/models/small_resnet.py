@@ -9,26 +9,35 @@ import keras
 from sras_keras.errors import SrasError
 
 WIDTHS = (32, 64, 128, 192)
-# GroupNorm, not BatchNorm: in a short, high-learning-rate CPU run BatchNorm's moving statistics lag the
-# weights, so inference-mode outputs drift from training-mode ones layer after layer and validation sits near
-# chance while training accuracy climbs (seen here on BioImLab). GroupNorm behaves the same in both modes.
 GROUPS = 8
+NORMS = ("batch", "group")
 
 
-def _block(x, filters: int, stride: int, name: str):
+def _norm(kind: str, name: str, **kwargs):
+    # BatchNorm with momentum 0.9 (PyTorch's 0.1): Keras' default 0.99 lets the moving statistics lag the weights
+    # in a short, high-learning-rate CPU run, and validation then sat near chance while training accuracy climbed
+    # (seen here on BioImLab). GroupNorm behaves the same in training and inference, at some cost in speed.
+    if kind == "batch":
+        return keras.layers.BatchNormalization(momentum=0.9, name=name, **kwargs)
+    if kind == "group":
+        return keras.layers.GroupNormalization(GROUPS, name=name, **kwargs)
+    raise SrasError(f"unknown normalisation {kind!r}; choose one of {', '.join(NORMS)}")
+
+
+def _block(x, filters: int, stride: int, name: str, norm: str):
     shortcut = x
     if stride != 1 or x.shape[-1] != filters:
         shortcut = keras.layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_proj")(x)
-        shortcut = keras.layers.GroupNormalization(GROUPS, name=f"{name}_proj_norm")(shortcut)
+        shortcut = _norm(norm, f"{name}_proj_norm")(shortcut)
     y = keras.layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv1")(x)
-    y = keras.layers.GroupNormalization(GROUPS, name=f"{name}_norm1")(y)
+    y = _norm(norm, f"{name}_norm1")(y)
     y = keras.layers.ReLU(name=f"{name}_relu1")(y)
     y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv2")(y)
-    y = keras.layers.GroupNormalization(GROUPS, name=f"{name}_norm2", gamma_initializer="zeros")(y)  # starts as identity
+    y = _norm(norm, f"{name}_norm2", gamma_initializer="zeros")(y)  # the block starts as the identity
     return keras.layers.ReLU(name=f"{name}_out")(keras.layers.Add(name=f"{name}_add")([shortcut, y]))
 
 
-def small_resnet(input_shape, weights=None, widths=WIDTHS, blocks_per_stage: int = 2) -> keras.Model:
+def small_resnet(input_shape, weights=None, widths=WIDTHS, blocks_per_stage: int = 2, norm: str = "group") -> keras.Model:
     """Headless: (S, S, 3) -> the last stage's feature map (S/16 a side); ``weights`` must be None.
 
     The stem has stride 2: full-resolution stages cost 4x the compute for little gain on chromosome crops."""
@@ -36,12 +45,12 @@ def small_resnet(input_shape, weights=None, widths=WIDTHS, blocks_per_stage: int
         raise SrasError("backbone 'resnet_small' has no ImageNet weights; train it from scratch (--weights none)")
     inputs = keras.Input(input_shape)
     x = keras.layers.Conv2D(widths[0], 3, strides=2, padding="same", use_bias=False, name="stem_conv")(inputs)
-    x = keras.layers.GroupNormalization(GROUPS, name="stem_norm")(x)
+    x = _norm(norm, "stem_norm")(x)
     x = keras.layers.ReLU(name="stem_relu")(x)
     for stage, filters in enumerate(widths):
         for block in range(blocks_per_stage):
             stride = 2 if stage > 0 and block == 0 else 1
-            x = _block(x, filters, stride, f"stage{stage + 1}_block{block + 1}")
+            x = _block(x, filters, stride, f"stage{stage + 1}_block{block + 1}", norm)
     return keras.Model(inputs, x, name="resnet_small")
 
 

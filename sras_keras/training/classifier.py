@@ -7,12 +7,13 @@ honest protocol: test cells are touched once, after training), a ``kfold`` split
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import keras
 
-from sras_keras.config import TrainConfig
-from sras_keras.data.pipeline import load_manifest, make_dataset
+from sras_keras.config import SCHEDULES, TrainConfig
+from sras_keras.data.pipeline import load_manifest, make_dataset, record_count
 from sras_keras.errors import SrasError
 from sras_keras.io_utils import write_json_atomic
 from sras_keras.runinfo import environment
@@ -42,6 +43,20 @@ def data_roles(manifest: dict, fold: int | None) -> dict:
         raise SrasError(f"--fold applies to K-fold datasets; this one has a {scheme} split")
     validation = manifest["validation_part"]
     return {"train": ["train"], "val": validation, "test": "test", "protocol": "paper" if validation == "test" else "honest"}
+
+
+def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
+    """A constant rate (the paper), or one warm-up epoch then cosine decay to zero at the last epoch: with a fixed
+    epoch budget the decay, not early stopping, ends training, and it converges faster in short CPU runs."""
+    if config.schedule == "constant":
+        return config.learning_rate
+    if config.schedule != "cosine":
+        raise SrasError(f"unknown schedule {config.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    if config.epochs < 2:
+        raise SrasError("the cosine schedule needs at least 2 epochs (one of them warms up)")
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=steps_per_epoch * (config.epochs - 1), warmup_target=config.learning_rate,
+        warmup_steps=steps_per_epoch)
 
 
 def _load_checkpoint(path: Path, config: TrainConfig) -> keras.Model:
@@ -90,7 +105,8 @@ def train_classifier(data_dir, out, config: TrainConfig, resume: bool = False, l
         log(f"protocol=paper: the checkpoint is selected on '{roles['val']}', which is also the test set (as published)")
 
     train = make_dataset(data_dir, roles["train"], batch_size=config.batch_size, rotations=config.rotations,
-                         synthetic=config.synthetic, shuffle=True, seed=config.seed, shuffle_buffer=config.shuffle_buffer)
+                         synthetic=config.synthetic, shuffle=True, seed=config.seed, shuffle_buffer=config.shuffle_buffer,
+                         flip=config.flip)
     validation = make_dataset(data_dir, roles["val"], batch_size=config.batch_size, rotations=False, synthetic=False)
     with distribution_strategy().scope():
         if resume:
@@ -98,7 +114,8 @@ def train_classifier(data_dir, out, config: TrainConfig, resume: bool = False, l
         else:
             weights = None if config.weights == "none" else config.weights
             model = build_classifier(config.backbone, manifest["image_size"], weights=weights, dropout=config.dropout)
-            model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+            steps = math.ceil(record_count(data_dir, roles["train"], config.rotations, config.synthetic) / config.batch_size)
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config, steps)),
                           loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     guard, best, callbacks = training_callbacks(out, config, state, resume)
     model.fit(train, validation_data=validation, epochs=config.epochs, initial_epoch=initial_epoch,

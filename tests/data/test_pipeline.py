@@ -58,3 +58,20 @@ def test_unknown_part(converted):
     out, _ = converted
     with pytest.raises(SrasError, match="no part val"):
         make_dataset(out, "val")
+
+
+def test_flips_mirror_each_chromosome_before_placement(converted):
+    out, _ = converted
+    plain = next(iter(make_dataset(out, "test", batch_size=64, autotune=False)))[0].numpy()[..., 0]
+    flipped = next(iter(make_dataset(out, "test", batch_size=64, autotune=False, flip="both", seed=3)))[0].numpy()[..., 0]
+    again = next(iter(make_dataset(out, "test", batch_size=64, autotune=False, flip="both", seed=3)))[0].numpy()[..., 0]
+    np.testing.assert_array_equal(flipped, again)
+    mirrored = 0
+    for before, after in zip(plain, flipped):
+        rows, cols = np.nonzero(before)
+        crop = before[: rows.max() + 1, : cols.max() + 1]
+        placed = after[: crop.shape[0], : crop.shape[1]]
+        variants = [crop, crop[:, ::-1], crop[::-1], crop[::-1, ::-1]]
+        assert any(np.array_equal(placed, variant) for variant in variants)  # still top-left, same pixels
+        mirrored += not np.array_equal(placed, crop)
+    assert 0 < mirrored < len(plain)

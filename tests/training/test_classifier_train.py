@@ -87,3 +87,16 @@ def test_evaluate_command_and_bad_runs(holdout, tmp_path):
     assert result.exit_code == 1 and "not a training run" in result.output
     with pytest.raises(SrasError, match="K-fold datasets"):
         train_classifier(holdout, tmp_path / "other", TrainConfig(**{**TINY.to_dict(), "fold": 1}), log=print)
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    from sras_keras.training.classifier import learning_rate_schedule
+
+    config = TrainConfig(learning_rate=1e-3, epochs=5, schedule="cosine")
+    schedule = learning_rate_schedule(config, steps_per_epoch=10)
+    rates = [float(schedule(step)) for step in (0, 5, 10, 30, 50)]
+    assert rates[0] == 0 and rates[1] == pytest.approx(5e-4) and rates[2] == pytest.approx(1e-3)
+    assert rates[2] > rates[3] > rates[4] and rates[4] == pytest.approx(0, abs=1e-9)
+    assert learning_rate_schedule(TrainConfig(learning_rate=1e-3), 10) == 1e-3
+    with pytest.raises(SrasError, match="unknown schedule"):
+        learning_rate_schedule(TrainConfig(schedule="step"), 10)
