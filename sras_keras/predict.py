@@ -1,0 +1,283 @@
+"""``sras predict``: a trained run on a user's own chromosome images, optionally as whole-cell karyotypes.
+
+The preprocessing is the one the run was trained with, read from the run's dataset manifest (IAM or resize, size,
+background, threshold) and, when that dataset was made from SRAFBN-upscaled images, the same SR model first.
+Unreadable images are skipped and listed; the rest are still predicted.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sras_keras.data.labels import CLASS_NAMES, Y_INDEX, parse_label
+from sras_keras.data.readers import IMAGE_EXTENSIONS, detect_layout, read_image
+from sras_keras.errors import SrasError
+from sras_keras.io_utils import atomic_path, write_json_atomic
+
+_BIOIMLAB_LABEL = re.compile(r"^\S+ (\d+)[ab]?$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclasses.dataclass
+class InputImage:
+    name: str  # as given, for the outputs
+    cell_id: str
+    label: int | None  # known from the layout (BioImLab names, class folders, TFRecords), else None
+    array: np.ndarray | None = None  # (H, W) uint8, None for TFRecord inputs (already preprocessed)
+
+
+def run_preprocessing(run_dir: Path) -> dict:
+    """What a run's inputs went through: its dataset manifest's settings and the SR model, if any."""
+    for name in ("config.json", "data.json"):
+        if not (run_dir / name).is_file():
+            raise SrasError(f"{run_dir}: no {name}, so the preprocessing it was trained with is unknown; "
+                            "give the folder of a `sras train` run")
+    data = json.loads((run_dir / "data.json").read_text())
+    manifest_path = Path(data["data_dir"]) / "manifest.json"
+    if not manifest_path.is_file():
+        raise SrasError(f"{run_dir}: its training data {data['data_dir']} is gone (no manifest.json); the "
+                        "preprocessing settings live there")
+    manifest = json.loads(manifest_path.read_text())
+    config = manifest["config"]
+    sr_record = Path(manifest["source"]["root"]) / "sr_apply.json"
+    sr_model = json.loads(sr_record.read_text())["model"] if sr_record.is_file() else None
+    return {"preprocess": config["preprocess"], "image_size": manifest["image_size"], "threshold": config["threshold"],
+            "placement": config["placement"], "background": 255 if manifest["background"] == "white" else 0,
+            "canvas": manifest["canvas"], "sr_model": sr_model, "data_dir": data["data_dir"]}
+
+
+def gather_inputs(paths: list[Path], cell_regex: str | None = None) -> tuple[list[InputImage], list[tuple[str, str]]]:
+    """Image files, flat folders (one cell each), folders of cell folders (BioImLab layout) or of class folders.
+
+    Returns (readable images, [(path, reason) skipped]). Cells come from ``cell_regex`` (its group ``cell`` or
+    first group, matched on the file stem) when given, else from the enclosing folder."""
+    pattern = re.compile(cell_regex) if cell_regex else None
+    found: list[tuple[Path, str, int | None]] = []
+    for path in paths:
+        if path.is_file():
+            found.append((path, path.parent.name, None))
+        elif path.is_dir():
+            found.extend(_folder_images(path))
+        else:
+            raise SrasError(f"{path}: no such file or folder")
+    if not found:
+        raise SrasError(f"{', '.join(map(str, paths))}: no images ({', '.join(IMAGE_EXTENSIONS)}) found")
+    images, skipped = [], []
+    for file, cell, label in found:
+        if pattern is not None:
+            match = pattern.search(file.stem)
+            if not match:
+                skipped.append((str(file), f"--cell-regex {cell_regex!r} does not match its name"))
+                continue
+            cell = match.group("cell") if "cell" in pattern.groupindex else match.group(1)
+        try:
+            array, _ = read_image(file)
+        except SrasError as error:
+            skipped.append((str(file), str(error).removeprefix(f"{file}: ")))
+            continue
+        images.append(InputImage(str(file), cell, label, array))
+    return images, skipped
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                  and not p.name.startswith("."))
+
+
+def _folder_images(root: Path) -> list[tuple[Path, str, int | None]]:
+    subfolders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not subfolders:
+        return [(file, root.name, None) for file in _images_in(root)]
+    if detect_layout(root) == "bioimlab":
+        return [(file, folder.name, _bioimlab_label(file)) for folder in subfolders for file in _images_in(folder)]
+    labels = {folder: _label_or_none(folder.name) for folder in subfolders}
+    if all(label is not None for label in labels.values()):  # class folders: the cell must come from --cell-regex
+        return [(file, "", labels[folder]) for folder in subfolders for file in _images_in(folder)]
+    return [(file, folder.name, None) for folder in subfolders for file in _images_in(folder)]
+
+
+def _bioimlab_label(file: Path) -> int | None:
+    match = _BIOIMLAB_LABEL.match(file.stem)
+    return _label_or_none(match.group(1)) if match else None
+
+
+def _label_or_none(text: str) -> int | None:
+    try:
+        return parse_label(text)
+    except SrasError:
+        return None
+
+
+class Predictor:
+    """A run's model with the preprocessing it was trained with."""
+
+    def __init__(self, run_dir: Path):
+        from sras_keras.evaluation.classifier import load_classifier
+        from sras_keras.training.run_dir import FINAL
+
+        self.settings = run_preprocessing(run_dir)
+        self.model = load_classifier(run_dir / FINAL)
+        self.sr_model = None
+        if self.settings["sr_model"]:
+            from sras_keras.training.sr import load_sr_model
+
+            if not Path(self.settings["sr_model"]).is_file():
+                raise SrasError(f"{run_dir}: trained on SRAFBN-upscaled images, but the SR model "
+                                f"{self.settings['sr_model']} is missing")
+            self.sr_model = load_sr_model(self.settings["sr_model"])
+
+    def prepare(self, arrays: list[np.ndarray]) -> np.ndarray:
+        """(H, W) uint8 images -> the model's (B, S, S, 1) float32 input."""
+        from sras_keras.data.iam import final_image
+        from sras_keras.sr_apply import compiled_forward, crop_with_margin, upscale_batch
+
+        s = self.settings
+        if self.sr_model is not None:
+            crops = [crop_with_margin(a, s["background"]) for a in arrays]
+            arrays = upscale_batch(self.sr_model, compiled_forward(self.sr_model), crops, [s["background"]] * len(crops))
+        prepare = final_image(s["preprocess"], s["image_size"], s["background"], s["threshold"], s["placement"])
+        return np.stack([prepare(a).numpy() for a in arrays]).astype(np.float32)
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.predict_on_batch(batch))
+
+
+def predict_files(predictor: Predictor, images: list[InputImage], batch_size: int = 64, progress: bool = False):
+    from tqdm import tqdm
+
+    probabilities = []
+    for start in tqdm(range(0, len(images), batch_size), unit="batch", disable=not progress):
+        chunk = images[start:start + batch_size]
+        probabilities.append(predictor.probabilities(predictor.prepare([image.array for image in chunk])))
+    return np.concatenate(probabilities)
+
+
+def predict_records(predictor: Predictor, data_dir: Path, parts: list[str] | None, batch_size: int = 64):
+    """Records of a converted dataset made with the run's own preprocessing (the held-out cells, say)."""
+    from sras_keras.data.pipeline import load_manifest, make_dataset
+
+    manifest = load_manifest(data_dir)
+    s = predictor.settings
+    if (manifest["image_size"], manifest["canvas"], manifest["config"]["preprocess"]) != (
+            s["image_size"], s["canvas"], s["preprocess"]):
+        raise SrasError(f"{data_dir}: converted with other preprocessing than the run's training data "
+                        f"({s['data_dir']}); predict on the source images instead")
+    parts = parts or manifest["parts"]
+    images, probabilities = [], []
+    for part in parts:
+        dataset = make_dataset(data_dir, part, batch_size=batch_size, rotations=False, synthetic=False,
+                               with_metadata=True, autotune=False)
+        for batch, labels, meta in dataset:
+            probabilities.append(predictor.probabilities(batch.numpy()))
+            images.extend(InputImage(path.decode(), cell.decode(), int(label))
+                          for path, cell, label in zip(meta["source_path"].numpy(), meta["cell_id"].numpy(),
+                                                       labels.numpy()))
+    return images, np.concatenate(probabilities)
+
+
+def karyotype_cells(images: list[InputImage], probabilities: np.ndarray) -> dict:
+    from sras_keras.karyotype import assign_cells
+
+    if any(image.cell_id == "" for image in images):
+        raise SrasError("--karyotype needs each image's cell: give cell folders, or --cell-regex for class folders")
+    return assign_cells(probabilities, [image.cell_id for image in images])
+
+
+def summarise(images: list[InputImage], probabilities: np.ndarray, cells: dict | None) -> dict:
+    """Counts, and where the inputs carry labels: accuracy per image (argmax, and assigned) and sex per cell."""
+    summary = {"images": len(images), "cells": len({image.cell_id for image in images})}
+    labelled = np.array([image.label is not None for image in images])
+    if not labelled.any():
+        return summary
+    truth = np.array([image.label for image in images if image.label is not None])
+    summary["labelled_images"] = int(labelled.sum())
+    summary["accuracy_argmax"] = float(np.mean(probabilities[labelled].argmax(1) == truth))
+    if cells is not None:
+        assigned = _assigned_per_image(images, cells)
+        summary["accuracy_assigned"] = float(np.mean(assigned[labelled] == truth))
+        sexes = {}
+        for image in images:
+            if image.label is not None:
+                sexes.setdefault(image.cell_id, "XX")
+                if image.label == Y_INDEX:
+                    sexes[image.cell_id] = "XY"
+        summary["sex_correct_cells"] = int(sum(cells[cell].sex == sex for cell, sex in sexes.items()))
+        summary["sex_cells"] = len(sexes)
+    return summary
+
+
+def _assigned_per_image(images: list[InputImage], cells: dict) -> np.ndarray:
+    position = {cell: 0 for cell in cells}
+    assigned = []
+    for image in images:  # assign_cells indexes each cell's images in input order
+        assigned.append(int(cells[image.cell_id].assigned[position[image.cell_id]]))
+        position[image.cell_id] += 1
+    return np.array(assigned)
+
+
+def write_outputs(out: Path, images, probabilities, skipped, cells, summary, background: int) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    assigned = _assigned_per_image(images, cells) if cells is not None else None
+    with atomic_path(out / "predictions.csv") as temporary, open(temporary, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "cell_id", "true", "top1", "p_top1", "top2", "p_top2", "top3", "p_top3"]
+                        + (["assigned", "p_assigned"] if cells is not None else []))
+        for k, (image, probs) in enumerate(zip(images, probabilities)):
+            top = np.argsort(-probs)[:3]
+            row = [image.name, image.cell_id, CLASS_NAMES[image.label] if image.label is not None else ""]
+            row += [value for c in top for value in (CLASS_NAMES[c], f"{probs[c]:.6f}")]
+            if assigned is not None:
+                row += [CLASS_NAMES[assigned[k]] if assigned[k] >= 0 else "", f"{probs[max(assigned[k], 0)]:.6f}"]
+            writer.writerow(row)
+    if skipped:
+        with atomic_path(out / "skipped.csv") as temporary, open(temporary, "w", newline="") as handle:
+            csv.writer(handle).writerows([("file", "reason"), *skipped])
+    if cells is not None:
+        write_json_atomic(out / "karyotypes.json", {cell: result.to_dict() for cell, result in cells.items()})
+        _karyograms(out / "karyograms", images, cells, background)
+    write_json_atomic(out / "summary.json", summary)
+
+
+def _karyograms(folder: Path, images, cells, background: int) -> None:
+    from sras_keras.data.iam import crop_to_foreground
+    from sras_keras.evaluation.karyogram import karyogram_figure
+
+    if any(image.array is None for image in images):
+        return  # TFRecord inputs hold preprocessed crops, not the originals a karyogram shows
+    folder.mkdir(parents=True, exist_ok=True)
+    for cell, result in cells.items():
+        members = [image for image in images if image.cell_id == cell]
+        crops = [crop_to_foreground(image.array, background).numpy()[..., 0] for image in members]
+        name = _UNSAFE.sub("_", cell).strip("._") or "cell"  # file names from data never leave the folder
+        karyogram_figure(crops, result, folder / f"{name}.png", title=f"cell {cell}", background=background)
+
+
+def predict(run_dir, inputs: list, out, *, karyotype: bool = False, cell_regex: str | None = None,
+            parts: list[str] | None = None, batch_size: int = 64, progress: bool = False) -> dict:
+    """Predict ``inputs`` (files and folders, or one converted dataset) with the run in ``run_dir``; writes
+    ``predictions.csv``, ``summary.json`` and, with ``karyotype``, ``karyotypes.json`` and karyogram PNGs."""
+    run_dir, out, inputs = Path(run_dir), Path(out), [Path(p) for p in inputs]
+    predictor = Predictor(run_dir)
+    started = time.perf_counter()  # throughput of reading, preprocessing and predicting; model loading excluded
+    skipped: list[tuple[str, str]] = []
+    if len(inputs) == 1 and (inputs[0] / "manifest.json").is_file():
+        images, probabilities = predict_records(predictor, inputs[0], parts, batch_size)
+    else:
+        images, skipped = gather_inputs(inputs, cell_regex)
+        if not images:
+            raise SrasError(f"none of the {len(skipped)} images could be read (first: {skipped[0][0]}: {skipped[0][1]})")
+        probabilities = predict_files(predictor, images, batch_size, progress)
+    cells = karyotype_cells(images, probabilities) if karyotype else None
+    seconds = time.perf_counter() - started
+    summary = summarise(images, probabilities, cells)
+    summary.update({"run": str(run_dir), "skipped": len(skipped), "seconds": round(seconds, 2),
+                    "cells_per_minute": round(summary["cells"] / seconds * 60, 2)})
+    write_outputs(out, images, probabilities, skipped, cells, summary, predictor.settings["background"])
+    return summary
