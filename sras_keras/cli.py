@@ -251,6 +251,8 @@ def sr_apply(model_path, source, out, batch_size, layout, label_coding, cell_reg
 @click.option("--synthetic/--no-synthetic", default=True, help="Train on the dataset's SMOTE images.")
 @click.option("--flip", type=click.Choice(FLIPS), default="none",
               help="Random mirroring of training images, left-right or also up-down (not in the paper).")
+@click.option("--max-rotation", type=click.FloatRange(0, 180), default=None,
+              help="Train only on the stored rotated copies within this many degrees of upright (default: all).")
 @click.option("--schedule", type=click.Choice(SCHEDULES), default="constant",
               help="cosine: one warm-up epoch, then decay to zero at --epochs.")
 @click.option("--fold", type=int, default=None, help="K-fold datasets: the held-out fold.")
@@ -283,6 +285,53 @@ def evaluate(run):
     from sras_keras.evaluation.classifier import evaluate_run
 
     _print_metrics(evaluate_run(run), run)
+
+
+@main.command()
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the outputs.")
+@click.option("--karyotype", is_flag=True,
+              help="Assign each cell's chromosomes jointly (two per autosome, XX or XY) and draw karyograms.")
+@click.option("--cell-regex", default=None, help="Regex on the file stem whose first group is the cell id "
+              "(default: the enclosing folder).")
+@click.option("--part", "parts", multiple=True, help="Converted-dataset INPUT: predict only these parts.")
+@click.option("--batch-size", type=click.IntRange(1), default=64)
+@_clear_errors
+def predict(run, inputs, out, karyotype, cell_regex, parts, batch_size):
+    """Classify INPUTS (images, folders, cell folders, or one converted dataset) with training RUN's model and
+    preprocessing; writes predictions.csv and summary.json (and karyotypes.json, karyograms/ with --karyotype)."""
+    from sras_keras.predict import predict as run_predict
+
+    summary = run_predict(run, list(inputs), out, karyotype=karyotype, cell_regex=cell_regex,
+                          parts=list(parts) or None, batch_size=batch_size, progress=True)
+    line = f"{summary['images']} images in {summary['cells']} cells, {summary['cells_per_minute']:.1f} cells/min"
+    if summary["skipped"]:
+        line += f"; {summary['skipped']} unreadable, listed in {out}/skipped.csv"
+    click.echo(line)
+    if "accuracy_argmax" in summary:
+        click.echo(f"accuracy per image: argmax {100 * summary['accuracy_argmax']:.2f}%"
+                   + (f", karyotype assignment {100 * summary['accuracy_assigned']:.2f}%; sex right in "
+                      f"{summary['sex_correct_cells']}/{summary['sex_cells']} cells" if karyotype else ""))
+    click.echo(f"{out}/predictions.csv" + (f", {out}/karyotypes.json, {out}/karyograms/" if karyotype else ""))
+
+
+@main.command()
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.option("--format", "export_format", type=click.Choice(["savedmodel", "tflite"]), default="savedmodel")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Default: RUN/export.")
+@click.option("--parity-images", type=click.IntRange(1), default=200,
+              help="Test images on which the export is checked against the Keras model.")
+@_clear_errors
+def export(run, export_format, out, parity_images):
+    """Export training RUN's classifier with its preprocessing inside the graph (raw grayscale image in,
+    24 probabilities out), and check it against the Keras model."""
+    from sras_keras.export import export_run
+
+    record = export_run(run, out, export_format, parity_images)
+    parity = record["parity"]
+    click.echo(f"{record['path']}: parity on {parity['images']} test images: max |dp| {parity['max_abs_diff']:.2e}, "
+               f"top-1 agreement {100 * parity['top1_agreement']:.1f}%")
 
 
 @main.group()

@@ -109,6 +109,7 @@ class TrainConfig:
     rotations: bool = True  # train on the rotated copies the dataset holds
     synthetic: bool = True  # train on the SMOTE images the dataset holds
     flip: str = "none"  # random mirroring of training images (FLIPS; not in the paper)
+    max_rotation: float | None = None  # train only on stored copies within this many degrees of upright
     schedule: str = "constant"  # or "cosine": one warm-up epoch, then cosine decay to zero at `epochs`
     fold: int | None = None  # K-fold datasets: the held-out fold (validation and test, as the two-step study)
     shuffle_buffer: int = 8192

@@ -21,7 +21,7 @@ from sras_keras.data.readers import IMAGE_EXTENSIONS, detect_layout, read_image
 from sras_keras.errors import SrasError
 from sras_keras.io_utils import atomic_path, write_json_atomic
 
-_BIOIMLAB_LABEL = re.compile(r"^\S+ (\d+)[ab]?$")
+_BIOIMLAB_LABEL = re.compile(r"^\S+ (\d+)[ab]?$")  # '<cell> <class>[ab]': labels come with BioImLab files
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -62,7 +62,7 @@ def gather_inputs(paths: list[Path], cell_regex: str | None = None) -> tuple[lis
     found: list[tuple[Path, str, int | None]] = []
     for path in paths:
         if path.is_file():
-            found.append((path, path.parent.name, None))
+            found.append((path, path.parent.name, _bioimlab_label(path)))
         elif path.is_dir():
             found.extend(_folder_images(path))
         else:
@@ -94,13 +94,12 @@ def _images_in(folder: Path) -> list[Path]:
 def _folder_images(root: Path) -> list[tuple[Path, str, int | None]]:
     subfolders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not subfolders:
-        return [(file, root.name, None) for file in _images_in(root)]
-    if detect_layout(root) == "bioimlab":
-        return [(file, folder.name, _bioimlab_label(file)) for folder in subfolders for file in _images_in(folder)]
+        return [(file, root.name, _bioimlab_label(file)) for file in _images_in(root)]
     labels = {folder: _label_or_none(folder.name) for folder in subfolders}
-    if all(label is not None for label in labels.values()):  # class folders: the cell must come from --cell-regex
+    # Class folders (their cells must come from --cell-regex), unless BioImLab's numbered cell folders.
+    if detect_layout(root) != "bioimlab" and all(label is not None for label in labels.values()):
         return [(file, "", labels[folder]) for folder in subfolders for file in _images_in(folder)]
-    return [(file, folder.name, None) for folder in subfolders for file in _images_in(folder)]
+    return [(file, folder.name, _bioimlab_label(file)) for folder in subfolders for file in _images_in(folder)]
 
 
 def _bioimlab_label(file: Path) -> int | None:

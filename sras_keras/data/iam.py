@@ -30,8 +30,12 @@ def has_foreground(image: np.ndarray, background: int, threshold: int = DEFAULT_
 def _as_hw1(image) -> tf.Tensor:
     image = tf.convert_to_tensor(image)
     if image.shape.rank == 2:
-        image = image[..., tf.newaxis]
+        image = tf.expand_dims(image, -1)
     return image
+
+
+# The functions below avoid tf.cond, [a:b] indexing of uint8 and tf.ensure_shape: TFLite has no builtin kernel
+# for those, and an exported model (``sras export``) carries this preprocessing inside its graph.
 
 
 def crop_to_foreground(image, background: int, threshold: int = DEFAULT_THRESHOLD) -> tf.Tensor:
@@ -40,19 +44,37 @@ def crop_to_foreground(image, background: int, threshold: int = DEFAULT_THRESHOL
     Returns (h, w, 1) uint8.
     """
     image = _as_hw1(image)
+    shape = tf.shape(image)
     mask = tf.abs(tf.cast(image[..., 0], tf.int32) - background) > threshold
-    rows = tf.where(tf.reduce_any(mask, axis=1))[:, 0]
-    cols = tf.where(tf.reduce_any(mask, axis=0))[:, 0]
+    rows = tf.cast(tf.reshape(tf.where(tf.reduce_any(mask, axis=1)), [-1]), tf.int32)
+    cols = tf.cast(tf.reshape(tf.where(tf.reduce_any(mask, axis=0)), [-1]), tf.int32)
+    found = tf.size(rows) > 0
+    top = tf.where(found, tf.reduce_min(rows), 0)
+    bottom = tf.where(found, tf.reduce_max(rows), shape[0] - 1)
+    left = tf.where(found, tf.reduce_min(cols), 0)
+    right = tf.where(found, tf.reduce_max(cols), shape[1] - 1)
+    return tf.slice(image, tf.stack([top, left, 0]), tf.stack([bottom - top + 1, right - left + 1, 1]))
 
-    def crop():
-        return image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
-    return tf.cond(tf.size(rows) > 0, crop, lambda: image)
+def _resampling_matrix(in_size, out_size) -> tf.Tensor:
+    """(out_size, in_size) weights of antialiased bilinear resampling, as ``tf.image.resize(antialias=True)``
+    computes them: a triangle kernel widened by the shrink factor, renormalised at the borders."""
+    in_size, out_size = tf.cast(in_size, tf.float32), tf.cast(out_size, tf.float32)
+    scale = out_size / in_size
+    width = tf.maximum(1.0 / scale, 1.0)
+    centres = (tf.range(out_size) + 0.5) / scale
+    weights = tf.nn.relu(1.0 - tf.abs(tf.range(in_size)[tf.newaxis, :] + 0.5 - centres[:, tf.newaxis]) / width)
+    return weights / tf.reduce_sum(weights, axis=1, keepdims=True)
 
 
 def _resize(image: tf.Tensor, height, width) -> tf.Tensor:
-    resized = tf.image.resize(tf.cast(image, tf.float32), tf.stack([height, width]), method="bilinear", antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+    """Antialiased bilinear resize of (h, w, 1) as two matrix products: the same numbers as ``tf.image.resize``,
+    but made of ops every runtime has (TFLite lacks its ScaleAndTranslate kernel), so exports keep IAM inside."""
+    shape = tf.shape(image)
+    rows = _resampling_matrix(shape[0], height)
+    cols = _resampling_matrix(shape[1], width)
+    resized = tf.matmul(tf.matmul(rows, tf.cast(image[..., 0], tf.float32)), cols, transpose_b=True)
+    return tf.expand_dims(tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8), -1)
 
 
 def _pad_to(image: tf.Tensor, size: int, background: int, placement: str) -> tf.Tensor:
@@ -64,8 +86,10 @@ def _pad_to(image: tf.Tensor, size: int, background: int, placement: str) -> tf.
         top, left = extra_h // 2, extra_w // 2
     else:
         raise SrasError(f"unknown placement {placement!r}; choose one of {', '.join(PLACEMENTS)}")
-    padded = tf.pad(image, [[top, extra_h - top], [left, extra_w - left], [0, 0]], constant_values=background)
-    return tf.ensure_shape(padded, [size, size, 1])
+    # padded as float32 (exact for uint8 values): TFLite's pad kernel has no uint8 version
+    padded = tf.pad(tf.cast(image, tf.float32), [[top, extra_h - top], [left, extra_w - left], [0, 0]],
+                    constant_values=float(background))
+    return tf.reshape(tf.cast(padded, image.dtype), [size, size, 1])
 
 
 def fit_to_canvas(image, size: int = 224, background: int = 0, threshold: int = DEFAULT_THRESHOLD) -> tf.Tensor:
@@ -77,15 +101,10 @@ def fit_to_canvas(image, size: int = 224, background: int = 0, threshold: int = 
     crop = crop_to_foreground(image, background, threshold)
     shape = tf.shape(crop)
     height, width = shape[0], shape[1]
-    longest = tf.maximum(height, width)
-
-    def shrink():
-        scale = size / tf.cast(longest, tf.float64)
-        new_h = tf.maximum(1, tf.cast(tf.round(tf.cast(height, tf.float64) * scale), tf.int32))
-        new_w = tf.maximum(1, tf.cast(tf.round(tf.cast(width, tf.float64) * scale), tf.int32))
-        return _resize(crop, tf.minimum(new_h, size), tf.minimum(new_w, size))
-
-    return tf.cond(longest > size, shrink, lambda: crop)
+    scale = tf.minimum(1.0, size / tf.cast(tf.maximum(height, width), tf.float32))  # float32: TFLite has no float64
+    new_h = tf.maximum(1, tf.cast(tf.round(tf.cast(height, tf.float32) * scale), tf.int32))
+    new_w = tf.maximum(1, tf.cast(tf.round(tf.cast(width, tf.float32) * scale), tf.int32))
+    return _resize(crop, tf.minimum(new_h, size), tf.minimum(new_w, size))  # at scale 1 an exact identity
 
 
 def place_on_canvas(fitted, size: int = 224, background: int = 0, placement: str = "top_left") -> tf.Tensor:
@@ -140,19 +159,19 @@ def square_resize(image, size: int = 256, background: int = 0, threshold: int = 
     shape = tf.shape(crop)
     side = tf.maximum(shape[0], shape[1])
     extra_h, extra_w = side - shape[0], side - shape[1]
-    square = tf.pad(
-        crop,
+    square = tf.pad(  # float32: see _pad_to
+        tf.cast(crop, tf.float32),
         [[extra_h // 2, extra_h - extra_h // 2], [extra_w // 2, extra_w - extra_w // 2], [0, 0]],
-        constant_values=background,
+        constant_values=float(background),
     )
-    return tf.ensure_shape(_resize(square, size, size), [size, size, 1])
+    return tf.reshape(_resize(square, size, size), [size, size, 1])
 
 
 def stretch(image, size: int = 224, background: int = 0, threshold: int = DEFAULT_THRESHOLD) -> tf.Tensor:
     """The "simple resize" IAM replaces (SRAS-net Table 3's rows without IAM): crop, then scale both sides to
     ``size``, distorting the chromosome's proportions. Returns (size, size, 1) uint8."""
     crop = crop_to_foreground(image, background, threshold)
-    return tf.ensure_shape(_resize(crop, size, size), [size, size, 1])
+    return tf.reshape(_resize(crop, size, size), [size, size, 1])
 
 
 def final_image(name: str, size: int, background: int, threshold: int = DEFAULT_THRESHOLD, placement="top_left"):

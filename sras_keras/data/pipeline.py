@@ -51,10 +51,21 @@ def shard_files(
     return [str(Path(data_dir) / shard["file"]) for shard in _selected_shards(manifest, data_dir, parts, rotations, synthetic)]
 
 
-def record_count(data_dir: str | Path, parts: list[str], rotations: bool, synthetic: bool = False) -> int:
-    """How many records ``make_dataset`` will read from ``parts`` (from the manifest, without a pass)."""
+def record_count(data_dir: str | Path, parts: list[str], rotations: bool, synthetic: bool = False,
+                 max_rotation: float | None = None) -> int:
+    """About how many records ``make_dataset`` will read from ``parts`` (from the manifest, without a pass;
+    exact without ``max_rotation``, whose share of each image's copies is the same for every image)."""
     manifest = load_manifest(data_dir)
-    return sum(shard["records"] for shard in _selected_shards(manifest, data_dir, parts, rotations, synthetic))
+    total = 0.0
+    share = kept_rotation_fraction(manifest["rotations"], max_rotation)
+    for shard in _selected_shards(manifest, data_dir, parts, rotations, synthetic):
+        if shard["kind"] == "original":
+            total += shard["records"]
+        elif shard["kind"] == "rot":  # angles 15, 30, ...: every stored angle but 0
+            total += shard["records"] * (share * manifest["rotations"] - 1) / max(manifest["rotations"] - 1, 1)
+        else:  # SMOTE images, all angles
+            total += shard["records"] * share
+    return round(total)
 
 
 def record_decoder(manifest: dict):
@@ -92,6 +103,7 @@ def make_dataset(
     with_metadata: bool = False,
     autotune: bool = True,
     flip: str = "none",
+    max_rotation: float | None = None,
 ) -> tf.data.Dataset:
     """Batches of ``(image, label)`` (or ``(image, label, metadata)``) from the shards of ``parts``.
 
@@ -99,7 +111,8 @@ def make_dataset(
     ``preprocess_input`` after channel replication, say). ``autotune=False`` fixes parallelism to the core count:
     short-lived pipelines then do not stall at their end while autotuning winds down. ``flip`` mirrors each
     chromosome at random, left-right (``horizontal``) or also up-down (``both``); seeded, and before canvas
-    placement so IAM's layout holds. Augmentation: for training parts only.
+    placement so IAM's layout holds. Augmentation: for training parts only. ``max_rotation`` keeps only the stored
+    copies rotated by at most that many degrees either way (upright karyogram crops need no upside-down copies).
     """
     parts = [parts] if isinstance(parts, str) else list(parts)
     manifest = load_manifest(data_dir)
@@ -122,6 +135,9 @@ def make_dataset(
         num_parallel_calls=parallel if autotune else min(parallel, cycle_length),
         deterministic=deterministic,
     )
+    if max_rotation is not None:
+        dataset = dataset.filter(lambda serialized: _tilt(parse_example(serialized, ("rotation",))["rotation"])
+                                 <= max_rotation + 1e-3)
     if shuffle:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
@@ -162,6 +178,20 @@ def make_dataset(
     dataset = dataset.map(to_model_input, num_parallel_calls=parallel, deterministic=deterministic)
     dataset = dataset.prefetch(AUTOTUNE if autotune else 2)
     return dataset.with_options(options)
+
+
+def _tilt(angle):
+    """Degrees away from upright, 0..180."""
+    angle = tf.math.floormod(angle, 360.0)
+    return tf.minimum(angle, 360.0 - angle)
+
+
+def kept_rotation_fraction(rotations: int, max_rotation: float | None) -> float:
+    """Share of a dataset's ``rotations`` stored angles (0 included) within ``max_rotation`` of upright."""
+    if max_rotation is None:
+        return 1.0
+    angles = [k * 360 / rotations for k in range(rotations)]
+    return sum(min(a, 360 - a) <= max_rotation + 1e-3 for a in angles) / rotations
 
 
 def _cores() -> int:

@@ -108,8 +108,9 @@ def train_classifier(data_dir, out, config: TrainConfig, resume: bool = False, l
     # pipeline every epoch stalled short epochs here (30 s -> 60 s an epoch for 4,000 images).
     train = make_dataset(data_dir, roles["train"], batch_size=config.batch_size, rotations=config.rotations,
                          synthetic=config.synthetic, shuffle=True, repeat=True, seed=config.seed,
-                         shuffle_buffer=config.shuffle_buffer, flip=config.flip)
-    steps = math.ceil(record_count(data_dir, roles["train"], config.rotations, config.synthetic) / config.batch_size)
+                         shuffle_buffer=config.shuffle_buffer, flip=config.flip, max_rotation=config.max_rotation)
+    records = record_count(data_dir, roles["train"], config.rotations, config.synthetic, config.max_rotation)
+    steps = math.ceil(records / config.batch_size)
     validation = make_dataset(data_dir, roles["val"], batch_size=config.batch_size, rotations=False, synthetic=False,
                               autotune=False)
     with distribution_strategy().scope():

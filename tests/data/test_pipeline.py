@@ -75,3 +75,13 @@ def test_flips_mirror_each_chromosome_before_placement(converted):
         assert any(np.array_equal(placed, variant) for variant in variants)  # still top-left, same pixels
         mirrored += not np.array_equal(placed, crop)
     assert 0 < mirrored < len(plain)
+
+
+def test_max_rotation_keeps_copies_near_upright(converted):
+    from sras_keras.data.pipeline import record_count
+
+    out, manifest = converted  # 3 rotations: 0, 120 and 240 degrees
+    originals = sum(manifest["counts"]["images"]["train"].values())
+    for limit, expected in ((0, originals), (119, originals), (120, 3 * originals), (None, 3 * originals)):
+        dataset = make_dataset(out, "train", batch_size=16, max_rotation=limit, autotune=False)
+        assert len(labels_of(dataset)) == expected == record_count(out, ["train"], True, max_rotation=limit)

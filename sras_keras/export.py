@@ -1,0 +1,122 @@
+"""``sras export RUN``: the trained classifier with its preprocessing (SRAFBN if the run used it, then IAM or the
+resize, canvas, scaling) inside one graph, as a SavedModel or a TFLite file, so a deployment feeds a raw grayscale
+chromosome image of any size and gets 24 probabilities back. A parity check against the Keras path on the run's
+own test images is written beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from sras_keras.data.iam import crop_to_foreground, final_image
+from sras_keras.errors import SrasError
+from sras_keras.io_utils import atomic_path, write_json_atomic
+from sras_keras.runinfo import environment
+
+FORMATS = ("savedmodel", "tflite")
+SIGNATURE = "classify"
+
+
+class ServingModule(tf.Module):
+    """``classify(image: (H, W) uint8) -> {'probabilities': (24,) float32}``, preprocessing included."""
+
+    def __init__(self, model, settings: dict, sr_model=None):
+        super().__init__()
+        self.model = model
+        self.sr_model = sr_model
+        self.settings = settings
+        self.prepare = final_image(settings["preprocess"], settings["image_size"], settings["background"],
+                                   settings["threshold"], settings["placement"])
+
+    def _upscale(self, image):
+        from sras_keras.sr_apply import MARGIN
+
+        background = self.settings["background"]
+        crop = tf.pad(crop_to_foreground(image, background), [[MARGIN, MARGIN], [MARGIN, MARGIN], [0, 0]],
+                      constant_values=background)
+        upscaled = self.sr_model(tf.cast(crop, tf.float32)[tf.newaxis] / 255.0, training=False)[0]
+        return tf.cast(tf.clip_by_value(tf.round(upscaled * 255.0), 0, 255), tf.uint8)[..., 0]
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.uint8, name="image")])
+    def classify(self, image):
+        if self.sr_model is not None:
+            image = self._upscale(image)
+        canvas = tf.cast(self.prepare(image), tf.float32)
+        return {"probabilities": self.model(canvas[tf.newaxis], training=False)[0]}
+
+
+def test_images(settings: dict, limit: int) -> list[tuple[str, np.ndarray]]:
+    """Up to ``limit`` original images of the run's test part, read from the dataset's source tree."""
+    from sras_keras.data.readers import read_image
+
+    data_dir = Path(settings["data_dir"])
+    manifest = json.loads((data_dir / "manifest.json").read_text())
+    splits = json.loads((data_dir / "splits.json").read_text())
+    test_part = json.loads((Path(settings["run_dir"]) / "data.json").read_text())["test"]
+    root = Path(manifest["source"]["root"])
+    paths = [entry["path"] for entry in splits["images"] if entry["part"] == test_part][:limit]
+    return [(path, read_image(root / path)[0]) for path in paths]
+
+
+def _tflite_bytes(module: ServingModule) -> bytes:
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([module.classify.get_concrete_function()], module)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # runs on any TFLite runtime
+    return converter.convert()
+
+
+def _tflite_runner(path: Path):
+    interpreter = tf.lite.Interpreter(model_path=str(path))
+    runner = interpreter.get_signature_runner()  # the converter names its one signature 'serving_default'
+    return lambda image: runner(image=image)["probabilities"]
+
+
+def export_run(run_dir, out=None, export_format: str = "savedmodel", parity_images: int = 200) -> dict:
+    """Export the run in ``run_dir`` to ``out`` (default RUN/export); returns the export record with the parity
+    (max |p_export - p_keras| over the test images)."""
+    from sras_keras.predict import Predictor
+
+    if export_format not in FORMATS:
+        raise SrasError(f"unknown export format {export_format!r}; choose one of {', '.join(FORMATS)}")
+    run_dir = Path(run_dir)
+    out = Path(out) if out else run_dir / "export"
+    predictor = Predictor(run_dir)
+    settings = {**predictor.settings, "run_dir": str(run_dir)}
+    module = ServingModule(predictor.model, settings, predictor.sr_model)
+    out.mkdir(parents=True, exist_ok=True)
+    if export_format == "savedmodel":
+        target = out / "savedmodel"
+        partial = out / f".savedmodel.partial-{os.getpid()}"
+        shutil.rmtree(partial, ignore_errors=True)
+        tf.saved_model.save(module, str(partial), signatures={SIGNATURE: module.classify})
+        shutil.rmtree(target, ignore_errors=True)
+        partial.rename(target)
+        loaded = tf.saved_model.load(str(target)).signatures[SIGNATURE]
+        exported = lambda image: loaded(image=tf.constant(image))["probabilities"].numpy()  # noqa: E731
+    else:
+        target = out / "model.tflite"
+        with atomic_path(target) as temporary:
+            temporary.write_bytes(_tflite_bytes(module))
+        exported = _tflite_runner(target)
+
+    samples = test_images(settings, parity_images)
+    if not samples:
+        raise SrasError(f"{run_dir}: its dataset has no test images to check the export against")
+    reference = predictor.probabilities(predictor.prepare([image for _, image in samples]))
+    outputs = np.stack([exported(image) for _, image in samples])
+    differences = np.abs(outputs - reference).max(axis=1)
+    record = {
+        "format": export_format, "path": str(target), "signature": SIGNATURE,
+        "input": "one (H, W) uint8 grayscale chromosome image, any size", "output": "probabilities (24,)",
+        "preprocessing": {k: v for k, v in settings.items() if k != "run_dir"},
+        "parity": {"images": len(samples), "max_abs_diff": float(differences.max()),
+                   "top1_agreement": float(np.mean(outputs.argmax(1) == reference.argmax(1)))},
+        "env": environment(),
+    }
+    write_json_atomic(out / f"export-{export_format}.json", record)
+    return record
