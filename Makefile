@@ -9,7 +9,7 @@ DEMO := demo
 .DEFAULT_GOAL := help
 CONFIG ?= cpu
 
-.PHONY: help demo test test-slow bench-pipeline bench-convert sras-table2 sras-table3 sras-table4 clean
+.PHONY: help demo test test-slow bench-pipeline bench-convert sras-table2 sras-table3 sras-table4 sras-headline clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,6 +34,11 @@ demo: $(VENV)/.installed ## Main job on embedded synthetic karyotypes (no downlo
 	$(SRAS) cv run --recipe demo --data-root $(DEMO)/data --runs $(DEMO)/runs --tfrecords $(DEMO)/tfrecords
 	$(SRAS) report table demo --runs $(DEMO)/runs --results $(DEMO)/results
 	@echo "confusion matrix: $$(ls $(DEMO)/runs/demo/*/sras-honest/figures/confusion_matrix.png)"
+	run=$$(ls -d $(DEMO)/runs/demo/*/sras-honest | tail -1); \
+	cell=$$($(BIN)/python -c "import json, sys; d = json.load(open(sys.argv[1] + '/data.json')); \
+	s = json.load(open(d['data_dir'] + '/splits.json')); print(next(e['cell_id'] for e in s['images'] if e['part'] == 'test'))" $$run); \
+	$(SRAS) predict $$run $(DEMO)/data/synthetic/$$cell --karyotype --out $(DEMO)/predict && \
+	echo "karyogram of held-out cell $$cell: $(DEMO)/predict/karyograms/$$cell.png"
 
 test: $(VENV)/.installed-dev ## Run the default test suite (unit tests + short real-data tests)
 	$(BIN)/python -m pytest
@@ -58,6 +63,10 @@ sras-table3: $(VENV)/.installed ## SRAS-net Table 3 (CONFIG=cpu|paper): the SMOT
 sras-table4: $(VENV)/.installed ## SRAS-net Table 4 + Figs 7-8 (CONFIG=cpu|paper): per-class metrics, both protocols
 	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_table4 --config $(CONFIG)
 	$(SRAS) report table sras_net_table4
+
+sras-headline: $(VENV)/.installed ## CPU headline: resnet_small 64 px, <= 30 min, honest and paper protocols
+	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_headline --config $(CONFIG)
+	$(SRAS) report table sras_net_headline
 
 clean: ## Remove the demo output and caches (keeps .venv)
 	rm -rf $(DEMO) .pytest_cache build *.egg-info

@@ -1,6 +1,6 @@
 """Training-loop overhead: images/s of `sras train`'s loop (its callbacks: early stopping with best weights on
 disk, CSV history, TensorBoard, a checkpoint every epoch, NaN guard, time budget) vs a bare ``model.fit``, on
-the same model, the same tf.data input and the same seed, in one run. Usage:
+the same model, the same tf.data input (built by `sras train`'s own `training_inputs`) and the same seed, in one run. Usage:
 
     python benchmarks/train_overhead_bench.py --data tfrecords/DATASET [--backbone resnet_small] [--epochs 3]
 
@@ -25,7 +25,7 @@ from sras_keras.config import TrainConfig
 from sras_keras.data.pipeline import load_manifest, make_dataset
 from sras_keras.models import build_classifier
 from sras_keras.runinfo import environment, new_run_dir
-from sras_keras.training.classifier import training_callbacks
+from sras_keras.training.classifier import data_roles, training_callbacks, training_inputs
 
 
 class EpochClock(keras.callbacks.Callback):
@@ -51,19 +51,18 @@ class CloseEpoch(keras.callbacks.Callback):
         self.clock.close_epoch()
 
 
-def timed_fit(data: Path, config: TrainConfig, extra_callbacks) -> list[float]:
+def timed_fit(data: Path, config: TrainConfig, extra_callbacks) -> tuple[list[float], int]:
+    """Epoch wall times and images per epoch of one fit, on the input `sras train` builds."""
     keras.utils.set_random_seed(config.seed)
     manifest = load_manifest(data)
     model = build_classifier(config.backbone, manifest["image_size"], weights=None)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    train = make_dataset(data, ["train"], batch_size=config.batch_size, shuffle=True, seed=config.seed)
-    validation = make_dataset(data, manifest["validation_part"], batch_size=config.batch_size, rotations=False,
-                              synthetic=False)
+    train, validation, steps = training_inputs(data, data_roles(manifest, None), config)
     clock = EpochClock()
-    model.fit(train, validation_data=validation, epochs=config.epochs, verbose=0,
+    model.fit(train, validation_data=validation, epochs=config.epochs, steps_per_epoch=steps, verbose=0,
               callbacks=[clock, *extra_callbacks, CloseEpoch(clock)])
-    return clock.seconds
+    return clock.seconds, steps * config.batch_size
 
 
 def main() -> None:
@@ -76,14 +75,13 @@ def main() -> None:
     args = parser.parse_args()
 
     manifest = load_manifest(args.data)
-    images = manifest["counts"]["records"]["train"]
     config = TrainConfig(backbone=args.backbone, weights="none", batch_size=args.batch_size, epochs=args.epochs,
                          learning_rate=1e-3, patience=100)
-    bare = timed_fit(args.data, config, [])
+    bare, images = timed_fit(args.data, config, [])
     with tempfile.TemporaryDirectory() as scratch:
         (Path(scratch) / "checkpoints").mkdir()
         _, _, callbacks = training_callbacks(Path(scratch), config, {}, resume=False)
-        suite = timed_fit(args.data, config, callbacks)
+        suite, _ = timed_fit(args.data, config, callbacks)
     rate = {name: round(images * (len(times) - 1) / sum(times[1:]), 1) for name, times in (("bare", bare), ("sras", suite))}
     results = {"train_images_per_epoch": images, "epoch_seconds": {"bare": bare, "sras": suite},
                "images_per_s": rate, "overhead_percent": round(100 * (rate["bare"] / rate["sras"] - 1), 2)}

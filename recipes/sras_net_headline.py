@@ -6,8 +6,8 @@ under the honest protocol (held-out cells) and, same model, under the paper's pr
 
 resnet_small (GroupNorm) from scratch at 64 px, IAM, SMOTE for X and Y inside the training cells, the stored
 rotations within 30 degrees of upright, random left-right flips, Adam with one warm-up epoch then cosine decay
-over a fixed epoch budget sized to the 30 minutes. The ``paper`` config is SRAS-net itself (Inception-ResNet-V2, 224 px, ImageNet weights, SRAFBN), the
-paper's 97.55% (Table 2), for a GPU.
+over a fixed epoch budget sized to the 30 minutes. The ``paper`` config is SRAS-net itself (Inception-ResNet-V2,
+224 px, ImageNet weights, SRAFBN), the paper's 97.55% (Table 2), for a GPU.
 """
 
 import dataclasses

@@ -65,15 +65,29 @@ def test_images(settings: dict, limit: int) -> list[tuple[str, np.ndarray]]:
 
 
 def _tflite_bytes(module: ServingModule) -> bytes:
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([module.classify.get_concrete_function()], module)
+    """The weights are folded into constants first: converted as they are, Keras 3's variables stayed resource
+    variables the interpreter never initialised (NaN outputs here)."""
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    frozen = convert_variables_to_constants_v2(module.classify.get_concrete_function())
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # runs on any TFLite runtime
     return converter.convert()
 
 
 def _tflite_runner(path: Path):
+    """``image -> probabilities`` through the TFLite interpreter, resizing its input to each image."""
     interpreter = tf.lite.Interpreter(model_path=str(path))
-    runner = interpreter.get_signature_runner()  # the converter names its one signature 'serving_default'
-    return lambda image: runner(image=image)["probabilities"]
+    (source,), (result,) = interpreter.get_input_details(), interpreter.get_output_details()
+
+    def run(image):
+        interpreter.resize_tensor_input(source["index"], image.shape, strict=False)
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(source["index"], image)
+        interpreter.invoke()
+        return interpreter.get_tensor(result["index"])
+
+    return run
 
 
 def export_run(run_dir, out=None, export_format: str = "savedmodel", parity_images: int = 200) -> dict:

@@ -118,31 +118,38 @@ class Predictor:
     """A run's model with the preprocessing it was trained with."""
 
     def __init__(self, run_dir: Path):
+        import tensorflow as tf
+
+        from sras_keras.data.iam import final_image
         from sras_keras.evaluation.classifier import load_classifier
         from sras_keras.training.run_dir import FINAL
 
         self.settings = run_preprocessing(run_dir)
         self.model = load_classifier(run_dir / FINAL)
+        s = self.settings
+        self.prepare_one = tf.function(  # one traced graph for every image size, not eager ops per image
+            final_image(s["preprocess"], s["image_size"], s["background"], s["threshold"], s["placement"]),
+            input_signature=[tf.TensorSpec([None, None], tf.uint8)])
         self.sr_model = None
         if self.settings["sr_model"]:
+            from sras_keras.sr_apply import compiled_forward
             from sras_keras.training.sr import load_sr_model
 
             if not Path(self.settings["sr_model"]).is_file():
                 raise SrasError(f"{run_dir}: trained on SRAFBN-upscaled images, but the SR model "
                                 f"{self.settings['sr_model']} is missing")
             self.sr_model = load_sr_model(self.settings["sr_model"])
+            self.sr_forward = compiled_forward(self.sr_model)  # traced once, not per batch
 
     def prepare(self, arrays: list[np.ndarray]) -> np.ndarray:
         """(H, W) uint8 images -> the model's (B, S, S, 1) float32 input."""
-        from sras_keras.data.iam import final_image
-        from sras_keras.sr_apply import compiled_forward, crop_with_margin, upscale_batch
+        from sras_keras.sr_apply import crop_with_margin, upscale_batch
 
-        s = self.settings
+        background = self.settings["background"]
         if self.sr_model is not None:
-            crops = [crop_with_margin(a, s["background"]) for a in arrays]
-            arrays = upscale_batch(self.sr_model, compiled_forward(self.sr_model), crops, [s["background"]] * len(crops))
-        prepare = final_image(s["preprocess"], s["image_size"], s["background"], s["threshold"], s["placement"])
-        return np.stack([prepare(a).numpy() for a in arrays]).astype(np.float32)
+            crops = [crop_with_margin(a, background) for a in arrays]
+            arrays = upscale_batch(self.sr_model, self.sr_forward, crops, [background] * len(crops))
+        return np.stack([self.prepare_one(a).numpy() for a in arrays]).astype(np.float32)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self.model.predict_on_batch(batch))

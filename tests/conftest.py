@@ -77,3 +77,21 @@ def require_real_set(real_data_dir: Path, name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"real data set {name!r} not found at {path} (set SRAS_DATA_DIR to the folder holding it)")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A 1-epoch classifier on 6 synthetic cells at 32 px (holdout split): `root/run`, `root/data`, `root/source`."""
+    from sras_keras.config import ConvertConfig, TrainConfig
+    from sras_keras.data.convert import convert
+    from sras_keras.data.splits import SplitConfig
+    from sras_keras.data.synthetic import write_synthetic_dataset
+    from sras_keras.training.classifier import train_classifier
+
+    root = tmp_path_factory.mktemp("predict")
+    write_synthetic_dataset(root / "source", n_cells=6, seed=5, male_fraction=0.5)
+    config = ConvertConfig(split=SplitConfig("holdout", seed=0), image_size=32, rotations=1)
+    convert(root / "source", root / "data", config, log=lambda line: None)
+    train = TrainConfig(backbone="resnet_small", weights="none", batch_size=32, epochs=1, learning_rate=2e-3)
+    train_classifier(root / "data", root / "run", train, log=lambda line: None)
+    return root

@@ -8,30 +8,13 @@ import pytest
 from click.testing import CliRunner
 
 from sras_keras.cli import main
-from sras_keras.config import ConvertConfig, TrainConfig
-from sras_keras.data.convert import convert
-from sras_keras.data.splits import SplitConfig
 from sras_keras.errors import SrasError
 from sras_keras.predict import gather_inputs, predict
-from sras_keras.training.classifier import train_classifier
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from sras_keras.data.synthetic import write_synthetic_dataset
-
-    root = tmp_path_factory.mktemp("predict")
-    write_synthetic_dataset(root / "source", n_cells=6, seed=5, male_fraction=0.5)
-    config = ConvertConfig(split=SplitConfig("holdout", seed=0), image_size=32, rotations=1)
-    convert(root / "source", root / "data", config, log=lambda line: None)
-    train = TrainConfig(backbone="resnet_small", weights="none", batch_size=32, epochs=1, learning_rate=2e-3)
-    train_classifier(root / "data", root / "run", train, log=lambda line: None)
-    return root
-
-
-def test_cell_folders_with_karyotypes(trained, tmp_path):
-    cells = [trained / "source" / name for name in ("1", "2")]
-    summary = predict(trained / "run", cells, tmp_path, karyotype=True)
+def test_cell_folders_with_karyotypes(tiny_run, tmp_path):
+    cells = [tiny_run / "source" / name for name in ("1", "2")]
+    summary = predict(tiny_run / "run", cells, tmp_path, karyotype=True)
     assert summary["images"] == 92 and summary["cells"] == 2 and summary["skipped"] == 0
     assert 0 <= summary["accuracy_argmax"] <= 1 and 0 <= summary["accuracy_assigned"] <= 1
     assert summary["sex_cells"] == 2
@@ -49,38 +32,38 @@ def test_cell_folders_with_karyotypes(trained, tmp_path):
         assert (tmp_path / "karyograms" / f"{cell}.png").stat().st_size > 0
 
 
-def test_converted_dataset_input_matches_evaluation(trained, tmp_path):
-    summary = predict(trained / "run", [trained / "data"], tmp_path, parts=["test"])
-    metrics = json.loads((trained / "run" / "metrics.json").read_text())
+def test_converted_dataset_input_matches_evaluation(tiny_run, tmp_path):
+    summary = predict(tiny_run / "run", [tiny_run / "data"], tmp_path, parts=["test"])
+    metrics = json.loads((tiny_run / "run" / "metrics.json").read_text())
     assert summary["images"] == metrics["images"]
     assert summary["accuracy_argmax"] == pytest.approx(metrics["accuracy"])
 
 
-def test_unreadable_images_are_skipped_and_listed(trained, tmp_path):
+def test_unreadable_images_are_skipped_and_listed(tiny_run, tmp_path):
     cell = tmp_path / "cell"
-    shutil.copytree(trained / "source" / "3", cell)
+    shutil.copytree(tiny_run / "source" / "3", cell)
     (cell / "3 7c.bmp").write_bytes(b"not an image")
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["predict", str(trained / "run"), str(cell), "--out", str(out)])
+    result = CliRunner().invoke(main, ["predict", str(tiny_run / "run"), str(cell), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "46 images in 1 cells" in result.output and "1 unreadable" in result.output
     skipped = list(csv.reader(open(out / "skipped.csv")))
     assert skipped[1][0].endswith("3 7c.bmp") and "not a readable image" in skipped[1][1]
 
 
-def test_bad_inputs(trained, tmp_path):
+def test_bad_inputs(tiny_run, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(SrasError, match="no images"):
         gather_inputs([empty])
     bare = tmp_path / "bare-run"
-    shutil.copytree(trained / "run", bare)
+    shutil.copytree(tiny_run / "run", bare)
     (bare / "config.json").unlink()
     with pytest.raises(SrasError, match="no config.json"):
-        predict(bare, [trained / "source" / "1"], tmp_path / "out")
+        predict(bare, [tiny_run / "source" / "1"], tmp_path / "out")
     loose = tmp_path / "loose"
     loose.mkdir()
-    for file in sorted((trained / "source" / "1").iterdir())[:3]:
+    for file in sorted((tiny_run / "source" / "1").iterdir())[:3]:
         shutil.copy(file, loose / file.name.replace(" ", "_"))
     images, skipped = gather_inputs([loose], cell_regex=r"^(\d+)_")
     assert len(images) == 3 and not skipped and {image.cell_id for image in images} == {"1"}

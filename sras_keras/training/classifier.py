@@ -59,6 +59,20 @@ def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
         warmup_steps=steps_per_epoch)
 
 
+def training_inputs(data_dir, roles: dict, config: TrainConfig):
+    """(training batches, validation batches, steps per epoch) as `sras train` feeds them.
+
+    One endless training iterator and a fixed-parallelism validation pipeline: rebuilding an autotuned pipeline
+    every epoch stalled short epochs here (30 s -> 60 s an epoch for 4,000 images)."""
+    train = make_dataset(data_dir, roles["train"], batch_size=config.batch_size, rotations=config.rotations,
+                         synthetic=config.synthetic, shuffle=True, repeat=True, seed=config.seed,
+                         shuffle_buffer=config.shuffle_buffer, flip=config.flip, max_rotation=config.max_rotation)
+    records = record_count(data_dir, roles["train"], config.rotations, config.synthetic, config.max_rotation)
+    validation = make_dataset(data_dir, roles["val"], batch_size=config.batch_size, rotations=False, synthetic=False,
+                              autotune=False)
+    return train, validation, math.ceil(records / config.batch_size)
+
+
 def _load_checkpoint(path: Path, config: TrainConfig) -> keras.Model:
     import sras_keras.models  # noqa: F401  (registers the custom layers)
     from sras_keras.models import check_compatible
@@ -104,15 +118,7 @@ def train_classifier(data_dir, out, config: TrainConfig, resume: bool = False, l
     if roles["protocol"] == "paper":
         log(f"protocol=paper: the checkpoint is selected on '{roles['val']}', which is also the test set (as published)")
 
-    # One endless training iterator and a fixed-parallelism validation pipeline: rebuilding an autotuned
-    # pipeline every epoch stalled short epochs here (30 s -> 60 s an epoch for 4,000 images).
-    train = make_dataset(data_dir, roles["train"], batch_size=config.batch_size, rotations=config.rotations,
-                         synthetic=config.synthetic, shuffle=True, repeat=True, seed=config.seed,
-                         shuffle_buffer=config.shuffle_buffer, flip=config.flip, max_rotation=config.max_rotation)
-    records = record_count(data_dir, roles["train"], config.rotations, config.synthetic, config.max_rotation)
-    steps = math.ceil(records / config.batch_size)
-    validation = make_dataset(data_dir, roles["val"], batch_size=config.batch_size, rotations=False, synthetic=False,
-                              autotune=False)
+    train, validation, steps = training_inputs(data_dir, roles, config)
     with distribution_strategy().scope():
         if resume:
             model = _load_checkpoint(out / CHECKPOINT, config)
