@@ -1,0 +1,61 @@
+"""Grad-CAM (Selvaraju et al., ICCV 2017) as the two-step study draws it (Figs 3-4): class-activation maps from
+the last spatial feature map, ReLU, bilinear upsampling to the input, normalised to [0, 1], jet overlay.
+
+For an SRAS classifier the feature map is its nested backbone's output (each registry entry's `feature_layer`,
+the backbone's last 4-D layer); any other model names its layer.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from sras_keras.errors import SrasError
+
+
+def gradcam_model(model: keras.Model, feature_layer: str | None = None) -> keras.Model:
+    """``inputs -> (feature map, probabilities)``: the classifier's backbone output unless ``feature_layer``."""
+    from sras_keras.models.classifier import FEATURES_LAYER, classifier_backbone
+
+    if feature_layer is None:  # re-wire the classifier so its nested backbone's output is reachable
+        inputs = keras.Input(model.input_shape[1:])
+        features = classifier_backbone(model)(model.get_layer("gray_to_rgb")(inputs))
+        outputs = features
+        for name in (FEATURES_LAYER, "dropout", "probabilities"):
+            outputs = model.get_layer(name)(outputs)
+        return keras.Model(inputs, [features, outputs])
+    layer = model.get_layer(feature_layer)
+    if len(layer.output.shape) != 4:
+        raise SrasError(f"Grad-CAM needs a spatial (4-D) feature map; layer {layer.name!r} gives {layer.output.shape}")
+    return keras.Model(model.inputs, [layer.output, model.output])
+
+
+def grad_cam(model: keras.Model, images: np.ndarray, classes, feature_layer: str | None = None) -> np.ndarray:
+    """Maps (B, H, W) in [0, 1] of how much each input region raised the probability of ``classes`` (one class
+    index per image: the true one for correct samples; predicted and true in turn for errors)."""
+    images = np.asarray(images, dtype=np.float32)
+    classes = np.asarray(classes, dtype=np.int32).reshape(-1)
+    if len(classes) != len(images):
+        raise SrasError(f"{len(classes)} classes for {len(images)} images")
+    explainer = gradcam_model(model, feature_layer)
+    inputs = tf.constant(images)
+    with tf.GradientTape() as tape:
+        features, probabilities = explainer(inputs, training=False)
+        scores = tf.gather(probabilities, classes, axis=1, batch_dims=1)
+    gradients = tape.gradient(scores, features)
+    weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)  # one weight per channel: pooled gradients
+    maps = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1))[..., tf.newaxis]
+    maps = tf.image.resize(maps, images.shape[1:3], method="bilinear")[..., 0].numpy()
+    low = maps.min(axis=(1, 2), keepdims=True)
+    span = maps.max(axis=(1, 2), keepdims=True) - low
+    return np.where(span > 0, (maps - low) / np.where(span > 0, span, 1), 0.0)
+
+
+def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.4) -> np.ndarray:
+    """A grayscale (H, W) uint8 image under a jet-coloured heatmap in [0, 1]: (H, W, 3) uint8."""
+    from matplotlib import colormaps
+
+    gray = np.repeat(np.asarray(image, dtype=np.float32)[..., None] / 255.0, 3, axis=-1)
+    coloured = colormaps["jet"](np.clip(heatmap, 0, 1))[..., :3]
+    return np.round(255 * ((1 - alpha) * gray + alpha * coloured)).astype(np.uint8)
