@@ -8,6 +8,11 @@ resnet_small (GroupNorm) from scratch at 64 px, IAM, SMOTE for X and Y inside th
 rotations within 30 degrees of upright, random left-right flips, Adam with one warm-up epoch then cosine decay
 over a fixed epoch budget sized to the 30 minutes. The ``paper`` config is SRAS-net itself (Inception-ResNet-V2,
 224 px, ImageNet weights, SRAFBN), the paper's 97.55% (Table 2), for a GPU.
+
+Measured here (2 cores, seed 0): honest 89.95% accuracy, macro-F1 0.899 on 24 held-out cells (28.6 min of
+training, 14 epochs: the budget stopped it); paper protocol 92.91%, macro-F1 0.929 (29.7 min, 13 epochs; 43 of
+its 1,143 test images are SMOTE's). Whole-cell assignment (`sras predict --karyotype`) lifts the honest model
+to 96.83% per image.
 """
 
 import dataclasses
