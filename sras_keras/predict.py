@@ -271,7 +271,7 @@ def predict(run_dir, inputs: list, out, *, karyotype: bool = False, cell_regex: 
     ``predictions.csv``, ``summary.json`` and, with ``karyotype``, ``karyotypes.json`` and karyogram PNGs."""
     run_dir, out, inputs = Path(run_dir), Path(out), [Path(p) for p in inputs]
     predictor = Predictor(run_dir)
-    started = time.perf_counter()  # throughput of reading, preprocessing and predicting; model loading excluded
+    started = time.perf_counter()  # throughput: read, preprocess, predict, assign; model load and writes excluded
     skipped: list[tuple[str, str]] = []
     if len(inputs) == 1 and (inputs[0] / "manifest.json").is_file():
         images, probabilities = predict_records(predictor, inputs[0], parts, batch_size)
