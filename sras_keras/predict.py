@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from sras_keras.data.labels import CLASS_NAMES, Y_INDEX, parse_label
-from sras_keras.data.readers import IMAGE_EXTENSIONS, detect_layout, read_image
+from sras_keras.data.readers import _BIOIMLAB_NAME, IMAGE_EXTENSIONS, detect_layout, read_image
 from sras_keras.errors import SrasError
 from sras_keras.io_utils import atomic_path, write_json_atomic
 
-_BIOIMLAB_LABEL = re.compile(r"^\S+ (\d+)[ab]?$")  # '<cell> <class>[ab]': labels come with BioImLab files
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -103,8 +102,9 @@ def _folder_images(root: Path) -> list[tuple[Path, str, int | None]]:
 
 
 def _bioimlab_label(file: Path) -> int | None:
-    match = _BIOIMLAB_LABEL.match(file.stem)
-    return _label_or_none(match.group(1)) if match else None
+    """BioImLab's '<cell> <class>[ab].bmp' names carry the label; other names none."""
+    match = _BIOIMLAB_NAME.match(file.name)
+    return _label_or_none(match.group(2)) if match else None
 
 
 def _label_or_none(text: str) -> int | None:

@@ -114,6 +114,8 @@ def make_dataset(
     placement so IAM's layout holds. Augmentation: for training parts only. ``max_rotation`` keeps only the stored
     copies rotated by at most that many degrees either way (upright karyogram crops need no upside-down copies).
     """
+    if flip not in FLIPS:
+        raise SrasError(f"unknown flip {flip!r}; choose one of {', '.join(FLIPS)}")
     parts = [parts] if isinstance(parts, str) else list(parts)
     manifest = load_manifest(data_dir)
     files = shard_files(data_dir, parts, rotations, manifest, synthetic)
@@ -167,8 +169,6 @@ def make_dataset(
         return (preprocess(image) if preprocess is not None else image, *rest)
 
     dataset = dataset.map(to_example, num_parallel_calls=parallel, deterministic=deterministic)
-    if flip not in FLIPS:
-        raise SrasError(f"unknown flip {flip!r}; choose one of {', '.join(FLIPS)}")
     if flip != "none":  # per-element seeds from a seeded stream: deterministic, different every epoch
         coins = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(4)
         coins = coins.map(lambda bits: tf.reshape(bits, [2, 2]))

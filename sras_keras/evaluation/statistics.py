@@ -26,8 +26,14 @@ CHUNK_ELEMENTS = 4_000_000  # bounds the (pooled rows x resamples) work arrays t
 BOOTSTRAP_METHODS = ("percentile", "basic", "bca")
 
 
+class _Result:
+    def to_dict(self) -> dict:
+        """Plain numbers and strings, ready for JSON."""
+        return dataclasses.asdict(self)
+
+
 @dataclasses.dataclass(frozen=True)
-class MMDResult:
+class MMDResult(_Result):
     mmd2: float
     bandwidth: float
     ci_low: float
@@ -39,12 +45,9 @@ class MMDResult:
     bootstraps: int
     permutations: int
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
 
 @dataclasses.dataclass(frozen=True)
-class BootstrapResult:
+class BootstrapResult(_Result):
     score_a: float
     score_b: float
     difference: float
@@ -55,12 +58,9 @@ class BootstrapResult:
     resamples: int
     n: int
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
 
 @dataclasses.dataclass(frozen=True)
-class BootstrapCI:
+class BootstrapCI(_Result):
     estimate: float
     ci_low: float
     ci_high: float
@@ -68,9 +68,6 @@ class BootstrapCI:
     method: str
     resamples: int
     n: int
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def median_heuristic_bandwidth(x, y, *, max_points: int = BANDWIDTH_MAX_POINTS, seed: int = 0) -> float:
