@@ -113,27 +113,19 @@ def place_on_canvas(fitted, size: int = 224, background: int = 0, placement: str
     return _pad_to(_as_hw1(fitted), size, background, placement)
 
 
-def place_batch_on_canvas(
-    fitted: tf.RaggedTensor, size: int = 224, background: int = 0, placement: str = "top_left"
-) -> tf.Tensor:
-    """``place_on_canvas`` for a ragged batch (B, None, None, 1) in a few vectorised ops: padding one image at a
-    time costs more than decoding it. Returns (B, size, size, 1) uint8."""
-    dense = fitted.to_tensor(default_value=tf.cast(background, fitted.dtype), shape=[None, size, size, 1])
-    if placement == "top_left":
-        return dense
-    if placement != "center":
-        raise SrasError(f"unknown placement {placement!r}; choose one of {', '.join(PLACEMENTS)}")
-    heights = tf.cast(fitted.row_lengths(axis=1), tf.int32)
-    widths = tf.cast(tf.reduce_max(fitted.row_lengths(axis=2), axis=1), tf.int32)
+def center_batch(top_left: tf.Tensor, heights, widths, background: int = 0) -> tf.Tensor:
+    """Move each image of a (B, S, S, 1) batch of top-left-placed crops of ``heights`` x ``widths`` to the middle
+    of its canvas, in a few vectorised ops (the batch comes from ``padded_batch``, which places at top-left)."""
+    size = top_left.shape[1]
     positions = tf.range(size)[tf.newaxis, :]
 
     def shift(tensor, lengths, axis):
-        source = positions - ((size - lengths) // 2)[:, tf.newaxis]  # (B, size): where each output line comes from
+        source = positions - ((size - tf.cast(lengths, tf.int32)) // 2)[:, tf.newaxis]  # (B, S): line sources
         moved = tf.gather(tensor, tf.clip_by_value(source, 0, size - 1), axis=axis, batch_dims=1)
         inside = (source >= 0)[:, :, tf.newaxis, tf.newaxis] if axis == 1 else (source >= 0)[:, tf.newaxis, :, tf.newaxis]
         return tf.where(inside, moved, tf.cast(background, tensor.dtype))
 
-    return shift(shift(dense, heights, 1), widths, 2)
+    return shift(shift(top_left, heights, 1), widths, 2)
 
 
 def iam(

@@ -85,3 +85,29 @@ def test_max_rotation_keeps_copies_near_upright(converted):
     for limit, expected in ((0, originals), (119, originals), (120, 3 * originals), (None, 3 * originals)):
         dataset = make_dataset(out, "train", batch_size=16, max_rotation=limit, autotune=False)
         assert len(labels_of(dataset)) == expected == record_count(out, ["train"], True, max_rotation=limit)
+
+
+@pytest.mark.parametrize("placement", ["top_left", "center"])
+def test_batched_canvas_matches_the_per_record_decoder(tmp_path, placement):
+    """padded_batch (+ centring) must place every crop exactly where IAM's place_on_canvas does."""
+    import tensorflow as tf
+
+    from sras_keras.data.pipeline import load_manifest, record_decoder, shard_files
+    from tests.conftest import write_bioimlab_tree
+
+    source = write_bioimlab_tree(tmp_path / "source", cells=5, male_cells=(1, 2, 3, 4, 5))
+    config = ConvertConfig(split=SplitConfig("paper", seed=0), image_size=40, placement=placement)
+    convert(source, tmp_path / "out", config, log=lambda line: None)
+    manifest = load_manifest(tmp_path / "out")
+    decode = record_decoder(manifest)
+    expected = {record["source_path"].numpy(): record["image"].numpy()
+                for record in tf.data.TFRecordDataset(shard_files(tmp_path / "out", ["test"], False)).map(decode)}
+    batches = list(make_dataset(tmp_path / "out", "test", batch_size=5, rotations=False, with_metadata=True))
+    seen = 0
+    for images, _, metadata in batches:
+        for image, path in zip(images.numpy(), metadata["source_path"].numpy()):
+            np.testing.assert_array_equal(image, expected[path].astype("float32"))
+            seen += 1
+    assert seen == len(expected) > 5
+    origins = {tuple(np.argwhere(image[..., 0] > 0).min(0)) for image in expected.values()}
+    assert origins == {(0, 0)} if placement == "top_left" else len(origins) > 1
