@@ -19,17 +19,32 @@ from sras_keras.models.classifier import (
 )
 from sras_keras.models.conv_prelu import ConvPReLU
 from sras_keras.models.feedback_block import FeedbackBlock
+from sras_keras.models.native_heads import AdaptiveAveragePooling2D, ClassTokenPool, PooledDense, VGGClassifierFeatures
 from sras_keras.models.srafbn import PRESETS, SRAFBN
 from sras_keras.models.step_attention import StepAttention
+from sras_keras.models.swin_t import PatchMergingGather, ShiftedWindowAttention
+from sras_keras.models.tl_architectures import TL_ARCHITECTURES
+from sras_keras.models.torch_style import DropPath
+from sras_keras.models.vit_s16 import ClassTokenPositionEmbedding, PatchTokensToGrid
 
 __all__ = [
     "PRESETS",
     "SRAFBN",
+    "TL_ARCHITECTURES",
+    "AdaptiveAveragePooling2D",
     "BackboneSpec",
+    "ClassTokenPool",
+    "ClassTokenPositionEmbedding",
     "ConvPReLU",
+    "DropPath",
     "FeedbackBlock",
     "GrayToRGB",
+    "PatchMergingGather",
+    "PatchTokensToGrid",
+    "PooledDense",
+    "ShiftedWindowAttention",
     "StepAttention",
+    "VGGClassifierFeatures",
     "backbone_names",
     "build_backbone",
     "build_classifier",

@@ -10,6 +10,7 @@ from sras_keras.errors import SrasError
 from sras_keras.models.backbones import build_backbone, get_backbone
 
 FEATURES_LAYER = "features"
+HEADS = ("sras", "native")
 _POOLINGS = {"avg": keras.layers.GlobalAveragePooling2D, "max": keras.layers.GlobalMaxPooling2D}
 
 
@@ -41,28 +42,45 @@ class GrayToRGB(keras.layers.Layer):
         return config
 
 
-def build_classifier(backbone, input_size, num_classes=24, weights=None, dropout=0.5, pooling="avg"):
-    """`sras_<backbone>`: gray (S, S, 1) in [0, 255] -> class probabilities (float32).
+def build_classifier(
+    backbone, input_size, num_classes=24, weights=None, dropout=None, pooling="avg", head="sras"
+):
+    """`sras_<backbone>` (`sras_<backbone>_native` with the native head): gray (S, S, 1) in [0, 255] -> class
+    probabilities (float32).
 
     Args:
         backbone: a registered backbone name.
         input_size: square input side S.
         num_classes: softmax width (24 chromosome classes).
         weights: backbone weights, as for `build_backbone`; the head always starts random.
-        dropout: dropout rate between the pooled features and the softmax.
-        pooling: "avg" or "max" global pooling of the last feature map.
+        dropout: dropout rate right before the softmax layer; None: 0.5 for the SRAS head, the architecture's own
+            rate for the native head (torchvision's: VGG 0.5, MobileNetV3 0.2, none elsewhere).
+        pooling: "avg" or "max" global pooling of the last feature map (SRAS head).
+        head: "sras" (GAP -> Dropout -> Dense, as SRAS-net) or "native" (the architecture's own torchvision /
+            timm classifier with `num_classes` outputs, `BackboneSpec.native_head`). Either way the vector the
+            final Dense sees is the layer `features` and the softmax is `probabilities`.
     """
+    if head not in HEADS:
+        raise SrasError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
     if pooling not in _POOLINGS:
         raise SrasError(f"unknown pooling {pooling!r}; choose one of {', '.join(_POOLINGS)}")
+    spec = get_backbone(backbone)
+    if head == "native" and spec.native_head is None:
+        raise SrasError(f"backbone {backbone!r} has no native head registered; use head='sras'")
     base = build_backbone(backbone, input_size, weights)
+    if head == "native":
+        base, pool, default_dropout = spec.native_head(base)
+    else:
+        pool, default_dropout = _POOLINGS[pooling](name=FEATURES_LAYER), 0.5
     inputs = keras.Input((input_size, input_size, 1), name="image")
     # float32 keeps the caffe-style mean subtraction exact under mixed precision; the backbone casts on entry.
     rgb = GrayToRGB(backbone, dtype="float32", name="gray_to_rgb")(inputs)
-    features = _POOLINGS[pooling](name=FEATURES_LAYER)(base(rgb))
-    dropped = keras.layers.Dropout(dropout, name="dropout")(features)
+    features = pool(base(rgb))
+    dropped = keras.layers.Dropout(default_dropout if dropout is None else dropout, name="dropout")(features)
     # A float32 softmax keeps probabilities and the loss stable under a mixed_float16 policy.
     outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(dropped)
-    return keras.Model(inputs, outputs, name=f"sras_{backbone}")
+    suffix = "_native" if head == "native" else ""
+    return keras.Model(inputs, outputs, name=f"sras_{backbone}{suffix}")
 
 
 def classifier_backbone_name(model: keras.Model) -> str:

@@ -102,7 +102,7 @@ def test_registry_is_open(monkeypatch):
     monkeypatch.setattr(backbones, "_REGISTRY", dict(backbones._REGISTRY))
     register_backbone(
         BackboneSpec(
-            name="vgg16",
+            name="vgg16_open_registry_example",  # "vgg16" itself is registered for the two-step study
             builder=keras_application(keras.applications.VGG16),
             preprocess=keras.applications.vgg16.preprocess_input,
             min_size=32,
@@ -111,9 +111,9 @@ def test_registry_is_open(monkeypatch):
             paper="Simonyan & Zisserman, ICLR 2015",
         )
     )
-    assert build_classifier("vgg16", 32, num_classes=3).output_shape == (None, 3)
+    assert build_classifier("vgg16_open_registry_example", 32, num_classes=3).output_shape == (None, 3)
     with pytest.raises(SrasError, match="already registered"):
-        register_backbone(get_backbone("vgg16"))
+        register_backbone(get_backbone("vgg16_open_registry_example"))
 
 
 OFFLINE_IMAGENET = textwrap.dedent(
