@@ -9,7 +9,7 @@ DEMO := demo
 .DEFAULT_GOAL := help
 CONFIG ?= cpu
 
-.PHONY: help demo test test-slow bench-pipeline bench-convert sras-table2 sras-table3 sras-table4 sras-headline clean
+.PHONY: help demo test test-slow bench bench-pipeline bench-convert sras-table2 sras-table3 sras-table4 sras-headline clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,6 +45,9 @@ test: $(VENV)/.installed-dev ## Run the default test suite (unit tests + short r
 
 test-slow: $(VENV)/.installed-dev ## Run the long tests too
 	$(BIN)/python -m pytest -m ""
+
+bench: $(VENV)/.installed ## Every benchmark in one run (~19 min on 2 cores) -> results/bench.md, results/bench.json
+	$(BIN)/python benchmarks/bench_all.py --data $(DATA_DIR)/bioimlab
 
 bench-pipeline: $(VENV)/.installed ## Images/s: TFRecord pipeline vs per-file loading vs image_dataset_from_directory
 	$(BIN)/python benchmarks/pipeline_bench.py --data $(DATA_DIR)/bioimlab

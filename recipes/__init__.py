@@ -44,4 +44,8 @@ from recipes import (  # noqa: E402,F401  (register them)
     sras_net_table2,
     sras_net_table3,
     sras_net_table4,
+    tl_fig2,
+    tl_fig3,
+    tl_table1,
+    tl_table2,
 )

@@ -259,6 +259,9 @@ def sr_apply(model_path, source, out, batch_size, layout, label_coding, cell_reg
 @click.option("--max-minutes", type=float, default=None, help="Stop after the epoch that crosses this budget.")
 @click.option("--mixed-precision/--no-mixed-precision", default=False)
 @click.option("--seed", type=int, default=0)
+@click.option("--strategy", type=click.Choice(["auto", "mirrored", "multiworker"]), default="auto",
+              help="tf.distribute: auto (mirrored over >1 local GPU), mirrored, or multiworker over the machines of "
+                   "TF_CONFIG (run the same command on each). --batch-size is the global batch.")
 @click.option("--resume", is_flag=True, help="Continue the run in OUT from its last checkpoint.")
 @_clear_errors
 def train(data, out, resume, **options):
@@ -268,7 +271,8 @@ def train(data, out, resume, **options):
 
     metrics = train_classifier(data, out, TrainConfig(**options), resume=resume,
                                log=lambda line: click.echo(line, err=True))
-    _print_metrics(metrics, out)
+    if metrics:  # a non-chief worker of a multi-worker run returns none: the chief evaluates
+        _print_metrics(metrics, out)
 
 
 def _print_metrics(metrics, run):
@@ -354,18 +358,21 @@ def cv_list():
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.FIELD=VALUE",
               help="Change a field of every row, e.g. --set train.epochs=5 --set convert.image_size=96.")
 @click.option("--rows", default=None, help="Comma-separated row names: run only these (one job per row).")
+@click.option("--folds", default=None, help="Comma-separated folds of K-fold rows: run only these (one job per fold).")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None,
               help="Folder holding the data sets. Default: $SRAS_DATA_DIR or ../shared/data.")
-@click.option("--runs", type=click.Path(file_okay=False), default="runs")
-@click.option("--tfrecords", type=click.Path(file_okay=False), default="tfrecords")
+@click.option("--runs", type=click.Path(file_okay=False), default="runs", show_default=True)
+@click.option("--tfrecords", type=click.Path(file_okay=False), default="tfrecords", show_default=True)
+@click.option("--results", type=click.Path(file_okay=False), default="results", show_default=True,
+              help="Where analysis recipes (tl_table1, tl_fig2, tl_fig3) write their tables.")
 @click.option("--dry-run", is_flag=True, help="Print the rows and their configs, run nothing.")
 @_clear_errors
-def cv_run(name, config_name, overrides, rows, data_root, runs, tfrecords, dry_run):
-    """Run recipe NAME: convert the data its rows need, train and evaluate every row."""
+def cv_run(name, config_name, overrides, rows, folds, data_root, runs, tfrecords, results, dry_run):
+    """Run recipe NAME: convert the data its rows need, train and evaluate every row (or run an analysis)."""
     from pathlib import Path
 
     from recipes import get_recipe
-    from sras_keras.experiment import apply_overrides, run_experiment
+    from sras_keras.experiment import Analysis, apply_overrides, run_experiment
 
     pairs = {}
     for item in overrides:
@@ -374,15 +381,32 @@ def cv_run(name, config_name, overrides, rows, data_root, runs, tfrecords, dry_r
             raise SrasError(f"--set {item!r}: expected SECTION.FIELD=VALUE")
         pairs[key.strip()] = value.strip()
     experiment = apply_overrides(get_recipe(name, config_name), pairs)
+    data_root = Path(data_root or os.environ.get("SRAS_DATA_DIR", "../shared/data"))
+    if isinstance(experiment, Analysis):
+        if dry_run:
+            click.echo(f"{experiment.name} (analysis): {experiment.params}")
+            return
+        run_dir = experiment.run(experiment.params, data_root, Path(runs), Path(results),
+                                 log=lambda line: click.echo(line, err=True))
+        click.echo((Path(results) / f"{name}.md").read_text())
+        click.echo(f"{run_dir}: done")
+        return
     if dry_run:
         for row in experiment.rows:
             click.echo(f"{row.name}: {row.label} | {row.protocol} | sr={row.sr} | {row.convert} | {row.train}")
         return
-    data_root = Path(data_root or os.environ.get("SRAS_DATA_DIR", "../shared/data"))
     row_list = [r.strip() for r in rows.split(",")] if rows else None
+    fold_list = _int_list(folds, "--folds") if folds else None
     run_dir = run_experiment(experiment, data_root, Path(runs), Path(tfrecords), row_list,
-                             log=lambda line: click.echo(line, err=True), progress=_progress())
+                             log=lambda line: click.echo(line, err=True), progress=_progress(), folds=fold_list)
     click.echo(f"{run_dir}: done; `sras report table {name}` aggregates it")
+
+
+def _int_list(text: str, option: str) -> list[int]:
+    try:
+        return [int(item) for item in text.split(",")]
+    except ValueError:
+        raise SrasError(f"{option} {text!r}: expected comma-separated integers, e.g. 0,1") from None
 
 
 @main.group()
@@ -396,12 +420,19 @@ def report():
 @click.option("--results", type=click.Path(file_okay=False), default="results")
 @_clear_errors
 def report_table_command(name, runs, results):
-    """Write results/NAME.md and .csv from the newest finished run of every row of recipe NAME."""
+    """Write results/NAME.md and .csv from the newest finished run of every row of recipe NAME (an analysis
+    recipe writes its table when it runs: this shows it)."""
     from pathlib import Path
 
-    from sras_keras.experiment import report_table
+    from recipes import get_recipe, recipe_names
+    from sras_keras.experiment import Analysis, report_table
 
-    path = report_table(Path(runs), name, Path(results))
+    if name in recipe_names() and isinstance(get_recipe(name), Analysis):
+        path = Path(results) / f"{name}.md"
+        if not path.exists():
+            raise SrasError(f"{path}: not written yet; analysis recipes write it when run (sras cv run --recipe {name})")
+    else:
+        path = report_table(Path(runs), name, Path(results))
     click.echo(path.read_text())
 
 

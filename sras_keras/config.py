@@ -9,6 +9,8 @@ import json
 from sras_keras.data.splits import SplitConfig
 
 SCHEDULES = ("constant", "cosine")
+OPTIMIZERS = ("adam", "adam_then_sgd")  # the two-step study's two-stage optimisation: Adam, then SGD
+KFOLD_VALIDATION = ("test_fold", "next_fold")  # paper: select on the held-out fold; honest: on another fold
 FLIPS = ("none", "horizontal", "both")  # random mirroring: left-right, or also up-down
 
 
@@ -112,10 +114,18 @@ class TrainConfig:
     max_rotation: float | None = None  # train only on stored copies within this many degrees of upright
     schedule: str = "constant"  # or "cosine": one warm-up epoch, then cosine decay to zero at `epochs`
     fold: int | None = None  # K-fold datasets: the held-out fold (validation and test, as the two-step study)
+    kfold_validation: str = "test_fold"  # or "next_fold": validate on fold k+1, train on the other K-2 (honest)
+    blur: float = 0.0  # random Gaussian blur of training images, sigma up to this (0: off; the two-step study)
+    optimizer: str = "adam"  # or "adam_then_sgd": Adam until `sgd_epoch`, then SGD with momentum 0.9
+    sgd_epoch: int = 0  # first epoch (0-based) of the SGD stage of "adam_then_sgd"
+    sgd_learning_rate: float = 1e-3
+    head: str = "sras"  # "sras": pooling, dropout, softmax; "native": the architecture's own classifier head
+    init_from: str | None = None  # a trained classifier (.keras) whose backbone weights start this run (two-step)
     shuffle_buffer: int = 8192
     max_minutes: float | None = None
     mixed_precision: bool = False
     seed: int = 0
+    strategy: str = "auto"  # tf.distribute: auto | mirrored | multiworker (TF_CONFIG); batch_size stays global
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -5,6 +5,12 @@ A recipe module in ``recipes/`` builds an ``Experiment`` for a config name (``pa
 ``tfrecords/<experiment>/``: a conversion whose manifest matches is not redone), trains the SR model where a
 row uses SRAFBN, trains and evaluates every row into ``runs/<experiment>/<stamp>-s<seed>/<row>/``, and
 ``report_table`` writes ``results/<experiment>.md|csv`` with the paper's numbers beside ours.
+
+Cross-validated rows (``Row.folds``) train one model per fold into ``<row>/fold<k>/`` and report mean +- SD over
+the folds; any fold can run as its own job (``folds=``), and the report merges the newest result of every fold.
+A row with a ``Pretrain`` stage first fine-tunes on another data set (the two-step study's intermediate domain)
+and starts every fold from that model's backbone. An ``Analysis`` is a recipe that trains nothing of its own
+(domain similarity, figures over another recipe's runs).
 """
 
 from __future__ import annotations
@@ -26,6 +32,15 @@ PROTOCOLS = ("paper", "honest")
 
 
 @dataclasses.dataclass(frozen=True)
+class Pretrain:
+    """A first fine-tuning stage on another data set, whose backbone starts the row's own training."""
+
+    source: str  # a data set under SRAS_DATA_DIR, e.g. "gband65"
+    convert: ConvertConfig
+    train: TrainConfig
+
+
+@dataclasses.dataclass(frozen=True)
 class Row:
     """One line of a paper table."""
 
@@ -36,6 +51,21 @@ class Row:
     sr: bool = False  # upscale the images with SRAFBN first
     paper_accuracy: float | None = None  # percent, as printed
     protocol: str = "honest"
+    source: str | None = None  # the row's own data set, when it is not the experiment's
+    folds: tuple[int, ...] = ()  # K-fold rows: the folds to train, one model each
+    pretrain: Pretrain | None = None
+    tags: tuple[tuple[str, str], ...] = ()  # e.g. (("architecture", "ResNet-34"), ("band", "Q"), ...): pivots
+
+
+@dataclasses.dataclass(frozen=True)
+class Analysis:
+    """A recipe that trains nothing itself: ``run(params, data_root, runs, results, log)`` writes its results."""
+
+    name: str
+    config_name: str
+    run: Callable
+    params: object  # a dataclass; ``--set analysis.FIELD=VALUE`` changes a field
+    notes: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,8 +92,17 @@ def protocol_split(protocol: str, seed: int, base: ConvertConfig) -> ConvertConf
     raise SrasError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
 
 
-def apply_overrides(experiment: Experiment, overrides: dict[str, str]) -> Experiment:
-    """``--set train.epochs=3 convert.image_size=64 sr_train.max_minutes=5``: change one field in every row."""
+def apply_overrides(experiment: Experiment | Analysis, overrides: dict[str, str]) -> Experiment | Analysis:
+    """``--set train.epochs=3 convert.image_size=64 sr_train.max_minutes=5``: change one field in every row (and in
+    its pretraining stage); ``--set analysis.FIELD=VALUE`` for an analysis recipe."""
+    if isinstance(experiment, Analysis):
+        params = experiment.params
+        for key, text in overrides.items():
+            section, _, field = key.partition(".")
+            if section != "analysis":
+                raise SrasError(f"--set {key}: recipe {experiment.name} is an analysis; its keys start with analysis.")
+            params = _replace_field(params, field, text, key)
+        return dataclasses.replace(experiment, params=params)
     rows = list(experiment.rows)
     sr_train = experiment.sr_train
     for key, text in overrides.items():
@@ -71,11 +110,18 @@ def apply_overrides(experiment: Experiment, overrides: dict[str, str]) -> Experi
         if section == "sr_train" and sr_train is not None:
             sr_train = _replace_field(sr_train, field, text, key)
         elif section in ("convert", "train"):
-            rows = [dataclasses.replace(row, **{section: _replace_field(getattr(row, section), field, text, key)})
-                    for row in rows]
+            rows = [_override_row(row, section, field, text, key) for row in rows]
         else:
             raise SrasError(f"--set {key}: the key must start with convert., train. or sr_train.")
     return dataclasses.replace(experiment, rows=tuple(rows), sr_train=sr_train)
+
+
+def _override_row(row: Row, section: str, field: str, text: str, key: str) -> Row:
+    changed = dataclasses.replace(row, **{section: _replace_field(getattr(row, section), field, text, key)})
+    if row.pretrain is None or (section, field) == ("train", "init_from"):
+        return changed
+    stage = dataclasses.replace(row.pretrain, **{section: _replace_field(getattr(row.pretrain, section), field, text, key)})
+    return dataclasses.replace(changed, pretrain=stage)
 
 
 def _replace_field(config, field: str, text: str, key: str):
@@ -88,6 +134,12 @@ def _replace_field(config, field: str, text: str, key: str):
         value = text  # a bare string, e.g. a backbone name
     if isinstance(value, list):
         value = tuple(value)
+    current = getattr(config, field)
+    if dataclasses.is_dataclass(current) and isinstance(value, dict):  # e.g. convert.split={"group_by": "cell"}
+        try:
+            value = dataclasses.replace(current, **value)
+        except TypeError as error:
+            raise SrasError(f"--set {key}: {error}") from None
     return dataclasses.replace(config, **{field: value})
 
 
@@ -100,14 +152,35 @@ class _DataCache:
         self.sr_sources: dict[str, Path] = {}
 
     def dataset(self, row: Row) -> Path:
+        source = self.source.parent / row.source if row.source else self.source
+        if row.sr:
+            source = self._sr_source(row.convert)
+        return self._converted(source, row.convert, f"{'sr-' if row.sr else ''}", row.name)
+
+    def _converted(self, source: Path, config: ConvertConfig, prefix: str, name: str) -> Path:
         from sras_keras.data.convert import convert
 
-        source = self._sr_source(row.convert) if row.sr else self.source
-        key = fingerprint({"convert": row.convert.to_dict(), "source": str(source)})
-        out = self.tfrecords / self.experiment.name / f"{'sr-' if row.sr else ''}{key}"
-        self.log(f"[{row.name}] data: {out}")
-        convert(source, out, row.convert, progress=self.progress, log=self.log)
+        if not source.is_dir():
+            raise SrasError(f"{source}: data set {source.name!r} not found (set SRAS_DATA_DIR or --data-root)")
+        key = fingerprint({"convert": config.to_dict(), "source": str(source)})
+        out = self.tfrecords / self.experiment.name / f"{prefix}{key}"
+        self.log(f"[{name}] data: {out}")
+        convert(source, out, config, progress=self.progress, log=self.log)
         return out
+
+    def pretrained(self, stage: Pretrain) -> Path:
+        """The model of a pretraining stage, trained once per experiment run (resumed if a kill interrupted it)."""
+        from sras_keras.training.classifier import train_classifier
+        from sras_keras.training.run_dir import FINAL
+
+        key = fingerprint(dataclasses.asdict(stage))
+        out = self.run_dir / f"pretrain-{stage.source}-{key}"
+        if not (out / FINAL).exists():
+            data = self._converted(self.source.parent / stage.source, stage.convert, f"{stage.source}-", out.name)
+            self.log(f"[{out.name}] pretraining {stage.train.backbone} on {stage.source}")
+            resume = (out / "checkpoints" / "state.json").exists()
+            train_classifier(data, out, stage.train, resume=resume, log=self.log)
+        return out / FINAL
 
     def _sr_source(self, convert_config: ConvertConfig) -> Path:
         """The source tree upscaled by an SRAFBN trained on this split's training images only."""
@@ -135,8 +208,9 @@ class _DataCache:
 
 def run_experiment(experiment: Experiment, data_root: Path, runs: Path = Path("runs"),
                    tfrecords: Path = Path("tfrecords"), rows: list[str] | None = None, log=print,
-                   progress: bool = False) -> Path:
-    """Run every row (or the named ``rows``: one job per row shards a table over machines); returns the run folder."""
+                   progress: bool = False, folds: list[int] | None = None) -> Path:
+    """Run every row (or the named ``rows``, and of K-fold rows only ``folds``: one job per row or fold shards a
+    table over machines); returns the run folder."""
     from sras_keras.training.classifier import train_classifier
 
     source = Path(data_root) / experiment.source
@@ -152,31 +226,84 @@ def run_experiment(experiment: Experiment, data_root: Path, runs: Path = Path("r
     write_json_atomic(run_dir / "env.json", environment(seed=seed))
     cache = _DataCache(experiment, source, tfrecords, run_dir, log, progress)
     for row in chosen:
-        started = time.monotonic()
         data = cache.dataset(row)
-        log(f"[{row.name}] training {row.train.backbone} ({row.protocol} protocol)")
-        metrics = train_classifier(data, run_dir / row.name, row.train, log=log)
-        write_json_atomic(run_dir / row.name / "row.json", {
-            **{k: v for k, v in dataclasses.asdict(row).items() if k not in ("convert", "train")},
-            "data": str(data), "wall_seconds": round(time.monotonic() - started, 1)})
-        log(f"[{row.name}] accuracy {100 * metrics['accuracy']:.2f}% (paper: {row.paper_accuracy})")
+        train = row.train
+        if row.pretrain is not None:
+            train = dataclasses.replace(train, init_from=str(cache.pretrained(row.pretrain)))
+        units = [(run_dir / row.name, train, None)]
+        if row.folds:
+            units = [(run_dir / row.name / f"fold{k}", dataclasses.replace(train, fold=k), k)
+                     for k in row.folds if folds is None or k in folds]
+        for out, config, fold in units:
+            started = time.monotonic()
+            log(f"[{row.name}{'' if fold is None else f' fold {fold}'}] training {config.backbone} "
+                f"({row.protocol} protocol)")
+            metrics = train_classifier(data, out, config, log=log)
+            write_json_atomic(out / "row.json", {
+                **{k: v for k, v in dataclasses.asdict(row).items() if k not in ("convert", "train", "pretrain")},
+                "fold": fold, "data": str(data), "wall_seconds": round(time.monotonic() - started, 1)})
+            log(f"[{row.name}] accuracy {100 * metrics['accuracy']:.2f}% (paper: {row.paper_accuracy})")
     return run_dir
 
 
+FOLD_METRICS = ("accuracy", "macro_f1", "auc_ovr")
+
+
 def collect_rows(runs: Path, name: str) -> list[dict]:
-    """The newest result of every row of experiment ``name`` found under ``runs/name/*/`` (so rows run as
-    separate jobs, on separate machines, merge into one table)."""
-    found = {}
-    for row_file in sorted(Path(runs, name).glob("*/*/row.json")):
+    """The newest result of every row of experiment ``name`` found under ``runs/name/*/`` (so rows, and the folds
+    of a K-fold row, run as separate jobs on separate machines merge into one table). A K-fold row's metrics are
+    the mean and SD (ddof=1) over its folds; ``fold_runs`` lists the run folder of each fold."""
+    found, fold_results = {}, {}
+    for row_file in sorted([*Path(runs, name).glob("*/*/row.json"), *Path(runs, name).glob("*/*/fold*/row.json")],
+                           key=lambda path: str(path)):
         metrics_file = row_file.parent / "metrics.json"
-        if metrics_file.exists():
-            row = json.loads(row_file.read_text())
-            found[row["name"]] = {**row, "metrics": json.loads(metrics_file.read_text()), "run": str(row_file.parent)}
+        if not metrics_file.exists():
+            continue
+        row = json.loads(row_file.read_text())
+        entry = {**row, "metrics": json.loads(metrics_file.read_text()), "run": str(row_file.parent)}
+        if row.get("fold") is None:
+            found[row["name"]] = entry
+        else:
+            fold_results.setdefault(row["name"], {})[row["fold"]] = entry
+    for row_name, by_fold in fold_results.items():
+        found[row_name] = _fold_summary([by_fold[k] for k in sorted(by_fold)])
     return list(found.values())
 
 
+def _fold_summary(entries: list[dict]) -> dict:
+    import numpy as np
+
+    metrics = {"folds": [entry["fold"] for entry in entries]}
+    for key in FOLD_METRICS:
+        values = np.array([entry["metrics"][key] for entry in entries], dtype=float)
+        metrics[key] = float(values.mean())
+        metrics[f"{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        metrics[f"{key}_per_fold"] = values.tolist()
+    metrics["images"] = sum(entry["metrics"]["images"] for entry in entries)
+    metrics["checkpoint_selected_on_test_set"] = any(e["metrics"]["checkpoint_selected_on_test_set"] for e in entries)
+    metrics["epochs_trained"] = "/".join(str(entry["metrics"]["epochs_trained"]) for entry in entries)
+    first = entries[0]
+    return {**first, "fold": None, "metrics": metrics, "wall_seconds": sum(e["wall_seconds"] for e in entries),
+            "run": str(Path(first["run"]).parent), "fold_runs": [entry["run"] for entry in entries]}
+
+
+def pooled_predictions(row: dict) -> list[dict]:
+    """Every test image's prediction of a collected row: for a K-fold row, each image once, from its held-out fold."""
+    rows = []
+    for run in row.get("fold_runs") or [row["run"]]:
+        with open(Path(run) / "predictions.csv", newline="") as handle:
+            rows += list(csv.DictReader(handle))
+    return rows
+
+
+def _percent(metrics: dict, key: str, scale: float = 100.0, digits: int = 2) -> str:
+    text = f"{scale * metrics[key]:.{digits}f}"
+    return f"{text} ± {scale * metrics[f'{key}_std']:.{digits}f}" if f"{key}_std" in metrics else text
+
+
 def report_table(runs: Path, name: str, results: Path = Path("results"), order: Callable | None = None) -> Path:
-    """``results/<name>.md`` and ``.csv``: each row's accuracy beside the paper's, with macro-F1, AUC and protocol."""
+    """``results/<name>.md`` and ``.csv``: each row's accuracy beside the paper's, with macro-F1, AUC and protocol
+    (K-fold rows: mean ± SD over folds), and, for rows with tags, a pivot of macro-F1 by the tags."""
     rows = collect_rows(runs, name)
     if not rows:
         raise SrasError(f"no finished rows of {name} under {Path(runs, name)} (run `sras cv run --recipe {name}`)")
@@ -186,7 +313,7 @@ def report_table(runs: Path, name: str, results: Path = Path("results"), order: 
     for row in rows:
         m = row["metrics"]
         table.append([row["label"], row["protocol"], "" if row["paper_accuracy"] is None else f"{row['paper_accuracy']:.2f}",
-                      f"{100 * m['accuracy']:.2f}", f"{m['macro_f1']:.4f}", f"{m['auc_ovr']:.4f}", m["images"],
+                      _percent(m, "accuracy"), _percent(m, "macro_f1", 1, 4), _percent(m, "auc_ovr", 1, 4), m["images"],
                       "yes" if m["checkpoint_selected_on_test_set"] else "no", m["epochs_trained"],
                       f"{row['wall_seconds'] / 60:.1f}", row["run"]])
     results.mkdir(parents=True, exist_ok=True)
@@ -194,6 +321,25 @@ def report_table(runs: Path, name: str, results: Path = Path("results"), order: 
         csv.writer(handle).writerows([header, *table])
     lines = [f"# {name}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in line) + " |" for line in table]
+    lines += _pivot_lines(rows)
     with atomic_path(results / f"{name}.md") as temporary:
         temporary.write_text("\n".join(lines) + "\n")
     return results / f"{name}.md"
+
+
+def _pivot_lines(rows: list[dict]) -> list[str]:
+    """Macro-F1 % with the first tag down and the other tags across (the two-step study's Table 2 layout)."""
+    tagged = [row for row in rows if row.get("tags")]
+    if not tagged:
+        return []
+    keys = [key for key, _ in tagged[0]["tags"]]
+    cells = {}
+    for row in tagged:
+        tags = dict(tuple(pair) for pair in row["tags"])
+        cells[(tags[keys[0]], tuple(tags[key] for key in keys[1:]))] = _percent(row["metrics"], "macro_f1")
+    down = list(dict.fromkeys(first for first, _ in cells))
+    across = sorted({rest for _, rest in cells})
+    lines = ["", f"Macro-F1 % by {keys[0]} and {', '.join(keys[1:])} (K-fold rows: mean ± SD over folds)", "",
+             "| " + " | ".join([keys[0], *(" / ".join(rest) for rest in across)]) + " |", "|" + "---|" * (len(across) + 1)]
+    lines += ["| " + " | ".join([first, *(cells.get((first, rest), "") for rest in across)]) + " |" for first in down]
+    return lines

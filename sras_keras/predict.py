@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import json
 import re
 import time
@@ -17,11 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from sras_keras.data.labels import CLASS_NAMES, Y_INDEX, parse_label
-from sras_keras.data.readers import _BIOIMLAB_NAME, IMAGE_EXTENSIONS, detect_layout, read_image
+from sras_keras.data.readers import _BIOIMLAB_NAME, IMAGE_EXTENSIONS, detect_layout, display_path, read_image
 from sras_keras.errors import SrasError
 from sras_keras.io_utils import atomic_path, write_json_atomic
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_MAX_NAME = 100  # characters of a cell id kept in its karyogram's file name
 
 
 @dataclasses.dataclass
@@ -68,21 +70,37 @@ def gather_inputs(paths: list[Path], cell_regex: str | None = None) -> tuple[lis
             raise SrasError(f"{path}: no such file or folder")
     if not found:
         raise SrasError(f"{', '.join(map(str, paths))}: no images ({', '.join(IMAGE_EXTENSIONS)}) found")
+    if pattern is None:
+        _check_distinct_cells(found)
     images, skipped = [], []
     for file, cell, label in found:
+        name = display_path(file)  # printable even for non-UTF-8 names; outputs are UTF-8 text
         if pattern is not None:
             match = pattern.search(file.stem)
             if not match:
-                skipped.append((str(file), f"--cell-regex {cell_regex!r} does not match its name"))
+                skipped.append((name, f"--cell-regex {cell_regex!r} does not match its name"))
                 continue
             cell = match.group("cell") if "cell" in pattern.groupindex else match.group(1)
         try:
             array, _ = read_image(file)
         except SrasError as error:
-            skipped.append((str(file), str(error).removeprefix(f"{file}: ")))
+            skipped.append((name, str(error).removeprefix(f"{name}: ")))
             continue
-        images.append(InputImage(str(file), cell, label, array))
+        images.append(InputImage(name, display_path(cell), label, array))
     return images, skipped
+
+
+def _check_distinct_cells(found: list[tuple[Path, str, int | None]]) -> None:
+    """A cell named after its folder must come from one folder: `a/1` and `b/1` are two cells, not one of 92."""
+    folders: dict[str, set[Path]] = {}
+    for file, cell, _ in found:
+        if cell:
+            folders.setdefault(cell, set()).add(file.parent.resolve())
+    for cell, where in sorted(folders.items()):
+        if len(where) > 1:
+            shown = ", ".join(display_path(folder) for folder in sorted(where))
+            raise SrasError(f"cell {display_path(cell)!r} names {len(where)} different folders ({shown}); their "
+                            "images would merge into one cell: rename the folders or predict them separately")
 
 
 def _images_in(folder: Path) -> list[Path]:
@@ -258,11 +276,29 @@ def _karyograms(folder: Path, images, cells, background: int) -> None:
     if any(image.array is None for image in images):
         return  # TFRecord inputs hold preprocessed crops, not the originals a karyogram shows
     folder.mkdir(parents=True, exist_ok=True)
+    names = karyogram_names(list(cells))
     for cell, result in cells.items():
         members = [image for image in images if image.cell_id == cell]
         crops = [crop_to_foreground(image.array, background).numpy()[..., 0] for image in members]
-        name = _UNSAFE.sub("_", cell).strip("._") or "cell"  # file names from data never leave the folder
-        karyogram_figure(crops, result, folder / f"{name}.png", title=f"cell {cell}", background=background)
+        karyogram_figure(crops, result, folder / names[cell], title=f"cell {cell}", background=background)
+
+
+def karyogram_names(cells: list[str]) -> dict[str, str]:
+    """A distinct file name for every cell id, inside the karyogram folder whatever the id holds (``../x``, ``/x``,
+    ``a/b``): unsafe characters become ``_``, and an id that had to change gets a hash of itself, so ``a b`` and
+    ``a_b`` cannot overwrite each other's file."""
+    names, used = {}, set()
+    for cell in cells:
+        base = _UNSAFE.sub("_", cell).strip("._")[:_MAX_NAME] or "cell"
+        if base != cell:
+            base += "-" + hashlib.sha256(cell.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+        name, k = base, 1
+        while name.lower() in used:  # case-insensitive file systems too
+            k += 1
+            name = f"{base}-{k}"
+        used.add(name.lower())
+        names[cell] = f"{name}.png"
+    return names
 
 
 def predict(run_dir, inputs: list, out, *, karyotype: bool = False, cell_regex: str | None = None,

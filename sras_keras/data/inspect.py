@@ -68,6 +68,28 @@ def format_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def check_shards(data_dir: str | Path, files=None, manifest: dict | None = None) -> None:
+    """Raise SrasError naming the first shard of ``files`` (paths or names; default: every shard) that is missing or
+    whose size or sha256 differs from ``manifest.json``: the fast part of ``verify`` (hashing runs at about disk
+    speed, no record is parsed), for commands to run before they read a dataset."""
+    from sras_keras.errors import SrasError
+
+    data_dir = Path(data_dir)
+    manifest = manifest or load_manifest(data_dir)
+    wanted = None if files is None else {Path(file).name for file in files}
+    for shard in manifest["shards"]:
+        if wanted is not None and shard["file"] not in wanted:
+            continue
+        path = data_dir / shard["file"]
+        try:
+            size = path.stat().st_size
+        except OSError:
+            raise SrasError(f"{path}: shard missing (listed in manifest.json); convert the dataset again") from None
+        if size != shard["bytes"] or sha256_of(path) != shard["sha256"]:
+            raise SrasError(f"{path}: shard is corrupted (its sha256 differs from manifest.json); run "
+                            f"`sras data verify {data_dir}` and convert the dataset again")
+
+
 def verify(data_dir: str | Path, progress: bool = False) -> list[str]:
     """Problems found in a converted dataset (empty when intact): missing, extra or altered shards, record
     counts that differ from the manifest, and records whose CRC or content does not parse."""

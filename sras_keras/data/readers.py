@@ -16,6 +16,8 @@ import hashlib
 import io
 import os
 import re
+import stat
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,37 @@ LAYOUTS = ("auto", "bioimlab", "class_folders")
 _BIOIMLAB_NAME = re.compile(r"^(\d+) (\d+)([ab]?)\.bmp$", re.IGNORECASE)
 # Files the OS or editors leave behind, never data.
 _IGNORED_NAMES = {"thumbs.db", "desktop.ini"}
+# Chromosome crops are a few hundred pixels a side; anything beyond these is a damaged header or a decompression
+# bomb, refused before its pixels are allocated (Pillow's own guard only warns below 179 megapixels).
+MAX_IMAGE_PIXELS = 50_000_000
+MAX_FILE_BYTES = 256 << 20
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """``path`` as printable text: bytes of a non-UTF-8 name (which Python keeps as lone surrogates) become
+    ``\\xNN`` escapes, so an error message naming the file can always be printed and written."""
+    text = os.fspath(path)
+    if isinstance(text, bytes):
+        return text.decode("utf-8", "backslashreplace")
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _checked_name(path: Path) -> Path:
+    """Names go into records, CSV and JSON as UTF-8 text: a name that is not is refused, not mangled."""
+    if not _is_utf8(path.name):
+        raise SrasError(f"{display_path(path)}: file name is not valid UTF-8; rename it")
+    return path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,12 +80,23 @@ def _is_ignored(name: str) -> bool:
     return name.startswith(".") or name.lower() in _IGNORED_NAMES
 
 
+def _listing(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError as error:
+        raise SrasError(f"{display_path(folder)}: cannot list ({error.strerror or error})") from None
+
+
 def _subfolders(root: Path) -> list[Path]:
-    return sorted((p for p in root.iterdir() if p.is_dir() and not _is_ignored(p.name)), key=lambda p: p.name)
+    # A symlink loop is not a folder (is_dir is False on ELOOP), so it is listed as a file and refused by name;
+    # only two levels are ever walked, so a link back to an ancestor cannot recurse.
+    return sorted((_checked_name(p) for p in _listing(root) if p.is_dir() and not _is_ignored(p.name)),
+                  key=lambda p: p.name)
 
 
 def _files(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if not p.is_dir() and not _is_ignored(p.name)), key=lambda p: p.name)
+    return sorted((_checked_name(p) for p in _listing(folder) if not p.is_dir() and not _is_ignored(p.name)),
+                  key=lambda p: p.name)
 
 
 def detect_layout(root: Path) -> str:
@@ -115,7 +159,9 @@ def scan_source(
     """
     root = Path(root)
     if not root.is_dir():
-        raise SrasError(f"{root}: source folder does not exist")
+        raise SrasError(f"{display_path(root)}: source folder does not exist")
+    if not _is_utf8(str(root)):
+        raise SrasError(f"{display_path(root)}: source path is not valid UTF-8; rename it")
     if layout not in LAYOUTS:
         raise SrasError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     for file in _files(root):
@@ -141,18 +187,31 @@ def decode_grayscale(data: bytes, name: str) -> np.ndarray:
 
     16-bit images are scaled to 8 bits; palette images are converted through their palette.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
+    name = display_path(name)
     if not data:
         raise SrasError(f"{name}: empty file (0 bytes)")
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            array = _to_gray_array(image, name)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise SrasError(f"{name}: not a readable image ({error})") from None
+        with warnings.catch_warnings():
+            # Pillow warns about damaged metadata (the pixels still decode) and about decompression bombs (which
+            # the size check below refuses): neither may print stray lines.
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise SrasError(f"{name}: image too large ({width} x {height} pixels; at most "
+                                    f"{MAX_IMAGE_PIXELS:,} are accepted)")
+                image.load()
+                array = _to_gray_array(image, name)
+    except SrasError:
+        raise
     except Image.DecompressionBombError as error:
         raise SrasError(f"{name}: image too large ({error})") from None
+    except Exception as error:  # noqa: BLE001  Pillow's decoders raise many types (OSError, ValueError,
+        # SyntaxError, struct.error, IndexError, MemoryError, ...) on damaged files: all mean "not readable"
+        detail = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        raise SrasError(f"{name}: not a readable image ({detail})") from None
     if array.size == 0:
         raise SrasError(f"{name}: image has no pixels")
     return array
@@ -181,8 +240,14 @@ def _to_gray_array(image, name: str) -> np.ndarray:
 def read_image(path: str | os.PathLike) -> tuple[np.ndarray, str]:
     """Read an image file as a 2-D uint8 array; returns (array, md5 of the file's bytes)."""
     path = Path(path)
+    name = display_path(path)
     try:
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):  # a FIFO would block, a device never end
+            raise SrasError(f"{name}: not a regular file")
+        if status.st_size > MAX_FILE_BYTES:
+            raise SrasError(f"{name}: file too large for an image ({status.st_size:,} bytes)")
         data = path.read_bytes()
     except OSError as error:
-        raise SrasError(f"{path}: cannot read ({error.strerror or error})") from None
-    return decode_grayscale(data, str(path)), hashlib.md5(data).hexdigest()
+        raise SrasError(f"{name}: cannot read ({error.strerror or error})") from None
+    return decode_grayscale(data, name), hashlib.md5(data).hexdigest()

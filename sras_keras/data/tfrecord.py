@@ -79,7 +79,9 @@ def serialize_example(png: bytes, height: int, width: int, meta: RecordMeta) -> 
         "parents": _bytes(meta.parents),
         "smote_step": tf.train.Feature(float_list=tf.train.FloatList(value=[meta.smote_step])),
     }
-    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+    # deterministic: a map field's order otherwise follows the per-process string hash seed, so two conversions
+    # of the same images wrote different bytes (and a resumed conversion mixed both orders)
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString(deterministic=True)
 
 
 FEATURE_SPEC = {

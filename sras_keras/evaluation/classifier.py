@@ -24,11 +24,19 @@ TSNE_MAX_POINTS = 3000
 
 
 def load_classifier(path: Path) -> keras.Model:
+    """A classifier saved by this suite, loaded in Keras safe mode (a Lambda layer's code is never run); any
+    failure, a refused Lambda included, is one clear error naming the file."""
     import sras_keras.models  # noqa: F401  (registers the custom layers)
 
+    path = Path(path)
     if not path.is_file():
         raise SrasError(f"{path}: no trained model (run `sras train` first, or --resume it)")
-    return keras.saving.load_model(path, safe_mode=True)
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except Exception as error:  # noqa: BLE001  Keras raises many types for a wrong, damaged or unsafe file
+        first_line = str(error).splitlines()[0][:300] if str(error) else ""
+        raise SrasError(f"{path}: not a loadable model in Keras safe mode ({type(error).__name__}: "
+                        f"{first_line})") from None
 
 
 def predict_part(model: keras.Model, data_dir, part: str, batch_size: int = 64):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -15,6 +16,22 @@ from sras_keras.io_utils import atomic_path, write_json_atomic
 CHECKPOINT = Path("checkpoints") / "last.keras"
 STATE = Path("checkpoints") / "state.json"
 BEST_WEIGHTS = Path("checkpoints") / "best.weights.h5"
+
+
+def pending_best(out: Path, epoch: int) -> Path:
+    """Where an improved epoch's weights wait until ``Checkpoint`` commits that epoch (see ``settle_best``)."""
+    return out / "checkpoints" / f"best-pending-{epoch}.weights.h5"
+
+
+def settle_best(out: Path, state: dict) -> None:
+    """Promote the pending best weights of the committed best epoch to ``BEST_WEIGHTS``; drop any other (an epoch
+    killed before its checkpoint). Run at each commit and on resume, so ``BEST_WEIGHTS`` always holds the weights
+    of ``state['best_epoch']``, whatever instant a kill struck."""
+    for pending in (out / "checkpoints").glob("best-pending-*.weights.h5"):
+        if pending.name == pending_best(out, state.get("best_epoch", -1)).name:
+            os.replace(pending, out / BEST_WEIGHTS)
+        else:
+            pending.unlink(missing_ok=True)
 
 
 def save_model_atomic(model: keras.Model, path: Path) -> None:
@@ -65,7 +82,7 @@ class BestEpoch(keras.callbacks.Callback):
             raise KeyError(f"early stopping monitors {self.monitor!r}, which the logs do not have: {sorted(logs or {})}")
         if value > self.best:
             self.best, self.best_epoch, self.wait = float(value), epoch + 1, 0
-            with atomic_path(self.out / BEST_WEIGHTS) as temporary:
+            with atomic_path(pending_best(self.out, epoch + 1)) as temporary:  # Checkpoint commits it
                 self.model.save_weights(temporary)
         else:
             self.wait += 1
@@ -89,7 +106,9 @@ class Checkpoint(keras.callbacks.Callback):
             return
         save_model_atomic(self.model, self.out / CHECKPOINT)
         logs = {key: float(value) for key, value in (logs or {}).items()}
-        write_json_atomic(self.out / STATE, {"epoch": epoch + 1, "logs": logs, **self.extra_state()})
+        state = {"epoch": epoch + 1, "logs": logs, **self.extra_state()}
+        write_json_atomic(self.out / STATE, state)  # the commit point of an epoch
+        settle_best(self.out, state)
 
 
 class TimeBudget(keras.callbacks.Callback):

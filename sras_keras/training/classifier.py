@@ -8,12 +8,15 @@ honest protocol: test cells are touched once, after training), a ``kfold`` split
 from __future__ import annotations
 
 import math
+import shutil
+import tempfile
 from pathlib import Path
 
 import keras
 
-from sras_keras.config import SCHEDULES, TrainConfig
-from sras_keras.data.pipeline import load_manifest, make_dataset, record_count
+from sras_keras.config import KFOLD_VALIDATION, SCHEDULES, TrainConfig
+from sras_keras.data.inspect import check_shards
+from sras_keras.data.pipeline import load_manifest, make_dataset, record_count, shard_files
 from sras_keras.errors import SrasError
 from sras_keras.io_utils import write_json_atomic
 from sras_keras.runinfo import environment
@@ -26,19 +29,25 @@ from sras_keras.training.callbacks import (
     TimeBudget,
     save_model_atomic,
 )
-from sras_keras.training.distribute import distribution_strategy
+from sras_keras.training.distribute import distribution_strategy, is_chief, keras_distribute_fixes, shard_by_data
 from sras_keras.training.run_dir import FINAL, prepare_run
 
 
-def data_roles(manifest: dict, fold: int | None) -> dict:
-    """{'train': [...], 'val': part, 'test': part, 'protocol': 'paper' | 'honest'} for a dataset."""
+def data_roles(manifest: dict, fold: int | None, kfold_validation: str = "test_fold") -> dict:
+    """{'train': [...], 'val': part, 'test': part, 'protocol': 'paper' | 'honest'} for a dataset. K-fold:
+    ``test_fold`` selects the checkpoint on the held-out fold (the two-step study), ``next_fold`` on fold k+1, which
+    then does not train, so the held-out fold is touched once."""
     parts = manifest["parts"]
     scheme = manifest["config"]["split"]["scheme"]
     if scheme == "kfold":
         if fold is None or not 0 <= fold < len(parts):
             raise SrasError(f"a K-fold dataset needs --fold 0..{len(parts) - 1}")
+        if kfold_validation not in KFOLD_VALIDATION:
+            raise SrasError(f"unknown kfold_validation {kfold_validation!r}; choose one of {', '.join(KFOLD_VALIDATION)}")
         held = f"fold{fold}"
-        return {"train": [p for p in parts if p != held], "val": held, "test": held, "protocol": "paper"}
+        validation = held if kfold_validation == "test_fold" else f"fold{(fold + 1) % len(parts)}"
+        return {"train": [p for p in parts if p not in (held, validation)], "val": validation, "test": held,
+                "protocol": "paper" if validation == held else "honest"}
     if fold is not None:
         raise SrasError(f"--fold applies to K-fold datasets; this one has a {scheme} split")
     validation = manifest["validation_part"]
@@ -66,18 +75,20 @@ def training_inputs(data_dir, roles: dict, config: TrainConfig):
     every epoch stalled short epochs here (30 s -> 60 s an epoch for 4,000 images)."""
     train = make_dataset(data_dir, roles["train"], batch_size=config.batch_size, rotations=config.rotations,
                          synthetic=config.synthetic, shuffle=True, repeat=True, seed=config.seed,
-                         shuffle_buffer=config.shuffle_buffer, flip=config.flip, max_rotation=config.max_rotation)
+                         shuffle_buffer=config.shuffle_buffer, flip=config.flip, max_rotation=config.max_rotation,
+                         blur=config.blur)
     records = record_count(data_dir, roles["train"], config.rotations, config.synthetic, config.max_rotation)
     validation = make_dataset(data_dir, roles["val"], batch_size=config.batch_size, rotations=False, synthetic=False,
                               autotune=False)
-    return train, validation, math.ceil(records / config.batch_size)
+    # DATA auto-sharding under a multi-worker strategy (see training.distribute); batch_size is the global batch
+    return shard_by_data(train), shard_by_data(validation), math.ceil(records / config.batch_size)
 
 
 def _load_checkpoint(path: Path, config: TrainConfig) -> keras.Model:
-    import sras_keras.models  # noqa: F401  (registers the custom layers)
+    from sras_keras.evaluation.classifier import load_classifier
     from sras_keras.models import check_compatible
 
-    model = keras.saving.load_model(path, safe_mode=True)
+    model = load_classifier(path)
     check_compatible(model, config.backbone, 24, source=str(path))
     return model
 
@@ -89,7 +100,8 @@ def training_callbacks(out: Path, config: TrainConfig, state: dict, resume: bool
     callbacks = [
         guard,
         best,
-        keras.callbacks.CSVLogger(str(out / "history.csv"), append=resume),
+        # append: a resumed run (its history trimmed to the checkpoint) and each optimizer stage add rows
+        keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(out / "tensorboard"), update_freq="epoch"),
         Checkpoint(out, guard, best.state),
         TimeBudget(config.max_minutes),
@@ -100,12 +112,16 @@ def training_callbacks(out: Path, config: TrainConfig, state: dict, resume: bool
 def train_classifier(data_dir, out, config: TrainConfig, resume: bool = False, log=print) -> dict:
     """Train (or resume) a classifier run in ``out``, evaluate it on the test part; returns the test metrics."""
     from sras_keras.evaluation.classifier import evaluate_run
-    from sras_keras.models import build_classifier
 
     out = Path(out)
+    strategy = distribution_strategy(config.strategy)  # first: a multi-worker strategy must precede any TF op
+    if not is_chief(strategy):
+        return _train_worker(data_dir, out, config, strategy, resume)
     manifest = load_manifest(data_dir)
-    roles = data_roles(manifest, config.fold)
-    state = prepare_run(out, config.to_dict(), resume)
+    roles = data_roles(manifest, config.fold, config.kfold_validation)
+    check_shards(data_dir, shard_files(data_dir, roles["train"], config.rotations, manifest, config.synthetic)
+                 + shard_files(data_dir, [roles["val"], roles["test"]], False, manifest), manifest)  # before any write
+    state = prepare_run(out, config.to_dict(), resume, finished="metrics.json")
     initial_epoch = state.get("epoch", 0)
     keras.utils.set_random_seed(config.seed)
     if config.mixed_precision:
@@ -118,20 +134,76 @@ def train_classifier(data_dir, out, config: TrainConfig, resume: bool = False, l
     if roles["protocol"] == "paper":
         log(f"protocol=paper: the checkpoint is selected on '{roles['val']}', which is also the test set (as published)")
 
-    train, validation, steps = training_inputs(data_dir, roles, config)
-    with distribution_strategy().scope():
-        if resume:
-            model = _load_checkpoint(out / CHECKPOINT, config)
-        else:
-            weights = None if config.weights == "none" else config.weights
-            model = build_classifier(config.backbone, manifest["image_size"], weights=weights, dropout=config.dropout)
-            model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config, steps)),
-                          loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    guard, best, callbacks = training_callbacks(out, config, state, resume)
-    model.fit(train, validation_data=validation, epochs=config.epochs, initial_epoch=initial_epoch,
-              steps_per_epoch=steps, callbacks=callbacks, verbose=2)
-    guard.raise_if_tripped(out)
-    model.load_weights(out / BEST_WEIGHTS)
+    model, best = _fit(data_dir, out, config, strategy, manifest, roles, state, out / CHECKPOINT if resume else None)
     log(f"best {config.monitor} {best.best:.4f} at epoch {best.best_epoch}; restored those weights")
     save_model_atomic(model, out / FINAL)
+    if config.strategy == "multiworker":  # evaluate every test image here, not this worker's DATA shard
+        return evaluate_run(out)
     return evaluate_run(out, model=model)
+
+
+def _fit(data_dir, out: Path, config: TrainConfig, strategy, manifest: dict, roles: dict, state: dict,
+         checkpoint: Path | None):
+    """Build the model (or load ``checkpoint``) under ``strategy`` and train it from ``state`` with every callback
+    writing to ``out``; returns (the model with its best epoch's weights, the early-stopping callback). A resumed
+    run whose training had ended (last epoch or early stop reached, then killed before its outputs) trains no more."""
+    from sras_keras.models import build_classifier
+    from sras_keras.training.transfer import carry_backbone, make_optimizer, optimizer_kind, optimizer_stages
+
+    train, validation, steps = training_inputs(data_dir, roles, config)
+    adam_rate = learning_rate_schedule(config, steps)
+    stages = optimizer_stages(config)
+    with strategy.scope():
+        if checkpoint is not None:
+            model = _load_checkpoint(checkpoint, config)
+        else:
+            weights = None if config.weights == "none" else config.weights
+            model = build_classifier(config.backbone, manifest["image_size"], weights=weights, dropout=config.dropout,
+                                     head=config.head)
+            if config.init_from:  # two-step transfer: the previous stage's backbone, a fresh head
+                carry_backbone(model, config.init_from)
+    guard, best, callbacks = training_callbacks(out, config, state, checkpoint is not None)
+    initial_epoch = state.get("epoch", 0)
+    for first, end, kind in stages:  # Adam, or Adam then SGD: one fit per optimizer, the callbacks carry over
+        if initial_epoch >= end or best.wait >= config.patience:
+            continue
+        if optimizer_kind(model) != kind:  # a fresh build, or the switch; a resumed stage keeps its optimizer state
+            with strategy.scope():
+                model.compile(optimizer=make_optimizer(kind, config, adam_rate),
+                              loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        keras_distribute_fixes(model, strategy, train.element_spec)
+        model.fit(train, validation_data=validation, epochs=end, initial_epoch=max(first, initial_epoch),
+                  steps_per_epoch=steps, callbacks=callbacks, verbose=2)
+        initial_epoch = end
+        if model.stop_training:  # early stopping, the time budget or a broken loss ends every stage
+            break
+    guard.raise_if_tripped(out)
+    model.load_weights(out / BEST_WEIGHTS)
+    return model, best
+
+
+def _train_worker(data_dir, out: Path, config: TrainConfig, strategy, resume: bool) -> dict:
+    """A non-chief worker of a multi-worker run: the same training steps as the chief (which writes ``out``),
+    its own checkpoints in a temporary folder; resumes from the chief's checkpoint (``out`` on a shared disk).
+    Returns {}: the chief evaluates."""
+    import json
+
+    from sras_keras.training.callbacks import STATE
+
+    manifest = load_manifest(data_dir)
+    roles = data_roles(manifest, config.fold, config.kfold_validation)
+    state = json.loads((out / STATE).read_text()) if resume else {}
+    keras.utils.set_random_seed(config.seed)
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    scratch = Path(tempfile.mkdtemp(prefix="sras-worker-"))
+    try:
+        (scratch / "checkpoints").mkdir()
+        if resume and (out / BEST_WEIGHTS).exists():
+            shutil.copyfile(out / BEST_WEIGHTS, scratch / BEST_WEIGHTS)
+        model, _ = _fit(data_dir, scratch, config, strategy, manifest, roles, state,
+                        out / CHECKPOINT if resume else None)
+        save_model_atomic(model, scratch / FINAL)  # as the chief does: the same saves on every worker
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {}

@@ -6,16 +6,20 @@ import json
 from pathlib import Path
 
 from sras_keras.errors import SrasError
-from sras_keras.training.callbacks import STATE
+from sras_keras.io_utils import atomic_path
+from sras_keras.training.callbacks import STATE, settle_best
 
 FINAL = "model.keras"
-RESUMABLE_CHANGES = ("epochs", "max_minutes")
+RESUMABLE_CHANGES = ("epochs", "max_minutes", "strategy")  # strategy: the global batch is the same under all
 
 
-def prepare_run(out: Path, config: dict, resume: bool) -> dict:
+def prepare_run(out: Path, config: dict, resume: bool, finished: str = FINAL) -> dict:
     """The saved state to resume from ({} for a fresh run); creates ``out/checkpoints``.
 
-    A resume must use the run's own config, but for the epoch count and the time budget.
+    A resume must use the run's own config, but for the epoch count, the time budget and the strategy. A run killed after its
+    last epoch but before ``finished`` was written resumes with nothing left to train (the caller finishes it).
+    A resume also cuts ``history.csv`` back to the checkpoint's epochs (a kill between the CSV row and the
+    checkpoint would otherwise duplicate an epoch) and settles the best weights (``callbacks.settle_best``).
     """
     config = json.loads(json.dumps(config))  # compare as saved: tuples become lists
     if resume:
@@ -28,8 +32,12 @@ def prepare_run(out: Path, config: dict, resume: bool) -> dict:
             raise SrasError(f"{out}: --resume with a different config than config.json "
                             f"(only {' and '.join(RESUMABLE_CHANGES)} may change)")
         state = json.loads((out / STATE).read_text())
-        if state["epoch"] >= config["epochs"]:
+        if state["epoch"] >= config["epochs"] and (out / finished).exists():
             raise SrasError(f"{out}: already trained {state['epoch']} epochs; raise --epochs to continue")
+        for stale in [*out.glob(".*.tmp*"), *(out / "checkpoints").glob(".*.tmp*")]:  # left by a kill mid-write
+            stale.unlink(missing_ok=True)
+        trim_history(out / "history.csv", state["epoch"])
+        settle_best(out, state)
         return state
     if (out / FINAL).exists():
         raise SrasError(f"{out}: holds a finished run; pass --resume to continue it or choose a new folder")
@@ -38,3 +46,25 @@ def prepare_run(out: Path, config: dict, resume: bool) -> dict:
         raise SrasError(f"{out}: not empty; pass --resume to continue a run or choose a new folder")
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     return {}
+
+
+def trim_history(path: Path, epochs: int) -> None:
+    """Keep the header and the complete rows of epochs ``0 .. epochs - 1`` of a ``CSVLogger`` file (epoch first)."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    complete = [line for line in lines if line.endswith("\n")]  # a kill mid-row leaves a partial last line
+    if not complete:
+        path.unlink()
+        return
+    header, rows = complete[0], complete[1:]
+    kept = [row for row in rows if row.split(",", 1)[0].isdigit() and int(row.split(",", 1)[0]) < epochs]
+    seen, unique = set(), []
+    for row in kept:
+        epoch = int(row.split(",", 1)[0])
+        if epoch not in seen:
+            seen.add(epoch)
+            unique.append(row)
+    if [header, *unique] != lines:
+        with atomic_path(path) as temporary:
+            temporary.write_text("".join([header, *unique]))

@@ -68,7 +68,8 @@ def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resum
     from sras_keras.models import SRAFBN
 
     out = Path(out)
-    initial_epoch = prepare_run(out, config.to_dict(), resume).get("epoch", 0)
+    state = prepare_run(out, config.to_dict(), resume)
+    initial_epoch = state.get("epoch", 0)
     keras.utils.set_random_seed(config.seed)
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
@@ -108,6 +109,9 @@ def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resum
         Checkpoint(out, guard),
         TimeBudget(config.max_minutes),
     ]
+    if initial_epoch >= config.epochs:  # trained, then killed before model.keras: finish the run
+        save_model_atomic(model, out / FINAL)
+        return state["logs"]
     history = model.fit(
         sampler.dataset(config.batch_size, config.scale),
         steps_per_epoch=config.steps_per_epoch,

@@ -1,0 +1,93 @@
+"""Two-step transfer learning, Table 1: domain similarity of the G band, the Q band and natural images, as
+unbiased MMD^2 (RBF kernel, median-heuristic bandwidth) of ConvNeXt-Tiny's pooled features, with a 1,000-bootstrap
+95% CI, a permutation test, and CORAL as the alternative distance.
+
+    sras cv run --recipe tl_table1 --config paper --set analysis.natural='"/path/to/imagenette2"'
+    sras cv run --recipe tl_table1 --config cpu       # here: ~10 min; writes results/tl_table1.md|csv
+
+Paper (MMD^2, all P < 0.001): G band vs Q band 0.148, G band vs ImageNet 0.310, Q band vs ImageNet 0.264: the two
+chromosome bands are closer to each other than either is to natural images.
+
+The ``paper`` config embeds every image at 224 px with Keras' ImageNet ConvNeXt-Tiny (a local weights file via
+``analysis.weights``) and needs a natural-image folder (the study used ImageNette2, 16,024 images). The ``cpu``
+config cannot have ImageNet weights here: it embeds 400 images per domain at 64 px with *random* ConvNeXt-Tiny
+weights, and the natural domain is random crops of scikit-learn's two sample photographs; its numbers measure
+low-level image statistics and say so in the output, they are not the paper's quantity.
+"""
+
+import csv
+import dataclasses
+import time
+from pathlib import Path
+
+from recipes import register
+from recipes._two_step import BANDS
+from sras_keras.experiment import Analysis
+from sras_keras.io_utils import atomic_path, write_json_atomic
+from sras_keras.runinfo import environment, new_run_dir
+
+PAPER_MMD2 = {"G vs Q": 0.148, "G vs natural": 0.310, "Q vs natural": 0.264}
+
+
+@dataclasses.dataclass(frozen=True)
+class DomainSimilarity:
+    backbone: str = "convnext_tiny"
+    weights: str = "imagenet"  # "imagenet", "none" or a local weights file
+    image_size: int = 224
+    max_images: int = 0  # per domain; 0: all
+    natural: str = ""  # a folder of natural images; "": scikit-learn's sample photographs, cropped
+    bootstraps: int = 1000
+    permutations: int = 1000
+    seed: int = 0
+
+
+PAPER = DomainSimilarity()
+CPU = DomainSimilarity(weights="none", image_size=64, max_images=400)
+
+
+def run(params: DomainSimilarity, data_root: Path, runs: Path, results: Path, log=print) -> Path:
+    from sras_keras.evaluation.domains import chromosome_images, domain_table, embedder, natural_images
+
+    run_dir = new_run_dir(runs, "tl_table1", params.seed)
+    write_json_atomic(run_dir / "config.json", dataclasses.asdict(params))
+    write_json_atomic(run_dir / "env.json", environment(seed=params.seed))
+    weights = None if params.weights == "none" else params.weights
+    started = time.monotonic()
+    embed = embedder(params.backbone, params.image_size, weights, params.seed)
+    embeddings = {}
+    for name, band in BANDS.items():
+        log(f"embedding {band.label} with {params.backbone} ({params.weights} weights)")
+        images = chromosome_images(data_root / band.source, params.image_size, params.max_images, params.seed,
+                                   band.cell_regex)
+        embeddings[name] = embed(images)
+    log("embedding the natural images")
+    embeddings["natural"] = embed(natural_images(params.natural, params.image_size, params.max_images, params.seed))
+    rows = domain_table(embeddings, params.bootstraps, params.permutations, params.seed)
+    for row in rows:
+        row["paper_mmd2"] = PAPER_MMD2.get(row["pair"])
+    write_json_atomic(run_dir / "results.json", {"weights": params.weights, "rows": rows,
+                                                 "wall_seconds": round(time.monotonic() - started, 1)})
+    header = ["pair", "paper MMD^2", "MMD^2", "95% CI", "p (permutation)", "CORAL", "n", "bandwidth"]
+    lines = [f"# tl_table1: domain similarity ({params.backbone}, {params.weights} weights, {params.image_size} px)",
+             "", f"Run: {run_dir}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        paper = "" if row["paper_mmd2"] is None else f"{row['paper_mmd2']:.3f}"
+        lines.append(f"| {row['pair']} | {paper} | {row['mmd2']:.4f} | [{row['ci_low']:.4f}, {row['ci_high']:.4f}] | "
+                     f"{row['p_value']:.4f} | {row['coral']:.3g} | {row['n_x']} / {row['n_y']} | {row['bandwidth']:.3g} |")
+    if params.weights == "none":
+        lines += ["", "Random embedding weights (no ImageNet weights here): these distances compare low-level image "
+                      "statistics, not the ImageNet features of the paper."]
+    results.mkdir(parents=True, exist_ok=True)
+    with atomic_path(results / "tl_table1.md") as temporary:
+        temporary.write_text("\n".join(lines) + "\n")
+    with atomic_path(results / "tl_table1.csv") as temporary, open(temporary, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return run_dir
+
+
+@register("tl_table1")
+def tl_table1(config: str = "cpu") -> Analysis:
+    """Table 1 of the two-step study (see the module docstring for the command, runtime and the paper's numbers)."""
+    return Analysis("tl_table1", config, run, PAPER if config == "paper" else CPU, __doc__)

@@ -1,0 +1,26 @@
+import numpy as np
+import tensorflow as tf
+
+from sras_keras.data.augment import random_gaussian_blur
+
+
+def test_blur_keeps_flat_images_and_mass_and_blurs_about_half():
+    rng = np.random.default_rng(0)
+    images = np.full((64, 20, 20, 1), 255.0, np.float32)  # white background, as G-band
+    images[:, 8:12, 8:12] = rng.uniform(0, 100, (64, 4, 4, 1))
+    out = random_gaussian_blur(tf.constant(images), 1.5, tf.constant([3, 4], tf.int64)).numpy()
+    assert out.shape == images.shape
+    assert np.allclose(out[:, :3, :3], 255.0)  # mirrored borders: the background is not darkened
+    changed = np.abs(out - images).max(axis=(1, 2, 3)) > 1e-3
+    assert 16 < changed.sum() < 48  # about half of the batch blurred
+    assert np.allclose(out[~changed], images[~changed])
+    assert np.allclose(out.sum(axis=(1, 2, 3)), images.sum(axis=(1, 2, 3)), rtol=1e-3)  # blurring moves, keeps mass
+
+
+def test_blur_is_seeded():
+    images = tf.random.stateless_uniform([8, 12, 12, 1], [0, 0], 0, 255)
+    first = random_gaussian_blur(images, 2.0, tf.constant([1, 2], tf.int64)).numpy()
+    again = random_gaussian_blur(images, 2.0, tf.constant([1, 2], tf.int64)).numpy()
+    other = random_gaussian_blur(images, 2.0, tf.constant([5, 6], tf.int64)).numpy()
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
