@@ -9,7 +9,7 @@ DEMO := demo
 .DEFAULT_GOAL := help
 CONFIG ?= cpu
 
-.PHONY: help demo test test-slow bench bench-pipeline bench-convert sras-table2 sras-table3 sras-table4 sras-headline clean
+.PHONY: help demo test test-slow bench bench-pipeline bench-convert sras-table2 sras-table3 sras-table4 sras-headline tl-table1 tl-table2 tl-fig2 tl-fig3 clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -70,6 +70,19 @@ sras-table4: $(VENV)/.installed ## SRAS-net Table 4 + Figs 7-8 (CONFIG=cpu|paper
 sras-headline: $(VENV)/.installed ## CPU headline: resnet_small 64 px, <= 30 min, honest and paper protocols
 	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_headline --config $(CONFIG)
 	$(SRAS) report table sras_net_headline
+
+tl-table1: $(VENV)/.installed ## Two-step study Table 1 (CONFIG=cpu|paper): MMD^2 / CORAL between bands and natural images
+	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe tl_table1 --config $(CONFIG)
+
+tl-table2: $(VENV)/.installed ## Two-step study Table 2 (CONFIG=cpu|paper): architectures x approaches x bands, 5-fold CV
+	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe tl_table2 --config $(CONFIG)
+	$(SRAS) report table tl_table2
+
+tl-fig2: $(VENV)/.installed ## Two-step study Fig 2 over tl-table2's runs: Δ Macro-F1 with paired bootstrap CIs
+	$(SRAS) cv run --recipe tl_fig2 --config $(CONFIG)
+
+tl-fig3: $(VENV)/.installed ## Two-step study Figs 3-4 over tl-table2's runs: Grad-CAM of the approaches and of errors
+	$(SRAS) cv run --recipe tl_fig3 --config $(CONFIG)
 
 clean: ## Remove the demo output and caches (keeps .venv)
 	rm -rf $(DEMO) .pytest_cache build *.egg-info
