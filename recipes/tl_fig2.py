@@ -11,15 +11,14 @@ most changes are within ±1 point. Under the cpu config the baseline is training
 weights here), so the figure shows what the other band adds to a from-scratch model.
 """
 
-import csv
 import dataclasses
 import time
 from pathlib import Path
 
 from recipes import register
 from sras_keras.errors import SrasError
-from sras_keras.experiment import Analysis, collect_rows
-from sras_keras.io_utils import atomic_path, write_json_atomic
+from sras_keras.experiment import Analysis, collect_rows, write_results
+from sras_keras.io_utils import write_json_atomic
 from sras_keras.runinfo import environment, new_run_dir
 
 PAPER_GAINS = {("MobileNetV3-L", "Q"): 3.3, ("VGG-16", "G"): -2.5, ("VGG-16", "Q"): -0.5}
@@ -60,13 +59,7 @@ def run(params: GainFigure, data_root: Path, runs: Path, results: Path, log=prin
         lines.append(f"| {gain['architecture']} | {gain['band']} | {gain['protocol']} | {gain['baseline']} | {paper} | "
                      f"{100 * gain['difference']:+.2f} | [{100 * gain['ci_low']:+.2f}, {100 * gain['ci_high']:+.2f}] | "
                      f"{gain['p_two_sided']:.4f} | {gain['n']} |")
-    results.mkdir(parents=True, exist_ok=True)
-    with atomic_path(results / "tl_fig2.md") as temporary:
-        temporary.write_text("\n".join(lines) + "\n")
-    with atomic_path(results / "tl_fig2.csv") as temporary, open(temporary, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(gains[0]))
-        writer.writeheader()
-        writer.writerows(gains)
+    write_results(results, "tl_fig2", lines, gains)
     return run_dir
 
 

@@ -15,15 +15,14 @@ weights, and the natural domain is random crops of scikit-learn's two sample pho
 low-level image statistics and say so in the output, they are not the paper's quantity.
 """
 
-import csv
 import dataclasses
 import time
 from pathlib import Path
 
 from recipes import register
 from recipes._two_step import BANDS
-from sras_keras.experiment import Analysis
-from sras_keras.io_utils import atomic_path, write_json_atomic
+from sras_keras.experiment import Analysis, write_results
+from sras_keras.io_utils import write_json_atomic
 from sras_keras.runinfo import environment, new_run_dir
 
 PAPER_MMD2 = {"G vs Q": 0.148, "G vs natural": 0.310, "Q vs natural": 0.264}
@@ -77,13 +76,7 @@ def run(params: DomainSimilarity, data_root: Path, runs: Path, results: Path, lo
     if params.weights == "none":
         lines += ["", "Random embedding weights (no ImageNet weights here): these distances compare low-level image "
                       "statistics, not the ImageNet features of the paper."]
-    results.mkdir(parents=True, exist_ok=True)
-    with atomic_path(results / "tl_table1.md") as temporary:
-        temporary.write_text("\n".join(lines) + "\n")
-    with atomic_path(results / "tl_table1.csv") as temporary, open(temporary, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_results(results, "tl_table1", lines, rows)
     return run_dir
 
 

@@ -327,6 +327,18 @@ def report_table(runs: Path, name: str, results: Path = Path("results"), order: 
     return results / f"{name}.md"
 
 
+def write_results(results: Path, name: str, markdown_lines: list[str], records: list[dict]) -> Path:
+    """``results/<name>.md`` (the lines) and ``.csv`` (one row per record), each written whole or not at all."""
+    results.mkdir(parents=True, exist_ok=True)
+    with atomic_path(results / f"{name}.md") as temporary:
+        temporary.write_text("\n".join(markdown_lines) + "\n")
+    with atomic_path(results / f"{name}.csv") as temporary, open(temporary, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(records[0]))
+        writer.writeheader()
+        writer.writerows(records)
+    return results / f"{name}.md"
+
+
 def _pivot_lines(rows: list[dict]) -> list[str]:
     """Macro-F1 % with the first tag down and the other tags across (the two-step study's Table 2 layout)."""
     tagged = [row for row in rows if row.get("tags")]
