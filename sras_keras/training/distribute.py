@@ -44,7 +44,8 @@ def _cluster_resolver():
     text = os.environ.get("TF_CONFIG")
     if not text:
         raise SrasError("--strategy multiworker needs TF_CONFIG, e.g. "
-                        '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}')
+                        '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                        '"task": {"type": "worker", "index": 0}}')
     try:
         document = json.loads(text)
         workers = document["cluster"]["worker"]

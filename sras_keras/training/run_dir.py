@@ -16,8 +16,9 @@ RESUMABLE_CHANGES = ("epochs", "max_minutes", "strategy")  # strategy: the globa
 def prepare_run(out: Path, config: dict, resume: bool, finished: str = FINAL) -> dict:
     """The saved state to resume from ({} for a fresh run); creates ``out/checkpoints``.
 
-    A resume must use the run's own config, but for the epoch count, the time budget and the strategy. A run killed after its
-    last epoch but before ``finished`` was written resumes with nothing left to train (the caller finishes it).
+    A resume must use the run's own config, but for the epoch count, the time budget and the strategy. A run killed
+    after its last epoch but before ``finished`` was written resumes with nothing left to train (the caller finishes
+    it).
     A resume also cuts ``history.csv`` back to the checkpoint's epochs (a kill between the CSV row and the
     checkpoint would otherwise duplicate an epoch) and settles the best weights (``callbacks.settle_best``).
     """

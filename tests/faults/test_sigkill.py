@@ -116,8 +116,9 @@ def test_train_killed_then_resumed_equals_a_clean_resume(dataset, tmp_path):
     data, run, epochs = dataset / "data", tmp_path / "killed", 4
     rng = np.random.default_rng(11)
     delay = float(rng.uniform(0, 2.0))  # one epoch is about 1-3 s here
-    assert kill_when(["train", data, run, *TRAIN, "--epochs", epochs], lambda pid: (run / "checkpoints" / "state.json").exists(),
-                     delay), "the run finished before the kill: raise --epochs"
+    checkpointed = lambda pid: (run / "checkpoints" / "state.json").exists()  # noqa: E731
+    assert kill_when(["train", data, run, *TRAIN, "--epochs", epochs], checkpointed, delay), \
+        "the run finished before the kill: raise --epochs"
     committed = state(run)["epoch"]
     assert 1 <= committed < epochs
     sras("train", data, run, *TRAIN, "--epochs", epochs, "--resume")
