@@ -170,6 +170,7 @@ class _DataCache:
 
     def pretrained(self, stage: Pretrain) -> Path:
         """The model of a pretraining stage, trained once per experiment run (resumed if a kill interrupted it)."""
+        from sras_keras.training.callbacks import STATE
         from sras_keras.training.classifier import train_classifier
         from sras_keras.training.run_dir import FINAL
 
@@ -178,7 +179,7 @@ class _DataCache:
         if not (out / FINAL).exists():
             data = self._converted(self.source.parent / stage.source, stage.convert, f"{stage.source}-", out.name)
             self.log(f"[{out.name}] pretraining {stage.train.backbone} on {stage.source}")
-            resume = (out / "checkpoints" / "state.json").exists()
+            resume = (out / STATE).exists()
             train_classifier(data, out, stage.train, resume=resume, log=self.log)
         return out / FINAL
 
@@ -255,7 +256,7 @@ def collect_rows(runs: Path, name: str) -> list[dict]:
     the mean and SD (ddof=1) over its folds; ``fold_runs`` lists the run folder of each fold."""
     found, fold_results = {}, {}
     for row_file in sorted([*Path(runs, name).glob("*/*/row.json"), *Path(runs, name).glob("*/*/fold*/row.json")],
-                           key=lambda path: str(path)):
+                           key=str):
         metrics_file = row_file.parent / "metrics.json"
         if not metrics_file.exists():
             continue

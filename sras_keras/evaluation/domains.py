@@ -22,8 +22,6 @@ NATURAL_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 def chromosome_images(root, size: int, max_images: int = 0, seed: int = 0, cell_regex: str | None = None) -> np.ndarray:
     """(N, size, size, 3) float32 in [0, 255]: a chromosome source tree, square-resized, gray replicated to RGB.
     ``max_images`` > 0 takes a seeded random subset."""
-    import tensorflow as tf
-
     from sras_keras.data.iam import background_of, square_resize
     from sras_keras.data.readers import read_image, scan_source
 
@@ -35,7 +33,7 @@ def chromosome_images(root, size: int, max_images: int = 0, seed: int = 0, cell_
     for image in images:
         pixels, _ = read_image(Path(root) / image.path)
         fitted.append(square_resize(pixels, size, background_of(pixels)).numpy())
-    return np.repeat(np.stack(fitted).astype(np.float32), 3, axis=-1) if fitted else tf.zeros([0, size, size, 3]).numpy()
+    return np.repeat(np.stack(fitted).astype(np.float32), 3, axis=-1)  # scan_source refuses an empty tree
 
 
 def natural_images(folder, size: int, max_images: int = 0, seed: int = 0) -> np.ndarray:

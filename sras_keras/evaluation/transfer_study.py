@@ -54,7 +54,7 @@ def two_step_gains(rows: list[dict], resamples: int = 10000, seed: int = 0) -> l
                                              np.array([two_step[path][1] for path in shared]),
                                              resamples=resamples, seed=seed)
         gains.append({"architecture": architecture, "band": band, "protocol": protocol, "baseline": baseline,
-                      **{key: value for key, value in result.to_dict().items()}})
+                      **result.to_dict()})
     return gains
 
 
