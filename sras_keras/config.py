@@ -121,6 +121,7 @@ class TrainConfig:
     sgd_learning_rate: float = 1e-3
     head: str = "sras"  # "sras": pooling, dropout, softmax; "native": the architecture's own classifier head
     init_from: str | None = None  # a trained classifier (.keras) whose backbone weights start this run (two-step)
+    batchnorm_momentum: float | None = None  # every BatchNorm layer's moving-average momentum; None: the model's own
     shuffle_buffer: int = 8192
     max_minutes: float | None = None
     mixed_precision: bool = False

@@ -159,7 +159,7 @@ def _fit(data_dir, out: Path, config: TrainConfig, strategy, manifest: dict, rol
         else:
             weights = None if config.weights == "none" else config.weights
             model = build_classifier(config.backbone, manifest["image_size"], weights=weights, dropout=config.dropout,
-                                     head=config.head)
+                                     head=config.head, batchnorm_momentum=config.batchnorm_momentum)
             if config.init_from:  # two-step transfer: the previous stage's backbone, a fresh head
                 carry_backbone(model, config.init_from)
     guard, best, callbacks = training_callbacks(out, config, state, checkpoint is not None)

@@ -233,3 +233,23 @@ def test_mixed_precision_keeps_float32_probabilities():
     assert model.output.dtype == "float32"
     assert probabilities.dtype == "float32"
     np.testing.assert_allclose(keras.ops.sum(probabilities, axis=1), 1.0, atol=1e-5)
+
+
+def test_batchnorm_momentum_reaches_every_nested_layer_and_is_saved(tmp_path):
+    model = build_classifier("mobilenet_v3_large", 32, batchnorm_momentum=0.9)
+    backbone = classifier_backbone(model)
+    norms = [layer for layer in backbone.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) > 30 and {layer.momentum for layer in norms} == {0.9}
+
+    first = norms[0]
+    images = gray_batch(32, count=4)
+    # the first BatchNorm's input, through the classifier's own gray->RGB preprocessing
+    rgb = model.get_layer("gray_to_rgb")(images)
+    batch_mean = np.mean(keras.Model(backbone.input, first.input)(rgb), axis=(0, 1, 2))
+    model(images, training=True)
+    np.testing.assert_allclose(first.moving_mean.numpy(), 0.1 * batch_mean, rtol=1e-4, atol=1e-6)
+
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    assert {layer.momentum for layer in classifier_backbone(loaded).layers
+            if isinstance(layer, keras.layers.BatchNormalization)} == {0.9}
