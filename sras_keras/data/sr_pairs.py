@@ -23,8 +23,8 @@ from sras_keras.errors import SrasError
 def load_hr_images(data_dir: str | Path, parts: list[str], margin: int = 4) -> tuple[list[np.ndarray], list[dict], int]:
     """Native-resolution images of ``parts``, cropped to the foreground plus ``margin`` pixels of background.
 
-    Returns (images as (H, W) uint8, their splits.json entries, background value). The source files must be
-    the ones that were converted (same md5), or the split would no longer mean what it says.
+    Returns (images as (H, W) uint8, their splits.json entries, background value), SMOTE's images left out. The
+    source files must be the ones that were converted (same md5), or the split would no longer mean what it says.
     """
     data_dir = Path(data_dir)
     manifest = load_manifest(data_dir)
@@ -33,7 +33,9 @@ def load_hr_images(data_dir: str | Path, parts: list[str], margin: int = 4) -> t
         raise SrasError(f"{data_dir}: its source folder {root} is not there; SR training reads the native images")
     background = 255 if manifest["background"] == "white" else 0
     threshold = manifest["config"]["threshold"]
-    entries = [entry for entry in json.loads((data_dir / "splits.json").read_text())["images"] if entry["part"] in parts]
+    # SMOTE's images (a --smote conversion) have no source file and are not native resolution: SR skips them
+    entries = [entry for entry in json.loads((data_dir / "splits.json").read_text())["images"]
+               if entry["part"] in parts and not entry.get("synthetic")]
     if not entries:
         raise SrasError(f"{data_dir}: no images in part(s) {', '.join(parts)}")
     images = []

@@ -54,6 +54,12 @@ def test_honest_smote_touches_training_records_only(source, tmp_path):
     evaluation = make_dataset(tmp_path / "out", "train", rotations=False, synthetic=False, batch_size=512)
     assert len(next(iter(evaluation))[1]) == sum(train_counts.values())
 
+    from sras_keras.data.sr_pairs import load_hr_images
+
+    images, entries, _ = load_hr_images(tmp_path / "out", ["train"])  # SR learns from the real images only
+    assert len(images) == len(entries) == sum(train_counts.values())
+    assert not any(entry.get("synthetic") for entry in entries)
+
 
 def test_paper_order_smotes_before_the_split(source, tmp_path):
     config = ConvertConfig(split=SplitConfig("paper", seed=0), image_size=32, smote=True, smote_scope="all")
