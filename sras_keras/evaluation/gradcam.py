@@ -2,7 +2,9 @@
 the last spatial feature map, ReLU, bilinear upsampling to the input, normalised to [0, 1], jet overlay.
 
 For an SRAS classifier the feature map is its nested backbone's output (each registry entry's `feature_layer`,
-the backbone's last 4-D layer); any other model names its layer.
+the backbone's last 4-D layer); where the backbone ends in a token sequence (ViT under its native class-token
+head) it is the registry's `token_layer`, whose patch tokens are laid out as their grid. Any other model names its
+layer.
 """
 
 from __future__ import annotations
@@ -16,12 +18,22 @@ from sras_keras.errors import SrasError
 
 def gradcam_model(model: keras.Model, feature_layer: str | None = None) -> keras.Model:
     """``inputs -> (feature map, probabilities)``: the classifier's backbone output unless ``feature_layer``."""
-    from sras_keras.models.classifier import FEATURES_LAYER, classifier_backbone
+    from sras_keras.models.backbones import get_backbone
+    from sras_keras.models.classifier import FEATURES_LAYER, classifier_backbone, classifier_backbone_name
 
     if feature_layer is None:  # re-wire the classifier so its nested backbone's output is reachable
+        backbone = classifier_backbone(model)
         inputs = keras.Input(model.input_shape[1:])
-        features = classifier_backbone(model)(model.get_layer("gray_to_rgb")(inputs))
-        outputs = features
+        rgb = model.get_layer("gray_to_rgb")(inputs)
+        if len(backbone.output.shape) == 4:
+            features = outputs = backbone(rgb)
+        else:  # a token sequence: read the registry's token layer, on the way to the backbone's output
+            token_layer = get_backbone(classifier_backbone_name(model)).token_layer
+            if token_layer is None:
+                raise SrasError(f"Grad-CAM: backbone {backbone.name!r} ends in {backbone.output.shape}, not a "
+                                f"spatial map, and names no token layer")
+            features, outputs = keras.Model(backbone.inputs, [backbone.get_layer(token_layer).output,
+                                                              backbone.output])(rgb)
         for name in (FEATURES_LAYER, "dropout", "probabilities"):
             outputs = model.get_layer(name)(outputs)
         return keras.Model(inputs, [features, outputs])
@@ -44,12 +56,23 @@ def grad_cam(model: keras.Model, images: np.ndarray, classes, feature_layer: str
         features, probabilities = explainer(inputs, training=False)
         scores = tf.gather(probabilities, classes, axis=1, batch_dims=1)
     gradients = tape.gradient(scores, features)
+    if len(features.shape) == 3:  # (B, prefix + h*w, C) tokens: the patch tokens as their (B, h, w, C) grid
+        features, gradients = _token_grid(features), _token_grid(gradients)
     weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)  # one weight per channel: pooled gradients
     maps = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1))[..., tf.newaxis]
     maps = tf.image.resize(maps, images.shape[1:3], method="bilinear")[..., 0].numpy()
     low = maps.min(axis=(1, 2), keepdims=True)
     span = maps.max(axis=(1, 2), keepdims=True) - low
     return np.where(span > 0, (maps - low) / np.where(span > 0, span, 1), 0.0)
+
+
+def _token_grid(tokens):
+    """Patch tokens as a square grid, leading (class) tokens dropped."""
+    count = tokens.shape[1]
+    side = int(np.sqrt(count))
+    while side * side > count - 1:  # at least one prefix token: the largest square below the count
+        side -= 1
+    return tf.reshape(tokens[:, count - side * side:, :], (-1, side, side, tokens.shape[-1]))
 
 
 def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.4) -> np.ndarray:

@@ -47,6 +47,8 @@ class BackboneSpec:
         native_head: the architecture's own classifier head for `build_classifier(..., head="native")`, as
             `native_head(base) -> (backbone, features_layer, dropout)` (see `sras_keras.models.native_heads`);
             None where only the SRAS head (GAP -> Dropout -> Dense) is offered.
+        token_layer: where a native head reads a token sequence (ViT's class token): the layer whose patch tokens
+            Grad-CAM reads instead, as a grid; the class token never depends on the last block's patch outputs.
     """
 
     name: str
@@ -57,6 +59,7 @@ class BackboneSpec:
     feature_layer: str
     paper: str
     native_head: Callable | None = None
+    token_layer: str | None = None
 
 
 def keras_application(constructor: Callable, output_name: str | None = None) -> Callable:
@@ -399,5 +402,6 @@ register_backbone(
         paper="Dosovitskiy et al., An Image is Worth 16x16 Words: Transformers for Image Recognition at Scale, "
         "ICLR 2021 (ViT-S/16 as timm vit_small_patch16_224)",
         native_head=vit_head,
+        token_layer="block12_norm1",  # pytorch-grad-cam's ViT target: the last block's first LayerNorm
     )
 )

@@ -166,9 +166,8 @@ def vit_head(base):
     """ViT: the class token after the final LayerNorm -> Linear; the nested backbone is `base` re-wired to end at
     `encoder_norm` (the same layers and weights, so weights files of either view fit the other).
 
-    Grad-CAM: this view ends in a token sequence, not a 4-D map, so `grad_cam`'s default path does not apply to it;
-    and the class token does not depend on the last block's patch outputs, so their gradient is zero anyway. The
-    usual ViT target (pytorch-grad-cam) is the last block's `norm1` patch tokens (`block12_norm1` here) as a grid;
-    Grad-CAM on the SRAS-head ViT uses `patch_grid`."""
+    Grad-CAM: this view ends in a token sequence, not a 4-D map, and the class token does not depend on the last
+    block's patch outputs, so `grad_cam` reads the registry's `token_layer` (the last block's `norm1`, as
+    pytorch-grad-cam does) as a grid; on the SRAS-head ViT it uses `patch_grid`."""
     tokens = keras.Model(base.inputs, base.get_layer("encoder_norm").output, name=base.name)
     return tokens, ClassTokenPool(name=_features_name()), 0.0
