@@ -63,7 +63,7 @@ PRETRAIN_SPLIT = SplitConfig("holdout", seed=0, val_fraction=0.1, test_fraction=
 
 def imagenet_weights(registry: str, keras_imagenet: bool) -> str:
     """Keras' own ImageNet weights where it has them; otherwise a local file, ``$SRAS_WEIGHTS_DIR/<name>.weights.h5``
-    (default ``~/.keras/models/sras``), converted by the user from the architecture's PyTorch checkpoint."""
+    (default ``~/.keras/models/sras``), made from the architecture's PyTorch checkpoint by `sras weights convert`."""
     if keras_imagenet:
         return "imagenet"
     folder = Path(os.environ.get("SRAS_WEIGHTS_DIR", Path.home() / ".keras" / "models" / "sras"))

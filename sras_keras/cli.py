@@ -436,5 +436,34 @@ def report_table_command(name, runs, results):
     click.echo(path.read_text())
 
 
+@main.group()
+def weights():
+    """ImageNet starts for the architectures Keras has no weights for."""
+
+
+@weights.command("convert")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.option("--backbone", required=True, help="resnet34, resnext50_32x4d, resnext101_32x8d, resnext101_32x16d, "
+              "vgg16_bn, vgg19_bn, swin_t or vit_s16.")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="The .weights.h5 to write.")
+@click.option("--image-size", type=click.IntRange(1), default=224,
+              help="Input side the file is for: only ViT's position embedding depends on it (resampled).")
+@_clear_errors
+def weights_convert(source, backbone, out, image_size):
+    """Convert a torchvision / timm ImageNet checkpoint (SOURCE, .safetensors) into a Keras weights file for
+    `--weights PATH`. Every tensor must fit a layer and every layer a tensor, else nothing is written.
+
+    A .pth file is a pickle, which sras never loads: where PyTorch is installed, turn it into safetensors with
+
+    \b
+      python -c "import sys, torch; from safetensors.torch import save_file;
+        save_file(torch.load(sys.argv[1], weights_only=True), sys.argv[2])" IN.pth OUT.safetensors
+    """
+    from sras_keras.weights import convert_torch_checkpoint
+
+    path = convert_torch_checkpoint(source, backbone, out, image_size)
+    click.echo(f"{path}: {backbone} at {image_size} px from {source}")
+
+
 if __name__ == "__main__":
     main()

@@ -2,8 +2,8 @@
 
 The two-step study (Sci. Rep. 2026) fine-tuned torchvision / timm models. Keras has no ImageNet weights for ResNet-34,
 ResNeXt, VGG-BN, Swin-T or ViT-S/16, and nothing here downloads PyTorch checkpoints: ImageNet starts for these come
-from a local `.weights.h5` saved from the same Keras architecture (`--weights PATH`), e.g. after converting a
-torchvision state dict layer by layer. The layer structure follows PyTorch closely enough for such a conversion:
+from a local `.weights.h5` saved from the same Keras architecture (`--weights PATH`), which `sras weights convert`
+makes from the torchvision / timm checkpoint (`torch_mapping`). The layer structure follows PyTorch for that:
 symmetric zero padding, BatchNorm epsilon 1e-5 (PyTorch's momentum 0.1 is Keras' 0.9), LayerNorm epsilons as
 torchvision / timm.
 """
@@ -32,8 +32,9 @@ def check_no_imagenet(name: str, weights) -> None:
     if weights == "imagenet":
         raise SrasError(
             f"backbone {name!r} has no Keras ImageNet weights (its published ImageNet checkpoints are PyTorch files, "
-            "which this package does not download or read); pass a local .weights.h5 saved from the same "
-            f"{name} architecture with --weights PATH, or train from scratch (--weights none)"
+            "which this package does not download); pass a local .weights.h5 of the same architecture with "
+            f"--weights PATH (`sras weights convert` makes one from the {name} checkpoint as .safetensors), or "
+            "train from scratch (--weights none)"
         )
     raise SrasError(f"backbone {name!r}: the builder takes weights=None; local files go through build_backbone")
 
