@@ -61,7 +61,7 @@ def timed_fit(data: Path, config: TrainConfig, extra_callbacks) -> tuple[list[fl
     train, validation, steps = training_inputs(data, data_roles(manifest, None), config)
     clock = EpochClock()
     model.fit(train, validation_data=validation, epochs=config.epochs, steps_per_epoch=steps, verbose=0,
-              callbacks=[clock, *extra_callbacks, CloseEpoch(clock)])
+              shuffle=False, callbacks=[clock, *extra_callbacks, CloseEpoch(clock)])
     return clock.seconds, steps * config.batch_size
 
 

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import keras
+import tensorflow as tf
 
 from sras_keras.config import KFOLD_VALIDATION, SCHEDULES, TrainConfig
 from sras_keras.data.inspect import check_shards
@@ -80,6 +81,10 @@ def training_inputs(data_dir, roles: dict, config: TrainConfig):
     records = record_count(data_dir, roles["train"], config.rotations, config.synthetic, config.max_rotation)
     validation = make_dataset(data_dir, roles["val"], batch_size=config.batch_size, rotations=False, synthetic=False,
                               autotune=False)
+    # A known length: otherwise Keras learns it from the first validation pass and warns "Your input ran out of
+    # data; interrupting training" at its end
+    val_records = record_count(data_dir, [roles["val"]], False)
+    validation = validation.apply(tf.data.experimental.assert_cardinality(math.ceil(val_records / config.batch_size)))
     # DATA auto-sharding under a multi-worker strategy (see training.distribute); batch_size is the global batch
     return shard_by_data(train), shard_by_data(validation), math.ceil(records / config.batch_size)
 
@@ -173,7 +178,7 @@ def _fit(data_dir, out: Path, config: TrainConfig, strategy, manifest: dict, rol
                               loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         keras_distribute_fixes(model, strategy, train.element_spec)
         model.fit(train, validation_data=validation, epochs=end, initial_epoch=max(first, initial_epoch),
-                  steps_per_epoch=steps, callbacks=callbacks, verbose=2)
+                  steps_per_epoch=steps, callbacks=callbacks, verbose=2, shuffle=False)  # the pipeline shuffles
         initial_epoch = end
         if model.stop_training:  # early stopping, the time budget or a broken loss ends every stage
             break

@@ -120,6 +120,7 @@ def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resum
         validation_data=validation,
         callbacks=callbacks,
         verbose=2,
+        shuffle=False,  # the sampler draws at random
     )
     guard.raise_if_tripped(out)
     save_model_atomic(model, out / FINAL)
