@@ -81,15 +81,18 @@ def embedder(backbone: str, image_size: int, weights, seed: int = 0):
     """``images -> (N, D)`` pooled features of one ``backbone`` instance (its own preprocessing) on RGB images in
     [0, 255]. One instance embeds every domain: with random weights, two builds would be two different maps."""
     import keras
+    import tensorflow as tf
 
     from sras_keras.models import build_backbone, get_backbone
 
     spec = get_backbone(backbone)
     keras.utils.set_random_seed(seed)
     pooled = keras.Sequential([build_backbone(backbone, image_size, weights), keras.layers.GlobalAveragePooling2D()])
+    # one traced graph for every batch (eager calls retraced Keras' convolutions batch after batch)
+    forward = tf.function(lambda batch: pooled(spec.preprocess(batch), training=False), reduce_retracing=True)
 
     def embed(images: np.ndarray, batch_size: int = 32) -> np.ndarray:
-        features = [np.asarray(pooled(spec.preprocess(images[start:start + batch_size].copy()), training=False))
+        features = [np.asarray(forward(tf.constant(images[start:start + batch_size], tf.float32)))
                     for start in range(0, len(images), batch_size)]
         return np.concatenate(features).astype(np.float64)
 
