@@ -46,7 +46,7 @@ test: $(VENV)/.installed-dev ## Run the default test suite (unit tests + short r
 test-slow: $(VENV)/.installed-dev ## Run the long tests too
 	$(BIN)/python -m pytest -m ""
 
-bench: $(VENV)/.installed ## Every benchmark in one run (~19 min on 2 cores) -> results/bench.md, results/bench.json
+bench: $(VENV)/.installed ## Every benchmark in one run (~20 min on 2 cores) -> results/bench.md, results/bench.json
 	$(BIN)/python benchmarks/bench_all.py --data $(DATA_DIR)/bioimlab
 
 bench-pipeline: $(VENV)/.installed ## Images/s: TFRecord pipeline vs per-file loading vs image_dataset_from_directory

@@ -20,7 +20,7 @@ Usage:
     python benchmarks/bench_all.py --data ../shared/data/bioimlab [--only pipeline,sr] [--quick]
                                    [--out runs] [--results results]
 
-Expected time on 2 CPU cores (full BioImLab, nothing else running): about 19 minutes (pipeline ~3, convert ~6,
+Expected time on 2 CPU cores (full BioImLab, nothing else running): about 20 minutes (pipeline ~2, convert ~6,
 sr ~4.5, training conversion ~0.5, train_overhead ~3, predict ~1). ``--quick`` (about 300 images of whole cells,
 64 px, one pass, 2 and 4 rotations, one cell for SR, 4 cells for predict) takes about 2 minutes and is for
 tests: its numbers are not comparable with the goals. The exit status is 1 if any benchmark failed (the others
