@@ -161,8 +161,7 @@ def load_torch_state(model: keras.Model, backbone: str, state: dict[str, np.ndar
     mapper = _MAPPERS[backbone]
     extra = {"indices": _vgg_indices(model)} if mapper is _vgg else {}
     state = {key: np.asarray(value, dtype=np.float32) for key, value in state.items() if not _IGNORED.search(key)}
-    used = set()
-    tracked = _Tracked(state, used)
+    tracked = _Tracked(state)
     assignments = []
     for layer in model.layers:
         if not layer.weights:
@@ -177,7 +176,7 @@ def load_torch_state(model: keras.Model, backbone: str, state: dict[str, np.ndar
         if expected != found:
             raise SrasError(f"layer {layer.name!r} of {backbone} needs {expected}; the checkpoint gives {found}")
         assignments.append((layer, arrays))
-    unused = sorted(set(state) - used)
+    unused = sorted(set(state) - tracked.used)
     if unused:
         shown = ", ".join(unused[:5]) + (f" and {len(unused) - 5} more" if len(unused) > 5 else "")
         raise SrasError(f"{len(unused)} checkpoint tensors fit no layer of {backbone} ({shown}): not a {backbone} "
@@ -189,9 +188,9 @@ def load_torch_state(model: keras.Model, backbone: str, state: dict[str, np.ndar
 class _Tracked(dict):
     """The state dict, noting which keys were read."""
 
-    def __init__(self, state, used):
+    def __init__(self, state):
         super().__init__(state)
-        self.used = used
+        self.used = set()
 
     def __getitem__(self, key):
         value = super().__getitem__(key)
