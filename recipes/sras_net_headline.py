@@ -4,7 +4,8 @@ under the honest protocol (held-out cells) and, same model, under the paper's pr
     sras cv run --recipe sras_net_headline --config cpu   # here: 2 rows x <= 30 min of training, ~70 min in all
     sras report table sras_net_headline
 
-resnet_small (GroupNorm) from scratch at 64 px, IAM, SMOTE for X and Y inside the training cells, the stored
+resnet_small_bn (BatchNorm) from scratch at 64 px, IAM with crops enlarged 2x (``magnify``), SMOTE for X and Y
+inside the training cells, the stored
 rotations within 30 degrees of upright, random left-right flips, Adam with one warm-up epoch then cosine decay
 over a fixed epoch budget sized to the 30 minutes. The ``paper`` config is SRAS-net itself (Inception-ResNet-V2,
 224 px, ImageNet weights, SRAFBN), the paper's 97.55% (Table 2), for a GPU.
@@ -25,12 +26,15 @@ from sras_keras.experiment import Experiment, Row, protocol_split
 # Rotated copies only near upright: BioImLab's crops come from karyograms, so test chromosomes stand upright, and
 # upside-down copies spend a CPU budget on an invariance the task does not need; with no copies at all the model
 # memorised the 3,864 training images (trial here: 99.9% training vs 87.7% validation accuracy).
-CONVERT = ConvertConfig(image_size=64, rotations=24, smote=True)
-# 0, +-15 and +-30 degrees: ~20,000 images an epoch, ~110 s with validation at ~190 img/s here, so 15 epochs fit
-# 28 minutes; the budget is a safety net.
-TRAIN = TrainConfig(backbone="resnet_small", weights="none", batch_size=64, epochs=15, learning_rate=3e-3,
-                    patience=15, dropout=0.2, flip="horizontal", max_rotation=30, schedule="cosine",
-                    max_minutes=28)
+# IAM with every crop enlarged 2x first (capped to fit): short chromosomes get twice the pixels, which is where the
+# errors were (19 vs 22, 14 vs 15, 16 vs 17 in validation); an ad-hoc 6-epoch trial here, not a recorded run: validation
+# 96.0% vs 94.9% without.
+CONVERT = ConvertConfig(image_size=64, rotations=24, smote=True, magnify=2.0)
+# 0, +-15 and +-30 degrees: ~20,000 images an epoch, 112-132 s with validation here, so 13 epochs fit 29 minutes;
+# the budget is a safety net. BatchNorm (resnet_small_bn) needs the cosine decay: see models/small_resnet.py.
+TRAIN = TrainConfig(backbone="resnet_small_bn", weights="none", batch_size=64, epochs=13, learning_rate=3e-3,
+                    patience=13, dropout=0.2, flip="horizontal", max_rotation=30, schedule="cosine",
+                    max_minutes=29)
 
 
 @register("sras_net_headline")
@@ -42,7 +46,7 @@ def sras_net_headline(config: str = "cpu") -> Experiment:
                      for protocol in ("paper", "honest"))
         return Experiment("sras_net_headline", config, "bioimlab", rows, sr_config(config), __doc__)
     rows = tuple(
-        Row(f"resnet_small-{protocol}", "ResNet-small 64 px (CPU headline)", protocol_split(protocol, 0, CONVERT),
+        Row(f"resnet_small_bn-{protocol}", "ResNet-small BN, 64 px, IAM x2 (CPU headline)", protocol_split(protocol, 0, CONVERT),
             dataclasses.replace(TRAIN), protocol=protocol, paper_accuracy=97.55)
         for protocol in ("honest", "paper")
     )

@@ -72,6 +72,8 @@ def data():
               help="iam = SRAS-net's canvas fit; square_resize = the two-step study's pad + resize; "
                    "stretch = the plain resize IAM replaces (Table 3).")
 @click.option("--placement", type=click.Choice(["top_left", "center"]), default="top_left", help="IAM only.")
+@click.option("--magnify", type=click.FloatRange(1.0), default=1.0,
+              help="IAM only: enlarge every crop by this factor before fitting (the paper: 1, never enlarge).")
 @click.option("--background", type=click.Choice(["auto", "black", "white"]), default="auto")
 @click.option("--threshold", type=click.IntRange(0, 254), default=20, help="Foreground = |pixel - background| > T.")
 @click.option("--records-per-shard", type=click.IntRange(1), default=1024)

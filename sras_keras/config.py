@@ -27,6 +27,7 @@ class ConvertConfig:
     image_size: int = 224
     preprocess: str = "iam"  # or "square_resize" (the two-step study)
     placement: str = "top_left"
+    magnify: float = 1.0  # IAM: enlarge every crop by this factor first, still capped to fit (paper: 1, never)
     background: str = "auto"  # or "black" / "white"
     threshold: int = 20
     records_per_shard: int = 1024

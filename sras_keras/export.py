@@ -32,7 +32,7 @@ class ServingModule(tf.Module):
         self.sr_model = sr_model
         self.settings = settings
         self.prepare = final_image(settings["preprocess"], settings["image_size"], settings["background"],
-                                   settings["threshold"], settings["placement"])
+                                   settings["threshold"], settings["placement"], settings["magnify"])
 
     def _upscale(self, image):
         from sras_keras.sr_apply import MARGIN

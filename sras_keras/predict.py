@@ -50,7 +50,7 @@ def run_preprocessing(run_dir: Path) -> dict:
     sr_record = Path(manifest["source"]["root"]) / "sr_apply.json"
     sr_model = json.loads(sr_record.read_text())["model"] if sr_record.is_file() else None
     return {"preprocess": config["preprocess"], "image_size": manifest["image_size"], "threshold": config["threshold"],
-            "placement": config["placement"], "background": 255 if manifest["background"] == "white" else 0,
+            "placement": config["placement"], "magnify": config.get("magnify", 1.0), "background": 255 if manifest["background"] == "white" else 0,
             "canvas": manifest["canvas"], "sr_model": sr_model, "data_dir": data["data_dir"]}
 
 
@@ -146,7 +146,8 @@ class Predictor:
         self.model = load_classifier(run_dir / FINAL)
         s = self.settings
         self.prepare_one = tf.function(  # one traced graph for every image size, not eager ops per image
-            final_image(s["preprocess"], s["image_size"], s["background"], s["threshold"], s["placement"]),
+            final_image(s["preprocess"], s["image_size"], s["background"], s["threshold"], s["placement"],
+                        s["magnify"]),
             input_signature=[tf.TensorSpec([None, None], tf.uint8)])
         self.sr_model = None
         if self.settings["sr_model"]:
@@ -189,8 +190,8 @@ def predict_records(predictor: Predictor, data_dir: Path, parts: list[str] | Non
 
     manifest = load_manifest(data_dir)
     s = predictor.settings
-    if (manifest["image_size"], manifest["canvas"], manifest["config"]["preprocess"]) != (
-            s["image_size"], s["canvas"], s["preprocess"]):
+    if (manifest["image_size"], manifest["canvas"], manifest["config"]["preprocess"],
+            manifest["config"].get("magnify", 1.0)) != (s["image_size"], s["canvas"], s["preprocess"], s["magnify"]):
         raise SrasError(f"{data_dir}: converted with other preprocessing than the run's training data "
                         f"({s['data_dir']}); predict on the source images instead")
     parts = parts or manifest["parts"]

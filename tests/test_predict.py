@@ -68,3 +68,36 @@ def test_bad_inputs(tiny_run, tmp_path):
     images, skipped = gather_inputs([loose], cell_regex=r"^(\d+)_")
     assert len(images) == 3 and not skipped and {image.cell_id for image in images} == {"1"}
 
+
+
+def test_a_magnified_dataset_is_magnified_the_same_way_for_files(tmp_path):
+    """`--magnify` lives in the dataset manifest: files given to `sras predict` must get the canvases the run's
+    records hold, pixel for pixel."""
+    import numpy as np
+
+    from sras_keras.config import ConvertConfig
+    from sras_keras.data.convert import convert
+    from sras_keras.data.pipeline import make_dataset
+    from sras_keras.data.readers import read_image
+    from sras_keras.data.splits import SplitConfig
+    from sras_keras.data.synthetic import write_synthetic_dataset
+    from sras_keras.models import build_classifier
+    from sras_keras.predict import Predictor
+
+    write_synthetic_dataset(tmp_path / "source", n_cells=4, seed=1, male_fraction=0.5)
+    config = ConvertConfig(split=SplitConfig("paper", seed=0), image_size=96, magnify=1.5)
+    convert(tmp_path / "source", tmp_path / "data", config, log=lambda line: None)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    (run / "data.json").write_text(json.dumps({"data_dir": str(tmp_path / "data")}))
+    build_classifier("resnet_small", 96).save(run / "model.keras")
+    predictor = Predictor(run)
+    assert predictor.settings["magnify"] == 1.5
+
+    batch, _, meta = next(iter(make_dataset(tmp_path / "data", "test", batch_size=8, with_metadata=True)))
+    sources = [read_image(tmp_path / "source" / path.decode())[0] for path in meta["source_path"].numpy()]
+    np.testing.assert_array_equal(predictor.prepare(sources), batch.numpy())
+    magnified = [(canvas[..., 0] > 20).any(axis=1).sum() > (source > 20).any(axis=1).sum()
+                 for canvas, source in zip(batch.numpy(), sources)]
+    assert any(magnified)  # the check above compared enlarged crops, not identities

@@ -161,7 +161,7 @@ def synthesise(
     from sras_keras.balance import smote_images
 
     final = iam_lib.final_image(config.preprocess, config.image_size, scanned.background, config.threshold,
-                                config.placement)
+                                config.placement, config.magnify)
     fit = tf.function(final, input_signature=[tf.TensorSpec([None, None], tf.uint8)])
     canvases = np.stack([fit(read_image(scanned.root / scanned.images[i].path)[0]).numpy()[..., 0] for i in members])
     labels = np.array([scanned.images[i].label for i in members])
@@ -183,7 +183,8 @@ def _record_encoder(config: ConvertConfig, background: int):
     import tensorflow as tf
 
     if config.preprocess == "iam":
-        prepare = lambda image: iam_lib.fit_to_canvas(image, config.image_size, background, config.threshold)  # noqa: E731
+        prepare = lambda image: iam_lib.fit_to_canvas(  # noqa: E731
+            image, config.image_size, background, config.threshold, config.magnify)
     else:
         prepare = iam_lib.final_image(config.preprocess, config.image_size, background, config.threshold)
 
@@ -207,6 +208,10 @@ def _check(config: ConvertConfig) -> None:
         raise SrasError(f"unknown preprocessing {config.preprocess!r}; choose {' or '.join(iam_lib.PREPROCESSORS)}")
     if config.placement not in iam_lib.PLACEMENTS:
         raise SrasError(f"unknown placement {config.placement!r}; choose {' or '.join(iam_lib.PLACEMENTS)}")
+    if not config.magnify >= 1.0:
+        raise SrasError(f"--magnify {config.magnify} must be at least 1 (IAM shrinks what does not fit by itself)")
+    if config.magnify != 1.0 and config.preprocess != "iam":
+        raise SrasError(f"--magnify applies to --preprocess iam only, not {config.preprocess}")
     if config.background not in ("auto", *_BACKGROUNDS):
         raise SrasError(f"unknown --background {config.background!r}; choose auto, black or white")
     if config.smote_scope not in ("train", "all"):

@@ -92,16 +92,21 @@ def _pad_to(image: tf.Tensor, size: int, background: int, placement: str) -> tf.
     return tf.reshape(tf.cast(padded, image.dtype), [size, size, 1])
 
 
-def fit_to_canvas(image, size: int = 224, background: int = 0, threshold: int = DEFAULT_THRESHOLD) -> tf.Tensor:
+def fit_to_canvas(image, size: int = 224, background: int = 0, threshold: int = DEFAULT_THRESHOLD,
+                  magnify: float = 1.0) -> tf.Tensor:
     """IAM's first half: crop to the foreground and shrink only when the long side exceeds ``size``.
 
-    The aspect ratio is kept and nothing is ever upscaled. Returns (h, w, 1) uint8 with h, w <= ``size``: this is
-    what a converted dataset stores, so the pipeline decodes a small crop and only pads it (``place_on_canvas``).
+    The aspect ratio is kept and, at ``magnify`` 1 (the paper), nothing is ever upscaled. ``magnify`` > 1 first
+    enlarges every crop by that factor (still capped to fit): on a small CPU canvas it gives short chromosomes more
+    pixels while keeping their relative sizes, the job SRAFBN's x2 does at 224 px. Returns (h, w, 1) uint8 with
+    h, w <= ``size``: this is what a converted dataset stores, so the pipeline decodes a small crop and only pads it
+    (``place_on_canvas``).
     """
     crop = crop_to_foreground(image, background, threshold)
     shape = tf.shape(crop)
     height, width = shape[0], shape[1]
-    scale = tf.minimum(1.0, size / tf.cast(tf.maximum(height, width), tf.float32))  # float32: TFLite has no float64
+    # float32: TFLite has no float64
+    scale = tf.minimum(float(magnify), size / tf.cast(tf.maximum(height, width), tf.float32))
     new_h = tf.maximum(1, tf.cast(tf.round(tf.cast(height, tf.float32) * scale), tf.int32))
     new_w = tf.maximum(1, tf.cast(tf.round(tf.cast(width, tf.float32) * scale), tf.int32))
     return _resize(crop, tf.minimum(new_h, size), tf.minimum(new_w, size))  # at scale 1 an exact identity
@@ -134,12 +139,14 @@ def iam(
     background: int = 0,
     threshold: int = DEFAULT_THRESHOLD,
     placement: str = "top_left",
+    magnify: float = 1.0,
 ) -> tf.Tensor:
-    """SRAS-net's image adaptive module (section 3.3, Algorithm 1): crop, shrink only if too big, pad.
+    """SRAS-net's image adaptive module (section 3.3, Algorithm 1): crop, shrink only if too big, pad
+    (``magnify``: see ``fit_to_canvas``).
 
     Returns (size, size, 1) uint8.
     """
-    return place_on_canvas(fit_to_canvas(image, size, background, threshold), size, background, placement)
+    return place_on_canvas(fit_to_canvas(image, size, background, threshold, magnify), size, background, placement)
 
 
 def square_resize(image, size: int = 256, background: int = 0, threshold: int = DEFAULT_THRESHOLD) -> tf.Tensor:
@@ -166,10 +173,14 @@ def stretch(image, size: int = 224, background: int = 0, threshold: int = DEFAUL
     return tf.reshape(_resize(crop, size, size), [size, size, 1])
 
 
-def final_image(name: str, size: int, background: int, threshold: int = DEFAULT_THRESHOLD, placement="top_left"):
-    """The named preprocessing as a function of one (H, W[, 1]) uint8 image -> (size, size, 1) uint8."""
+def final_image(name: str, size: int, background: int, threshold: int = DEFAULT_THRESHOLD, placement="top_left",
+                magnify: float = 1.0):
+    """The named preprocessing as a function of one (H, W[, 1]) uint8 image -> (size, size, 1) uint8
+    (``magnify``: IAM only)."""
+    if magnify != 1.0 and name != "iam":
+        raise SrasError(f"magnify applies to IAM only, not to {name!r} (which fills the canvas anyway)")
     if name == "iam":
-        return lambda image: iam(image, size, background, threshold, placement)
+        return lambda image: iam(image, size, background, threshold, placement, magnify)
     if name == "square_resize":
         return lambda image: square_resize(image, size, background, threshold)
     if name == "stretch":

@@ -5,6 +5,7 @@ ConvNeXt-Tiny, ... without touching the classifier or the trainer.
 """
 
 import dataclasses
+import functools
 import re
 import urllib.error
 import warnings
@@ -242,6 +243,17 @@ register_backbone(
         default_size=64,
         feature_layer="stage4_block2_out",
         paper="a compact ResNet (He et al., CVPR 2016, basic blocks) for CPU-scale runs; no ImageNet weights",
+    )
+)
+register_backbone(
+    BackboneSpec(
+        name="resnet_small_bn",
+        builder=functools.partial(small_resnet, norm="batch"),
+        preprocess=scale_to_unit,
+        min_size=32,
+        default_size=64,
+        feature_layer="stage4_block2_out",
+        paper="resnet_small with BatchNorm (momentum 0.9): learns faster, but wants a decaying learning rate",
     )
 )
 

@@ -148,6 +148,18 @@ def test_bad_image_stops_before_anything_is_written(bioimlab_tree, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"magnify": 0.5}, "must be at least 1"),
+    ({"magnify": 2.0, "preprocess": "square_resize"}, "iam only"),
+])
+def test_bad_magnify_is_refused_before_anything_is_written(bioimlab_tree, tmp_path, changes, message):
+    import dataclasses
+
+    with pytest.raises(SrasError, match=message):
+        convert(bioimlab_tree, tmp_path / "out", dataclasses.replace(CONFIG, **changes), log=lambda line: None)
+    assert not (tmp_path / "out").exists()
+
+
 def test_image_without_foreground_is_named(bioimlab_tree, tmp_path):
     from PIL import Image
 

@@ -92,3 +92,20 @@ def test_stretch_distorts_to_the_full_canvas():
     assert out.shape == (32, 32) and out.min() > 100  # the 40 x 10 crop now fills 32 x 32
     np.testing.assert_array_equal(final_image("stretch", 32, 0)(image).numpy(), stretch(image, 32).numpy())
     np.testing.assert_array_equal(final_image("iam", 32, 0)(image).numpy(), iam(image, 32).numpy())
+
+
+def test_magnify_enlarges_small_crops_keeps_their_proportions_and_still_fits():
+    small = iam(canvas_with_block((200, 100), (30, 12), (80, 40)), size=64, magnify=2).numpy()[..., 0]
+    rows, cols = np.nonzero(small > 100)
+    assert (rows.max() + 1, cols.max() + 1) == (60, 24)  # 2x, aspect kept
+    large = iam(canvas_with_block((200, 100), (50, 10), (80, 40)), size=64, magnify=2).numpy()[..., 0]
+    rows, cols = np.nonzero(large > 100)
+    assert rows.max() + 1 == 64 and cols.max() + 1 == 13  # capped: 50 -> 64, not 100
+
+
+def test_magnify_is_refused_for_preprocessings_that_fill_the_canvas():
+    from sras_keras.data.iam import final_image
+    from sras_keras.errors import SrasError
+
+    with pytest.raises(SrasError, match="IAM only"):
+        final_image("square_resize", 64, 0, magnify=2)
