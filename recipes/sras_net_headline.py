@@ -5,15 +5,15 @@ under the honest protocol (held-out cells) and, same model, under the paper's pr
     sras report table sras_net_headline
 
 resnet_small_bn (BatchNorm) from scratch at 64 px, IAM with crops enlarged 2x (``magnify``), SMOTE for X and Y
-inside the training cells, the stored
-rotations within 30 degrees of upright, random left-right flips, Adam with one warm-up epoch then cosine decay
-over a fixed epoch budget sized to the 30 minutes. The ``paper`` config is SRAS-net itself (Inception-ResNet-V2,
+inside the training cells, the stored rotations within 30 degrees of upright, random left-right flips, Adam with
+one warm-up epoch then cosine decay over a fixed epoch budget sized to the 30 minutes. The ``paper`` config is SRAS-net itself (Inception-ResNet-V2,
 224 px, ImageNet weights, SRAFBN), the paper's 97.55% (Table 2), for a GPU.
 
-Measured here (2 cores, seed 0): honest 89.95% accuracy, macro-F1 0.899 on 24 held-out cells (28.6 min of
-training, 14 epochs: the budget stopped it); paper protocol 92.91%, macro-F1 0.929 (29.7 min, 13 epochs; 43 of
-its 1,143 test images are SMOTE's). Whole-cell assignment (`sras predict --karyotype`) lifts the honest model
-to 96.83% per image.
+Measured here (2 cores, seed 0; results/sras_net_headline.md): honest 95.29% accuracy, macro-F1 0.954 on 24
+held-out cells (13 epochs, 28.4 min with evaluation); paper protocol 95.71%, macro-F1 0.957 (13 epochs, 31.0 min:
+other work shared the machine; 43 of its 1,143 test images are SMOTE's). Whole-cell assignment (`sras predict
+--karyotype` on the held-out cells' files) lifts the honest model to 98.55% per image, 24/24 sexes right.
+Before BatchNorm and ``magnify`` (GroupNorm, 14 epochs): honest 89.95%, paper 92.91%.
 """
 
 import dataclasses
