@@ -257,6 +257,10 @@ def sr_apply(model_path, source, out, batch_size, layout, label_coding, cell_reg
               help="Train only on the stored rotated copies within this many degrees of upright (default: all).")
 @click.option("--schedule", type=click.Choice(SCHEDULES), default="constant",
               help="cosine: one warm-up epoch, then decay to zero at --epochs.")
+@click.option("--weight-decay", type=click.FloatRange(0), default=0.0,
+              help="Decoupled (AdamW-style) weight decay, times the learning rate (not in the paper).")
+@click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+              help="Share of each training target spread over all classes (not in the paper).")
 @click.option("--fold", type=int, default=None, help="K-fold datasets: the held-out fold.")
 @click.option("--max-minutes", type=float, default=None, help="Stop after the epoch that crosses this budget.")
 @click.option("--mixed-precision/--no-mixed-precision", default=False)

@@ -20,6 +20,7 @@ from sras_keras.models.classifier import (
 from sras_keras.models.conv_prelu import ConvPReLU
 from sras_keras.models.feedback_block import FeedbackBlock
 from sras_keras.models.native_heads import AdaptiveAveragePooling2D, ClassTokenPool, PooledDense, VGGClassifierFeatures
+from sras_keras.models.smoothed_crossentropy import SmoothedSparseCrossentropy
 from sras_keras.models.srafbn import PRESETS, SRAFBN
 from sras_keras.models.step_attention import StepAttention
 from sras_keras.models.swin_t import PatchMergingGather, ShiftedWindowAttention
@@ -43,6 +44,7 @@ __all__ = [
     "PatchTokensToGrid",
     "PooledDense",
     "ShiftedWindowAttention",
+    "SmoothedSparseCrossentropy",
     "StepAttention",
     "VGGClassifierFeatures",
     "backbone_names",

@@ -69,6 +69,17 @@ def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
         warmup_steps=steps_per_epoch)
 
 
+def training_loss(config: TrainConfig):
+    """Plain cross-entropy on the integer labels (the paper), or the same with label smoothing."""
+    from sras_keras.models import SmoothedSparseCrossentropy
+
+    if not 0.0 <= config.label_smoothing < 1.0:
+        raise SrasError(f"label_smoothing must be in [0, 1), got {config.label_smoothing}")
+    if config.label_smoothing == 0.0:
+        return "sparse_categorical_crossentropy"
+    return SmoothedSparseCrossentropy(config.label_smoothing)
+
+
 def training_inputs(data_dir, roles: dict, config: TrainConfig):
     """(training batches, validation batches, steps per epoch) as `sras train` feeds them.
 
@@ -174,8 +185,8 @@ def _fit(data_dir, out: Path, config: TrainConfig, strategy, manifest: dict, rol
             continue
         if optimizer_kind(model) != kind:  # a fresh build, or the switch; a resumed stage keeps its optimizer state
             with strategy.scope():
-                model.compile(optimizer=make_optimizer(kind, config, adam_rate),
-                              loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                model.compile(optimizer=make_optimizer(kind, config, adam_rate), loss=training_loss(config),
+                              metrics=["accuracy"])
         keras_distribute_fixes(model, strategy, train.element_spec)
         model.fit(train, validation_data=validation, epochs=end, initial_epoch=max(first, initial_epoch),
                   steps_per_epoch=steps, callbacks=callbacks, verbose=2, shuffle=False)  # the pipeline shuffles

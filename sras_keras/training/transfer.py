@@ -44,9 +44,14 @@ def optimizer_stages(config: TrainConfig) -> list[tuple[int, int, str]]:
 
 
 def make_optimizer(kind: str, config: TrainConfig, adam_rate) -> keras.optimizers.Optimizer:
+    """Adam or SGD; ``weight_decay`` is Keras' decoupled decay (AdamW's, kept in the saved optimizer's config, so a
+    resumed run decays the same way)."""
+    if config.weight_decay < 0:
+        raise SrasError(f"weight_decay must be >= 0, got {config.weight_decay}")
+    decay = config.weight_decay or None
     if kind == "adam":
-        return keras.optimizers.Adam(adam_rate)
-    return keras.optimizers.SGD(config.sgd_learning_rate, momentum=SGD_MOMENTUM)
+        return keras.optimizers.Adam(adam_rate, weight_decay=decay)
+    return keras.optimizers.SGD(config.sgd_learning_rate, momentum=SGD_MOMENTUM, weight_decay=decay)
 
 
 def optimizer_kind(model: keras.Model) -> str | None:

@@ -13,9 +13,12 @@ from sras_keras.data.convert import convert
 from sras_keras.data.labels import CLASS_NAMES
 from sras_keras.data.splits import SplitConfig
 from sras_keras.errors import SrasError
+from sras_keras.evaluation.classifier import load_classifier
 from sras_keras.training.classifier import train_classifier
 
 TINY = TrainConfig(backbone="resnet_small", weights="none", batch_size=32, epochs=2, patience=5, learning_rate=2e-3)
+# the resumed run must come back with its custom loss and its decay, so the output test trains regularised
+REGULARISED = TrainConfig(**{**TINY.to_dict(), "weight_decay": 0.05, "label_smoothing": 0.1})
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,7 @@ def holdout(source):
 
 def test_run_writes_every_output_and_resumes(holdout, tmp_path):
     run = tmp_path / "run"
-    metrics = train_classifier(holdout, run, TINY, log=lambda line: None)
+    metrics = train_classifier(holdout, run, REGULARISED, log=lambda line: None)
     for name in ("config.json", "env.json", "data.json", "history.csv", "predictions.csv", "metrics.json",
                  "model.keras", "checkpoints/last.keras", "checkpoints/best.weights.h5",
                  "figures/confusion_matrix.png", "figures/tsne.png"):
@@ -55,8 +58,11 @@ def test_run_writes_every_output_and_resumes(holdout, tmp_path):
     assert test_cells == {e["cell_id"] for e in splits["images"] if e["part"] == "test"}
 
     with pytest.raises(SrasError, match="holds a finished run"):
-        train_classifier(holdout, run, TINY, log=lambda line: None)
-    longer = TrainConfig(**{**TINY.to_dict(), "epochs": 3})
+        train_classifier(holdout, run, REGULARISED, log=lambda line: None)
+    checkpoint = load_classifier(run / "checkpoints" / "last.keras")
+    assert checkpoint.optimizer.weight_decay == pytest.approx(0.05)
+    assert checkpoint.loss.smoothing == pytest.approx(0.1)
+    longer = TrainConfig(**{**REGULARISED.to_dict(), "epochs": 3})
     train_classifier(holdout, run, longer, resume=True, log=lambda line: None)
     with open(run / "history.csv") as handle:
         assert [int(row["epoch"]) for row in csv.DictReader(handle)] == [0, 1, 2]
@@ -100,3 +106,15 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
     assert learning_rate_schedule(TrainConfig(learning_rate=1e-3), 10) == 1e-3
     with pytest.raises(SrasError, match="unknown schedule"):
         learning_rate_schedule(TrainConfig(schedule="step"), 10)
+
+
+def test_regularisation_settings_are_checked():
+    from sras_keras.training.classifier import training_loss
+    from sras_keras.training.transfer import make_optimizer
+
+    assert training_loss(TINY) == "sparse_categorical_crossentropy"
+    with pytest.raises(SrasError, match="label_smoothing must be in"):
+        training_loss(TrainConfig(label_smoothing=1.0))
+    assert make_optimizer("sgd", TrainConfig(weight_decay=1e-4), 1e-3).weight_decay == pytest.approx(1e-4)
+    with pytest.raises(SrasError, match="weight_decay must be >= 0"):
+        make_optimizer("adam", TrainConfig(weight_decay=-1.0), 1e-3)
