@@ -186,6 +186,7 @@ class _DataCache:
     def _sr_source(self, convert_config: ConvertConfig) -> Path:
         """The source tree upscaled by an SRAFBN trained on this split's training images only."""
         from sras_keras.data.convert import convert
+        from sras_keras.data.pipeline import load_manifest
         from sras_keras.sr_apply import apply_sr
         from sras_keras.training.sr import load_sr_model, train_sr
 
@@ -198,7 +199,12 @@ class _DataCache:
                                                   cell_regex=convert_config.cell_regex), log=self.log)
         sr_run = self.run_dir / f"srafbn-{key}"
         self.log(f"SR model for split {split.scheme}/seed {split.seed}: {sr_run}")
-        train_sr(plain, sr_run, self.experiment.sr_train, log=self.log)
+        sr_train = self.experiment.sr_train
+        if "val" not in load_manifest(plain)["parts"]:  # the paper's 4:1 split: SR's validation only monitors PSNR
+            self.log(f"{plain}: no val part; SR validation patches come from its test part (monitoring only: the "
+                     "SR model is the last epoch's, nothing is selected on them)")
+            sr_train = dataclasses.replace(sr_train, val_parts=("test",))
+        train_sr(plain, sr_run, sr_train, log=self.log)
         upscaled = self.tfrecords / self.experiment.name / f"sr-source-{key}"
         if not (upscaled / "sr_apply.json").exists():
             model_path = sr_run / "model.keras"

@@ -1,5 +1,7 @@
 """The recipe machinery end to end on synthetic karyotypes: SR rows, plain rows, overrides, the report."""
 
+import json
+
 import pytest
 
 from recipes import get_recipe, recipe_doc, recipe_names
@@ -42,19 +44,22 @@ def test_run_and_report(tmp_path):
     base = ConvertConfig(image_size=32, rotations=2, smote=True)
     rows = (
         Row("plain-honest", "plain", protocol_split("honest", 0, base), train, False, 90.0, "honest"),
-        Row("sr-honest", "with SR", protocol_split("honest", 0, base), train, True, 95.0, "honest"),
+        # the paper's split has no val part: SR then monitors on its test part
+        Row("sr-paper", "with SR", protocol_split("paper", 0, base), train, True, 95.0, "paper"),
     )
     sr = SRTrainConfig(preset="tiny", patch_size=16, batch_size=4, epochs=1, steps_per_epoch=2, val_batches=1,
                        max_minutes=None)
     experiment = Experiment("toy", "cpu", "synthetic", rows, sr)
     run = run_experiment(experiment, tmp_path / "data", tmp_path / "runs", tmp_path / "tfrecords", log=lambda l: None)
-    assert (run / "plain-honest" / "metrics.json").exists() and (run / "sr-honest" / "metrics.json").exists()
-    assert len(list(run.glob("srafbn-*/model.keras"))) == 1  # one SR model, trained on this split's training cells
+    assert (run / "plain-honest" / "metrics.json").exists() and (run / "sr-paper" / "metrics.json").exists()
+    sr_runs = list(run.glob("srafbn-*"))  # one SR model, trained on this split's training images
+    assert len(sr_runs) == 1 and (sr_runs[0] / "model.keras").exists()
+    assert json.loads((sr_runs[0] / "config.json").read_text())["val_parts"] == ["test"]
     upscaled = next((tmp_path / "tfrecords" / "toy").glob("sr-source-*"))
     assert (upscaled / "sr_apply.json").exists()
 
     table = report_table(tmp_path / "runs", "toy", tmp_path / "results").read_text()
-    assert "| plain | honest | 90.00 |" in table and "| with SR | honest | 95.00 |" in table
+    assert "| plain | honest | 90.00 |" in table and "| with SR | paper | 95.00 |" in table
     assert (tmp_path / "results" / "toy.csv").exists()
     with pytest.raises(SrasError, match="unknown row"):
         run_experiment(experiment, tmp_path / "data", tmp_path / "runs", tmp_path / "tfrecords", rows=["nope"])
