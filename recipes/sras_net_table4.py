@@ -2,7 +2,7 @@
 best model (SRAS-net with Inception-ResNet-V2), under the paper's protocol and the honest one.
 
     sras cv run --recipe sras_net_table4 --config paper   # GPU
-    sras cv run --recipe sras_net_table4 --config cpu     # here: resnet_small, 64 px, ~40 min
+    sras cv run --recipe sras_net_table4 --config cpu     # here: resnet_small_bn, 64 px, ~1 h (two SR models)
     sras report table sras_net_table4                     # overall rows; per-class table in each run's metrics.json
 
 Paper: 97.55% overall; per class 93.62 (chr 4) to 100; X 97.87, Y 100. Each run writes
@@ -10,14 +10,14 @@ figures/confusion_matrix.png (Fig 7) and figures/tsne.png (Fig 8).
 """
 
 from recipes import register
-from recipes._sras_net import PAPER_LABEL, make_row, sr_config
+from recipes._sras_net import CPU_SMALL_BACKBONE, PAPER_LABEL, make_row, sr_config
 from sras_keras.experiment import Experiment
 
 
 @register("sras_net_table4")
 def sras_net_table4(config: str = "cpu") -> Experiment:
     """SRAS-net Table 4 (see the module docstring for the command, runtime and the paper's numbers)."""
-    backbone = "inception_resnet_v2" if config == "paper" else "resnet_small"
+    backbone = "inception_resnet_v2" if config == "paper" else CPU_SMALL_BACKBONE
     rows = tuple(
         make_row(config, protocol, backbone, label=f"SRAS-net ({PAPER_LABEL[backbone]})", name="sras", sr=True,
                  smote=True, iam=True, paper_accuracy=97.55)

@@ -184,31 +184,41 @@ class _DataCache:
         return out / FINAL
 
     def _sr_source(self, convert_config: ConvertConfig) -> Path:
-        """The source tree upscaled by an SRAFBN trained on this split's training images only."""
+        """The source tree upscaled by an SRAFBN trained on this split's training images only. The SR model
+        (``runs/srafbn/<key>``) and its output (``tfrecords/sr-source/<key>``) are keyed by source, split and SR
+        config, not by recipe, so Tables 2-4 share them and a killed run resumes its SR training."""
         from sras_keras.data.convert import convert
         from sras_keras.data.pipeline import load_manifest
         from sras_keras.sr_apply import apply_sr
+        from sras_keras.training.callbacks import STATE
+        from sras_keras.training.run_dir import FINAL
         from sras_keras.training.sr import load_sr_model, train_sr
 
         split = convert_config.split
-        key = fingerprint({"split": dataclasses.asdict(split), "sr": self.experiment.sr_train.to_dict()})
+        key = fingerprint({"split": dataclasses.asdict(split), "sr": self.experiment.sr_train.to_dict(),
+                           "source": str(self.source.resolve())})
         if key in self.sr_sources:
             return self.sr_sources[key]
-        plain = self.tfrecords / self.experiment.name / f"plain-{fingerprint(dataclasses.asdict(split))}"
+        upscaled = self.tfrecords / "sr-source" / key
+        sr_run = self.run_dir.parent.parent / "srafbn" / key
+        if (upscaled / "sr_apply.json").exists():
+            self.log(f"SR source for split {split.scheme}/seed {split.seed}: {upscaled} (made by {sr_run})")
+            self.sr_sources[key] = upscaled
+            return upscaled
+        plain = self.tfrecords / "sr-source" / (
+            f"plain-{fingerprint({'split': dataclasses.asdict(split), 'source': str(self.source.resolve())})}")
         convert(self.source, plain, ConvertConfig(split=split, layout=convert_config.layout,
                                                   cell_regex=convert_config.cell_regex), log=self.log)
-        sr_run = self.run_dir / f"srafbn-{key}"
         self.log(f"SR model for split {split.scheme}/seed {split.seed}: {sr_run}")
         sr_train = self.experiment.sr_train
         if "val" not in load_manifest(plain)["parts"]:  # the paper's 4:1 split: SR's validation only monitors PSNR
             self.log(f"{plain}: no val part; SR validation patches come from its test part (monitoring only: the "
                      "SR model is the last epoch's, nothing is selected on them)")
             sr_train = dataclasses.replace(sr_train, val_parts=("test",))
-        train_sr(plain, sr_run, sr_train, log=self.log)
-        upscaled = self.tfrecords / self.experiment.name / f"sr-source-{key}"
-        if not (upscaled / "sr_apply.json").exists():
-            model_path = sr_run / "model.keras"
-            apply_sr(load_sr_model(model_path), model_path, self.source, upscaled, progress=self.progress)
+        model_path = sr_run / FINAL
+        if not model_path.exists():
+            train_sr(plain, sr_run, sr_train, resume=(sr_run / STATE).exists(), log=self.log)
+        apply_sr(load_sr_model(model_path), model_path, self.source, upscaled, progress=self.progress)
         self.sr_sources[key] = upscaled
         return upscaled
 

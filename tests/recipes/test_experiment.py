@@ -1,5 +1,6 @@
 """The recipe machinery end to end on synthetic karyotypes: SR rows, plain rows, overrides, the report."""
 
+import dataclasses
 import json
 
 import pytest
@@ -52,11 +53,15 @@ def test_run_and_report(tmp_path):
     experiment = Experiment("toy", "cpu", "synthetic", rows, sr)
     run = run_experiment(experiment, tmp_path / "data", tmp_path / "runs", tmp_path / "tfrecords", log=lambda l: None)
     assert (run / "plain-honest" / "metrics.json").exists() and (run / "sr-paper" / "metrics.json").exists()
-    sr_runs = list(run.glob("srafbn-*"))  # one SR model, trained on this split's training images
+    sr_runs = list((tmp_path / "runs" / "srafbn").iterdir())  # one SR model, trained on this split's training images
     assert len(sr_runs) == 1 and (sr_runs[0] / "model.keras").exists()
     assert json.loads((sr_runs[0] / "config.json").read_text())["val_parts"] == ["test"]
-    upscaled = next((tmp_path / "tfrecords" / "toy").glob("sr-source-*"))
-    assert (upscaled / "sr_apply.json").exists()
+    upscaled = tmp_path / "tfrecords" / "sr-source" / sr_runs[0].name
+    assert json.loads((upscaled / "sr_apply.json").read_text())["model"] == str(sr_runs[0] / "model.keras")
+    # another recipe on the same split and SR settings reuses both: no second SR model
+    sr_row = dataclasses.replace(experiment, name="toy2", rows=rows[1:])
+    run_experiment(sr_row, tmp_path / "data", tmp_path / "runs", tmp_path / "tfrecords", log=lambda l: None)
+    assert list((tmp_path / "runs" / "srafbn").iterdir()) == sr_runs
 
     table = report_table(tmp_path / "runs", "toy", tmp_path / "results").read_text()
     assert "| plain | honest | 90.00 |" in table and "| with SR | paper | 95.00 |" in table
