@@ -54,10 +54,12 @@ def test_two_step_rows_train_per_fold_from_the_pretrained_backbone(tmp_path):
     train = TrainConfig(backbone="resnet_small", weights="none", batch_size=32, epochs=2, learning_rate=2e-3,
                         optimizer="adam_then_sgd", sgd_epoch=1, blur=1.0, flip="both", rotations=False)
     convert = ConvertConfig(image_size=32, preprocess="square_resize", split=SplitConfig("kfold", folds=2))
+    one_epoch = dataclasses.replace(train, optimizer="adam", epochs=1)  # the two-stage optimiser is checked once
     stage = Pretrain("band_b", dataclasses.replace(convert, split=SplitConfig("holdout", val_fraction=0.2,
-                                                                               test_fraction=0.2)), train)
+                                                                               test_fraction=0.2)), one_epoch)
     rows = tuple(
-        Row(f"small-{approach}", f"small {approach}", convert, train, protocol="paper", folds=(0, 1),
+        Row(f"small-{approach}", f"small {approach}", convert, train if approach == "two_step" else one_epoch,
+            protocol="paper", folds=(0, 1),
             pretrain=stage if approach == "two_step" else None,
             tags=(("architecture", "ResNet-34"), ("band", "A"), ("approach", approach)))
         for approach in ("scratch", "two_step"))
