@@ -11,7 +11,7 @@ be checked here; the SR models are shared with Table 4 (runs/srafbn/).
 
 Measured here (cpu, seed 0, honest rows only so far; results/sras_net_table3.md): base 90.31%, + SMOTE 90.22%,
 + SRAFBN + SMOTE 90.67%, + IAM (Table 4's honest row, same config) 91.12%; 9-11 min a row. Differences of
-under a point are ~10 of 1,104 images: at this scale the ablation shows no step larger than seed noise.
+under a point are ~10 of 1,104 images, too few to call a direction from one seed (seed spread not measured).
 """
 
 from recipes import register
