@@ -194,9 +194,9 @@ class _DataCache:
         from sras_keras.training.run_dir import FINAL
         from sras_keras.training.sr import load_sr_model, train_sr
 
-        split = convert_config.split
+        split, source = convert_config.split, str(self.source.resolve())
         key = fingerprint({"split": dataclasses.asdict(split), "sr": self.experiment.sr_train.to_dict(),
-                           "source": str(self.source.resolve())})
+                           "source": source})
         if key in self.sr_sources:
             return self.sr_sources[key]
         upscaled = self.tfrecords / "sr-source" / key
@@ -205,8 +205,8 @@ class _DataCache:
             self.log(f"SR source for split {split.scheme}/seed {split.seed}: {upscaled} (made by {sr_run})")
             self.sr_sources[key] = upscaled
             return upscaled
-        plain = self.tfrecords / "sr-source" / (
-            f"plain-{fingerprint({'split': dataclasses.asdict(split), 'source': str(self.source.resolve())})}")
+        plain_key = fingerprint({"split": dataclasses.asdict(split), "source": source})
+        plain = self.tfrecords / "sr-source" / f"plain-{plain_key}"
         convert(self.source, plain, ConvertConfig(split=split, layout=convert_config.layout,
                                                   cell_regex=convert_config.cell_regex), log=self.log)
         self.log(f"SR model for split {split.scheme}/seed {split.seed}: {sr_run}")
