@@ -1,13 +1,14 @@
 """SRAS-net Table 2: four ImageNet backbones, each alone and inside SRAS-net (SRAFBN + SMOTE + IAM).
 
     sras cv run --recipe sras_net_table2 --config paper   # GPU: 8 rows x 2 protocols, 224 px, 24 rotations
-    sras cv run --recipe sras_net_table2 --config cpu     # here: 8 rows, honest protocol, from scratch, ~2 h
+    sras cv run --recipe sras_net_table2 --config cpu     # here: 8 rows, honest protocol, from scratch, ~1.5 h
     sras report table sras_net_table2
 
 Paper (accuracy %, BioImLab, 4:1 split, checkpoint chosen on the test fifth): ResNet50 87.64 -> 95.92,
 Xception 91.80 -> 96.01, VGG19 91.67 -> 96.56, Inception-ResNet-V2 91.69 -> 97.55. The cpu config keeps the
-four architectures but trains them from scratch at their smallest sizes for 10 minutes a row: it checks the
-machinery end to end, not the paper's numbers, which need ImageNet weights and a GPU.
+four architectures but trains them from scratch at their smallest sizes, on the upright copies, for a cosine
+schedule of about 9 minutes a row (recipes/_sras_net.py, CPU_EPOCHS): it checks the machinery end to end, not the
+paper's numbers, which need ImageNet weights and a GPU.
 """
 
 from recipes import register
