@@ -438,7 +438,7 @@ def report_table_command(name, runs, results):
         if not path.exists():
             raise SrasError(f"{path}: not written yet; analysis recipes write it when run (sras cv run --recipe {name})")
     else:
-        path = report_table(Path(runs), name, Path(results))
+        path = report_table(Path(runs), name, Path(results), get_recipe(name) if name in recipe_names() else None)
     click.echo(path.read_text())
 
 

@@ -55,6 +55,8 @@ class Row:
     folds: tuple[int, ...] = ()  # K-fold rows: the folds to train, one model each
     pretrain: Pretrain | None = None
     tags: tuple[tuple[str, str], ...] = ()  # e.g. (("architecture", "ResNet-34"), ("band", "Q"), ...): pivots
+    # SRAS-net Table 4: (class, accuracy, precision, recall, F1) in percent, as printed; reported beside ours
+    paper_per_class: tuple[tuple[str, float, float, float, float], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -318,9 +320,10 @@ def _percent(metrics: dict, key: str, scale: float = 100.0, digits: int = 2) -> 
     return f"{text} ± {scale * metrics[f'{key}_std']:.{digits}f}" if f"{key}_std" in metrics else text
 
 
-def report_table(runs: Path, name: str, results: Path = Path("results"), order: Callable | None = None) -> Path:
+def report_table(runs: Path, name: str, results: Path = Path("results"), experiment: Experiment | None = None) -> Path:
     """``results/<name>.md`` and ``.csv``: each row's accuracy beside the paper's, with macro-F1, AUC and protocol
-    (K-fold rows: mean ± SD over folds), and, for rows with tags, a pivot of macro-F1 by the tags."""
+    (K-fold rows: mean ± SD over folds), and, for rows with tags, a pivot of macro-F1 by the tags. Rows whose recipe
+    row (in ``experiment``) carries the paper's per-class numbers also get a per-class table (``<name>-per-class.csv``)."""
     rows = collect_rows(runs, name)
     if not rows:
         raise SrasError(f"no finished rows of {name} under {Path(runs, name)} (run `sras cv run --recipe {name}`)")
@@ -339,9 +342,46 @@ def report_table(runs: Path, name: str, results: Path = Path("results"), order: 
     lines = [f"# {name}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in line) + " |" for line in table]
     lines += _pivot_lines(rows)
+    published = {row.name: row.paper_per_class for row in (experiment.rows if experiment else ())}
+    per_class = [(row, published[row["name"]]) for row in rows
+                 if published.get(row["name"]) and "per_class" in row["metrics"]]
+    records = []
+    for row, paper in per_class:
+        lines += _per_class_lines(row, paper)
+        records += _per_class_records(row, paper)
+    if records:
+        with atomic_path(results / f"{name}-per-class.csv") as temporary, open(temporary, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(records[0]))
+            writer.writeheader()
+            writer.writerows(records)
     with atomic_path(results / f"{name}.md") as temporary:
         temporary.write_text("\n".join(lines) + "\n")
     return results / f"{name}.md"
+
+
+_PAPER_PER_CLASS_KEYS = ("paper_accuracy", "paper_precision", "paper_recall", "paper_f1")
+
+
+def _per_class_records(row: dict, paper) -> list[dict]:
+    """One record per class: ours (recall = the class's accuracy, precision, F1, in %) and the paper's, as printed."""
+    ours = row["metrics"]["per_class"]
+    return [{"row": row["label"], "protocol": row["protocol"], "class": label, "test_images": ours[label]["support"],
+             **{key: round(100 * ours[label][key], 2) for key in ("recall", "precision", "f1")},
+             **dict(zip(_PAPER_PER_CLASS_KEYS, printed))}
+            for label, *printed in paper]
+
+
+def _per_class_lines(row: dict, paper) -> list[str]:
+    """SRAS-net Table 4's layout, ours beside the paper's (whose per-class accuracy is not its recall: as printed)."""
+    header = ["class", "test images", "recall %", "precision %", "F1 %", "paper accuracy %", "paper precision %",
+              "paper recall %", "paper F1 %"]
+    lines = ["", f"Per class: {row['label']}, {row['protocol']} protocol ({row['run']})", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for record in _per_class_records(row, paper):
+        cells = [record["class"], record["test_images"], *(f"{record[key]:.2f}" for key in ("recall", "precision", "f1")),
+                 *(f"{record[key]:.2f}" for key in _PAPER_PER_CLASS_KEYS)]
+        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    return lines
 
 
 def write_results(results: Path, name: str, markdown_lines: list[str], records: list[dict]) -> Path:

@@ -71,3 +71,30 @@ def test_run_and_report(tmp_path):
         run_experiment(experiment, tmp_path / "data", tmp_path / "runs", tmp_path / "tfrecords", rows=["nope"])
     with pytest.raises(SrasError, match="no finished rows"):
         report_table(tmp_path / "runs", "other", tmp_path / "results")
+
+
+def test_report_puts_our_per_class_numbers_beside_the_papers(tmp_path):
+    """Table 4's layout: a row whose recipe row carries the paper's per-class numbers gets them beside ours."""
+    from recipes.sras_net_table4 import PAPER_PER_CLASS
+
+    experiment = get_recipe("sras_net_table4", "cpu")
+    run = tmp_path / "runs" / "sras_net_table4" / "20260101T000000Z-s0" / "sras-honest"
+    run.mkdir(parents=True)
+    labels = [label for label, *_ in PAPER_PER_CLASS]
+    per_class = {label: {"support": 46, "recall": 0.5 if label == "X" else 1.0, "precision": 1.0,
+                         "f1": 2 / 3 if label == "X" else 1.0} for label in labels}
+    (run / "metrics.json").write_text(json.dumps({
+        "accuracy": 0.98, "macro_f1": 0.97, "auc_ovr": 0.99, "images": 46 * 24, "checkpoint_selected_on_test_set": False,
+        "epochs_trained": 8, "per_class": per_class}))
+    row = next(r for r in experiment.rows if r.name == "sras-honest")
+    (run / "row.json").write_text(json.dumps({"name": row.name, "label": row.label, "protocol": "honest",
+                                              "paper_accuracy": 97.55, "fold": None, "wall_seconds": 60}))
+    table = report_table(tmp_path / "runs", "sras_net_table4", tmp_path / "results", experiment).read_text()
+    per_class_lines = table.split("Per class:")[1].splitlines()[4:]
+    assert [line.split(" | ")[0] for line in per_class_lines] == [f"| {label}" for label in labels]
+    assert "| X | 46 | 50.00 | 100.00 | 66.67 | 97.87 | 97.87 | 95.74 | 96.79 |" in per_class_lines
+    with open(tmp_path / "results" / "sras_net_table4-per-class.csv") as handle:
+        records = handle.read().splitlines()
+    assert len(records) == 25 and records[-1].endswith("Y,46,100.0,100.0,100.0,100.0,100.0,100.0,100.0")
+    # without the recipe, or for a recipe row without per-class numbers, no per-class table
+    assert "Per class" not in report_table(tmp_path / "runs", "sras_net_table4", tmp_path / "plain").read_text()
