@@ -55,6 +55,7 @@ class Row:
     folds: tuple[int, ...] = ()  # K-fold rows: the folds to train, one model each
     pretrain: Pretrain | None = None
     tags: tuple[tuple[str, str], ...] = ()  # e.g. (("architecture", "ResNet-34"), ("band", "Q"), ...): pivots
+    size_evidence: bool = False  # then fit cell-relative size evidence (`sras size-evidence`; not K-fold rows)
     # SRAS-net Table 4: (class, accuracy, precision, recall, F1) in percent, as printed; reported beside ours
     paper_per_class: tuple[tuple[str, float, float, float, float], ...] = ()
 
@@ -262,6 +263,11 @@ def run_experiment(experiment: Experiment, data_root: Path, runs: Path = Path("r
                 **{k: v for k, v in dataclasses.asdict(row).items() if k not in ("convert", "train", "pretrain")},
                 "fold": fold, "data": str(data), "wall_seconds": round(time.monotonic() - started, 1)})
             log(f"[{row.name}] accuracy {100 * metrics['accuracy']:.2f}% (paper: {row.paper_accuracy})")
+            if row.size_evidence and fold is None:
+                from sras_keras.evaluation.size_fit import fit_size_evidence
+
+                with_size = fit_size_evidence(out)["test"]["with"]
+                log(f"[{row.name}] with cell-relative size evidence: {100 * with_size['accuracy_argmax']:.2f}%")
     return run_dir
 
 
@@ -342,6 +348,7 @@ def report_table(runs: Path, name: str, results: Path = Path("results"), experim
     lines = [f"# {name}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in line) + " |" for line in table]
     lines += _pivot_lines(rows)
+    lines += _size_evidence_lines(rows)
     published = {row.name: row.paper_per_class for row in (experiment.rows if experiment else ())}
     per_class = [(row, published[row["name"]]) for row in rows
                  if published.get(row["name"]) and "per_class" in row["metrics"]]
@@ -357,6 +364,29 @@ def report_table(runs: Path, name: str, results: Path = Path("results"), experim
     with atomic_path(results / f"{name}.md") as temporary:
         temporary.write_text("\n".join(lines) + "\n")
     return results / f"{name}.md"
+
+
+def _size_evidence_lines(rows: list[dict]) -> list[str]:
+    """Rows fitted with ``sras size-evidence``: their test part without and with cell-relative size evidence."""
+    from sras_keras.evaluation.size_fit import SIZE_EVIDENCE_FILE
+
+    fitted = [(row, json.loads((Path(row["run"]) / SIZE_EVIDENCE_FILE).read_text())) for row in rows
+              if (Path(row["run"]) / SIZE_EVIDENCE_FILE).is_file()]
+    if not fitted:
+        return []
+    header = ["row", "protocol", "weight (chosen on)", "accuracy %", "+ size: accuracy %", "+ size: macro-F1",
+              "assigned %", "+ size: assigned %", "+ size: sex right"]
+    lines = ["", "With cell-relative size evidence (`sras size-evidence RUN`; assignment: `sras predict --karyotype`, "
+             "meaningful for whole held-out cells only)", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row, record in fitted:
+        without, with_size = record["test"]["without"], record["test"]["with"]
+        cells = [row["label"], row["protocol"], f"{record['evidence']['weight']:g} ({record['weight_chosen_on']})",
+                 f"{100 * without['accuracy_argmax']:.2f}", f"{100 * with_size['accuracy_argmax']:.2f}",
+                 f"{with_size['macro_f1_argmax']:.4f}", f"{100 * without['accuracy_assigned']:.2f}",
+                 f"{100 * with_size['accuracy_assigned']:.2f}",
+                 f"{with_size['sex_correct_cells']}/{with_size['sex_cells']}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 _PAPER_PER_CLASS_KEYS = ("paper_accuracy", "paper_precision", "paper_recall", "paper_f1")

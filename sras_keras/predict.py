@@ -225,7 +225,7 @@ def summarise(images: list[InputImage], probabilities: np.ndarray, cells: dict |
     summary["labelled_images"] = int(labelled.sum())
     summary["accuracy_argmax"] = float(np.mean(probabilities[labelled].argmax(1) == truth))
     if cells is not None:
-        assigned = _assigned_per_image(images, cells)
+        assigned = assigned_per_image(images, cells)
         summary["accuracy_assigned"] = float(np.mean(assigned[labelled] == truth))
         sexes = {}
         for image in images:
@@ -238,7 +238,7 @@ def summarise(images: list[InputImage], probabilities: np.ndarray, cells: dict |
     return summary
 
 
-def _assigned_per_image(images: list[InputImage], cells: dict) -> np.ndarray:
+def assigned_per_image(images: list[InputImage], cells: dict) -> np.ndarray:
     position = {cell: 0 for cell in cells}
     assigned = []
     for image in images:  # assign_cells indexes each cell's images in input order
@@ -249,7 +249,7 @@ def _assigned_per_image(images: list[InputImage], cells: dict) -> np.ndarray:
 
 def write_outputs(out: Path, images, probabilities, skipped, cells, summary, background: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    assigned = _assigned_per_image(images, cells) if cells is not None else None
+    assigned = assigned_per_image(images, cells) if cells is not None else None
     with atomic_path(out / "predictions.csv") as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["file", "cell_id", "true", "top1", "p_top1", "top2", "p_top2", "top3", "p_top3"]
@@ -302,24 +302,53 @@ def karyogram_names(cells: list[str]) -> dict[str, str]:
     return names
 
 
-def predict(run_dir, inputs: list, out, *, karyotype: bool = False, cell_regex: str | None = None,
-            parts: list[str] | None = None, batch_size: int = 64, progress: bool = False) -> dict:
+def with_size_evidence(run_dir: Path, images: list[InputImage], probabilities: np.ndarray, settings: dict,
+                       record_dir: Path | None) -> tuple[np.ndarray, float]:
+    """The probabilities fused with the run's cell-relative size evidence (``sras size-evidence``), and its weight."""
+    from sras_keras.evaluation.size_fit import load_size_evidence, source_relative_sizes
+    from sras_keras.size_evidence import foreground_area, relative_log_sizes
+
+    evidence = load_size_evidence(run_dir)
+    if any(image.cell_id == "" for image in images):
+        raise SrasError("--size-evidence needs each image's cell: give cell folders, or --cell-regex for class folders")
+    if record_dir is not None:
+        sizes = source_relative_sizes(record_dir, settings["background"], settings["threshold"],
+                                      evidence.min_cell_images)
+        relative = np.array([sizes.get(image.name, (np.nan,))[0] for image in images])  # SMOTE's: none
+    else:
+        areas = [foreground_area(image.array, settings["background"], settings["threshold"]) for image in images]
+        relative = relative_log_sizes(areas, [image.cell_id for image in images], evidence.min_cell_images)
+    return evidence.fuse(probabilities, relative), evidence.weight
+
+
+def predict(run_dir, inputs: list, out, *, karyotype: bool = False, size_evidence: bool = False,
+            cell_regex: str | None = None, parts: list[str] | None = None, batch_size: int = 64,
+            progress: bool = False) -> dict:
     """Predict ``inputs`` (files and folders, or one converted dataset) with the run in ``run_dir``; writes
-    ``predictions.csv``, ``summary.json`` and, with ``karyotype``, ``karyotypes.json`` and karyogram PNGs."""
+    ``predictions.csv``, ``summary.json`` and, with ``karyotype``, ``karyotypes.json`` and karyogram PNGs.
+    ``size_evidence``: the probabilities (and so everything after them) include the run's size evidence."""
     run_dir, out, inputs = Path(run_dir), Path(out), [Path(p) for p in inputs]
     predictor = Predictor(run_dir)
     started = time.perf_counter()  # throughput: read, preprocess, predict, assign; model load and writes excluded
     skipped: list[tuple[str, str]] = []
-    if len(inputs) == 1 and (inputs[0] / "manifest.json").is_file():
-        images, probabilities = predict_records(predictor, inputs[0], parts, batch_size)
+    record_dir = inputs[0] if len(inputs) == 1 and (inputs[0] / "manifest.json").is_file() else None
+    if record_dir is not None:
+        images, probabilities = predict_records(predictor, record_dir, parts, batch_size)
     else:
         images, skipped = gather_inputs(inputs, cell_regex)
         if not images:
             raise SrasError(f"none of the {len(skipped)} images could be read (first: {skipped[0][0]}: {skipped[0][1]})")
         probabilities = predict_files(predictor, images, batch_size, progress)
+    if size_evidence:
+        image_only = probabilities
+        probabilities, weight = with_size_evidence(run_dir, images, probabilities, predictor.settings, record_dir)
     cells = karyotype_cells(images, probabilities) if karyotype else None
     seconds = time.perf_counter() - started
     summary = summarise(images, probabilities, cells)
+    if size_evidence:
+        summary["size_evidence_weight"] = weight
+        if "accuracy_argmax" in summary:
+            summary["accuracy_argmax_image_only"] = summarise(images, image_only, None)["accuracy_argmax"]
     summary.update({"run": str(run_dir), "skipped": len(skipped), "seconds": round(seconds, 2),
                     "cells_per_minute": round(summary["cells"] / seconds * 60, 2)})
     write_outputs(out, images, probabilities, skipped, cells, summary, predictor.settings["background"])

@@ -101,3 +101,27 @@ def test_a_magnified_dataset_is_magnified_the_same_way_for_files(tmp_path):
     magnified = [(canvas[..., 0] > 20).any(axis=1).sum() > (source > 20).any(axis=1).sum()
                  for canvas, source in zip(batch.numpy(), sources)]
     assert any(magnified)  # the check above compared enlarged crops, not identities
+
+def test_size_evidence_is_fitted_on_training_cells_and_used_by_predict(tiny_run, tmp_path):
+    """Synthetic chromosomes' lengths follow their class (as real ones): a 1-epoch classifier gains from size."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run / "run", run)
+    with pytest.raises(SrasError, match="sras size-evidence"):
+        predict(run, [tiny_run / "source" / "1"], tmp_path / "early", size_evidence=True)
+    result = CliRunner().invoke(main, ["size-evidence", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "chosen on val" in result.output and "test with size evidence: argmax" in result.output
+    record = json.loads((run / "size_evidence.json").read_text())
+    assert record["weight_chosen_on"] == "val" and not record["weight_chosen_on_test_set"]
+    assert record["test_images"] == json.loads((run / "metrics.json").read_text())["images"]
+    without, with_size = record["test"]["without"], record["test"]["with"]
+    assert without["accuracy_argmax"] == pytest.approx(json.loads((run / "metrics.json").read_text())["accuracy"])
+    assert record["evidence"]["weight"] > 0 and with_size["accuracy_argmax"] > without["accuracy_argmax"] + 0.1
+    summary = predict(run, [tiny_run / "data"], tmp_path / "records", parts=["test"], size_evidence=True)
+    assert summary["accuracy_argmax"] == pytest.approx(with_size["accuracy_argmax"])
+    assert summary["accuracy_argmax_image_only"] == pytest.approx(without["accuracy_argmax"])
+    out = tmp_path / "files"
+    result = CliRunner().invoke(main, ["predict", str(run), str(tiny_run / "source" / "1"), "--out", str(out),
+                                       "--karyotype", "--size-evidence"])
+    assert result.exit_code == 0, result.output
+    assert f"size evidence (weight {record['evidence']['weight']})" in result.output

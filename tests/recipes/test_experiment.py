@@ -45,7 +45,8 @@ def test_run_and_report(tmp_path):
     train = TrainConfig(backbone="resnet_small", weights="none", batch_size=32, epochs=1, learning_rate=2e-3)
     base = ConvertConfig(image_size=32, rotations=2, smote=True)
     rows = (
-        Row("plain-honest", "plain", protocol_split("honest", 0, base), train, False, 90.0, "honest"),
+        Row("plain-honest", "plain", protocol_split("honest", 0, base), train, False, 90.0, "honest",
+            size_evidence=True),
         # the paper's split has no val part: SR then monitors on its test part
         Row("sr-paper", "with SR", protocol_split("paper", 0, base), train, True, 95.0, "paper"),
     )
@@ -66,6 +67,7 @@ def test_run_and_report(tmp_path):
 
     table = report_table(tmp_path / "runs", "toy", tmp_path / "results").read_text()
     assert "| plain | honest | 90.00 |" in table and "| with SR | paper | 95.00 |" in table
+    assert (run / "plain-honest" / "size_evidence.json").exists() and "| plain | honest | " in table.split("With cell-relative size")[1]
     assert (tmp_path / "results" / "toy.csv").exists()
     with pytest.raises(SrasError, match="unknown row"):
         run_experiment(experiment, tmp_path / "data", tmp_path / "runs", tmp_path / "tfrecords", rows=["nope"])

@@ -1,0 +1,98 @@
+"""``sras size-evidence RUN``: fit cell-relative size evidence (sras_keras/size_evidence.py) for a trained run.
+
+The Gaussians come from the run's training cells, the weight from its validation part (the paper protocol's is its
+test part, as for its checkpoint), and the test part is then scored once with and without the evidence: per image
+(argmax), with whole-cell assignment, and sex per cell. Written to ``RUN/size_evidence.json``, which
+``sras predict --size-evidence`` reads.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from sras_keras.data.labels import CLASS_NAMES
+from sras_keras.errors import SrasError
+from sras_keras.io_utils import write_json_atomic
+from sras_keras.runinfo import environment
+from sras_keras.size_evidence import SizeEvidence, foreground_area, relative_log_sizes
+
+SIZE_EVIDENCE_FILE = "size_evidence.json"
+
+
+def load_size_evidence(run_dir: Path) -> SizeEvidence:
+    path = Path(run_dir) / SIZE_EVIDENCE_FILE
+    if not path.is_file():
+        raise SrasError(f"{run_dir}: no {SIZE_EVIDENCE_FILE}; fit it first with `sras size-evidence {run_dir}`")
+    return SizeEvidence.from_dict(json.loads(path.read_text())["evidence"])
+
+
+def source_relative_sizes(data_dir: Path, background: int, threshold: int, min_cell_images: int,
+                          progress: bool = False) -> dict[str, tuple[float, str, str]]:
+    """Every source image of a converted dataset: path -> (log cell-relative area, class name, part). SMOTE's
+    images belong to no cell and have no size of their own: left out."""
+    from tqdm import tqdm
+
+    from sras_keras.data.readers import read_image
+
+    splits = json.loads((Path(data_dir) / "splits.json").read_text())
+    root = Path(splits["source"]["root"])
+    entries = [entry for entry in splits["images"] if not entry.get("synthetic")]
+    areas = []
+    for entry in tqdm(entries, unit="image", desc="areas", disable=not progress):
+        if not (root / entry["path"]).is_file():
+            raise SrasError(f"{root / entry['path']}: source image of {data_dir} is gone; size evidence is measured "
+                            "on the source images")
+        areas.append(foreground_area(read_image(root / entry["path"])[0], background, threshold))
+    sizes = relative_log_sizes(areas, [entry["cell_id"] for entry in entries], min_cell_images)
+    return {entry["path"]: (float(size), entry["class"], entry["part"]) for entry, size in zip(entries, sizes)}
+
+
+def fit_size_evidence(run_dir, min_cell_images: int = 10, progress: bool = False) -> dict:
+    """Fit, choose the weight, score the test part; writes and returns ``RUN/size_evidence.json``'s content."""
+    from sklearn.metrics import f1_score
+
+    from sras_keras.karyotype import assign_cells
+    from sras_keras.predict import Predictor, predict_records, summarise
+
+    run_dir = Path(run_dir)
+    predictor = Predictor(run_dir)
+    settings, data_dir = predictor.settings, Path(predictor.settings["data_dir"])
+    splits = json.loads((data_dir / "splits.json").read_text())
+    validation_part = splits["validation_part"]
+    if "test" not in splits["counts"] or validation_part is None:
+        raise SrasError(f"{data_dir}: size evidence needs a split with a test part and a validation part "
+                        "(holdout or paper), not K folds")
+    sizes = source_relative_sizes(data_dir, settings["background"], settings["threshold"], min_cell_images, progress)
+    train = [(size, CLASS_NAMES.index(name)) for size, name, part in sizes.values() if part == "train"]
+    evidence = SizeEvidence.fit([s for s, _ in train], [k for _, k in train], len(CLASS_NAMES), min_cell_images)
+
+    def scored(part):
+        images, probabilities = predict_records(predictor, data_dir, [part])
+        # the paper protocol's test part holds SMOTE images (as its metrics count them): no size evidence for them
+        return images, probabilities, np.array([sizes.get(image.name, (np.nan,))[0] for image in images])
+
+    images, probabilities, relative = scored(validation_part)
+    evidence, tried = evidence.choose_weight(probabilities, relative, [image.label for image in images])
+    if validation_part != "test":
+        images, probabilities, relative = scored("test")
+    truth = np.array([image.label for image in images])
+    cell_ids = [image.cell_id for image in images]
+    test = {}
+    for name, weight in (("without", 0.0), ("with", evidence.weight)):
+        fused = evidence.fuse(probabilities, relative, weight)
+        summary = summarise(images, fused, assign_cells(fused, cell_ids))
+        test[name] = {**{key: summary[key] for key in ("accuracy_argmax", "accuracy_assigned", "sex_correct_cells",
+                                                        "sex_cells")},
+                      "macro_f1_argmax": float(f1_score(truth, fused.argmax(1), average="macro"))}
+    record = {"evidence": evidence.to_dict(), "weight_chosen_on": validation_part,
+              "weight_chosen_on_test_set": validation_part == "test", "validation_accuracy_by_weight": tried,
+              "test_images": len(images), "test_cells": len(set(cell_ids)),
+              # an image-level split (the paper's) leaves pieces of cells in the test part: assignment means little
+              "test_cells_whole": splits["config"].get("group_by") == "cell",
+              "images_without_size_evidence": int(np.isnan(relative).sum()), "test": test,
+              "env": environment(data_checksum=splits["source"]["checksum"])}
+    write_json_atomic(run_dir / SIZE_EVIDENCE_FILE, record)
+    return record
