@@ -25,7 +25,7 @@ from typing import Callable
 from sras_keras.config import ConvertConfig, SRTrainConfig, TrainConfig, fingerprint
 from sras_keras.data.splits import SplitConfig
 from sras_keras.errors import SrasError
-from sras_keras.io_utils import atomic_path, write_json_atomic
+from sras_keras.io_utils import atomic_path, exclusive, write_json_atomic
 from sras_keras.runinfo import environment, new_run_dir
 
 PROTOCOLS = ("paper", "honest")
@@ -190,6 +190,17 @@ class _DataCache:
         """The source tree upscaled by an SRAFBN trained on this split's training images only. The SR model
         (``runs/srafbn/<key>``) and its output (``tfrecords/sr-source/<key>``) are keyed by source, split and SR
         config, not by recipe, so Tables 2-4 share them and a killed run resumes its SR training."""
+        split, source = convert_config.split, str(self.source.resolve())
+        key = fingerprint({"split": dataclasses.asdict(split), "sr": self.experiment.sr_train.to_dict(),
+                           "source": source})
+        if key in self.sr_sources:
+            return self.sr_sources[key]
+        upscaled = self.tfrecords / "sr-source" / key
+        with exclusive(upscaled, self.log):  # another job training this SR model: wait, then use its output
+            self.sr_sources[key] = self._upscaled(convert_config, key, upscaled, source)
+        return upscaled
+
+    def _upscaled(self, convert_config: ConvertConfig, key: str, upscaled: Path, source: str) -> Path:
         from sras_keras.data.convert import convert
         from sras_keras.data.pipeline import load_manifest
         from sras_keras.sr_apply import apply_sr
@@ -197,16 +208,10 @@ class _DataCache:
         from sras_keras.training.run_dir import FINAL
         from sras_keras.training.sr import load_sr_model, train_sr
 
-        split, source = convert_config.split, str(self.source.resolve())
-        key = fingerprint({"split": dataclasses.asdict(split), "sr": self.experiment.sr_train.to_dict(),
-                           "source": source})
-        if key in self.sr_sources:
-            return self.sr_sources[key]
-        upscaled = self.tfrecords / "sr-source" / key
+        split = convert_config.split
         sr_run = self.run_dir.parent.parent / "srafbn" / key
         if (upscaled / "sr_apply.json").exists():
             self.log(f"SR source for split {split.scheme}/seed {split.seed}: {upscaled} (made by {sr_run})")
-            self.sr_sources[key] = upscaled
             return upscaled
         plain_key = fingerprint({"split": dataclasses.asdict(split), "source": source})
         plain = self.tfrecords / "sr-source" / f"plain-{plain_key}"
@@ -222,7 +227,6 @@ class _DataCache:
         if not model_path.exists():
             train_sr(plain, sr_run, sr_train, resume=(sr_run / STATE).exists(), log=self.log)
         apply_sr(load_sr_model(model_path), model_path, self.source, upscaled, progress=self.progress)
-        self.sr_sources[key] = upscaled
         return upscaled
 
 

@@ -1,4 +1,4 @@
-"""Writing outputs so that nothing half-written is ever left under its final name."""
+"""Writing outputs so that nothing half-written is ever left under its final name, nor built by two jobs at once."""
 
 from __future__ import annotations
 
@@ -21,6 +21,27 @@ def atomic_path(path: str | os.PathLike):
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def exclusive(output: str | os.PathLike, log=None):
+    """Hold an exclusive lock for building ``output`` (a hidden ``.<name>.lock`` beside it): jobs on one machine
+    that would build the same cached dataset or model take turns, and the later one finds it built."""
+    import fcntl
+
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with open(output.with_name(f".{output.name}.lock"), "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if log is not None:
+                log(f"{output}: another job is building it; waiting for it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_json_atomic(path: str | os.PathLike, document) -> None:

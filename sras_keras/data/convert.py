@@ -32,7 +32,7 @@ from sras_keras.data.splits import (
 )
 from sras_keras.data.tfrecord import RecordMeta, SCHEMA_VERSION, serialize_example, shard_name, write_shard
 from sras_keras.errors import SrasError
-from sras_keras.io_utils import sha256_of, write_json_atomic
+from sras_keras.io_utils import exclusive, sha256_of, write_json_atomic
 from sras_keras.runinfo import environment
 
 MANIFEST = "manifest.json"
@@ -285,12 +285,18 @@ def _prepare_out(out: Path, identity: str) -> bool:
 
 
 def convert(source: str | Path, out: str | Path, config: ConvertConfig, progress: bool = False, log=print) -> dict:
-    """Convert ``source`` into ``out`` (see the module docstring); returns the manifest."""
+    """Convert ``source`` into ``out`` (see the module docstring); returns the manifest. A second job converting
+    into the same ``out`` waits for the first and then finds the conversion done."""
+    out = Path(out)
+    with exclusive(out, log):
+        return _convert(source, out, config, progress, log)
+
+
+def _convert(source: str | Path, out: Path, config: ConvertConfig, progress: bool, log) -> dict:
     import json
 
     from tqdm import tqdm
 
-    out = Path(out)
     _check(config)
     scanned = scan_and_check(source, config, progress)
     images, md5s, synthetic = list(scanned.images), list(scanned.md5s), {}

@@ -200,3 +200,23 @@ def test_square_resize_and_white_background(class_tree, tmp_path):
     assert manifest["background"] == "white" and manifest["source"]["layout"] == "class_folders"
     image = read_all(tmp_path / "out", ["fold0"])[0]["image"].numpy()[..., 0]
     assert image.shape == (40, 40) and image.min() < 150 and image[:, 0].min() > 200  # padded with white at the sides
+
+
+def test_two_jobs_converting_into_one_folder_take_turns(bioimlab_tree, tmp_path):
+    """A second job (two recipes sharing a cached dataset) waits for the first instead of writing beside it."""
+    import threading
+    import time
+
+    from sras_keras.io_utils import exclusive
+
+    out, waiting, later = tmp_path / "out", [], []
+    with exclusive(out):  # a first job is building it
+        second = threading.Thread(target=convert, args=(bioimlab_tree, out, CONFIG), kwargs={"log": waiting.append})
+        second.start()
+        time.sleep(0.5)
+        assert second.is_alive() and waiting == [f"{out}: another job is building it; waiting for it"]
+        assert not out.exists()
+    second.join(120)
+    assert not second.is_alive() and (out / "manifest.json").is_file()
+    convert(bioimlab_tree, out, CONFIG, log=later.append)
+    assert any("already converted" in line for line in later)
