@@ -225,7 +225,7 @@ def summarise(images: list[InputImage], probabilities: np.ndarray, cells: dict |
     summary["labelled_images"] = int(labelled.sum())
     summary["accuracy_argmax"] = float(np.mean(probabilities[labelled].argmax(1) == truth))
     if cells is not None:
-        assigned = assigned_per_image(images, cells)
+        assigned = _assigned_per_image(images, cells)
         summary["accuracy_assigned"] = float(np.mean(assigned[labelled] == truth))
         sexes = {}
         for image in images:
@@ -238,7 +238,7 @@ def summarise(images: list[InputImage], probabilities: np.ndarray, cells: dict |
     return summary
 
 
-def assigned_per_image(images: list[InputImage], cells: dict) -> np.ndarray:
+def _assigned_per_image(images: list[InputImage], cells: dict) -> np.ndarray:
     position = {cell: 0 for cell in cells}
     assigned = []
     for image in images:  # assign_cells indexes each cell's images in input order
@@ -249,7 +249,7 @@ def assigned_per_image(images: list[InputImage], cells: dict) -> np.ndarray:
 
 def write_outputs(out: Path, images, probabilities, skipped, cells, summary, background: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    assigned = assigned_per_image(images, cells) if cells is not None else None
+    assigned = _assigned_per_image(images, cells) if cells is not None else None
     with atomic_path(out / "predictions.csv") as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["file", "cell_id", "true", "top1", "p_top1", "top2", "p_top2", "top3", "p_top3"]
