@@ -17,6 +17,8 @@ import dataclasses
 
 import numpy as np
 
+from sras_keras.data.iam import foreground_mask
+
 # Weights tried on the validation cells, fixed before any test cell is seen; ties go to the smaller weight.
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 _MIN_STD = 0.02  # a class seen at one size only must not get an infinitely sharp likelihood
@@ -83,8 +85,8 @@ class SizeEvidence:
 
 
 def foreground_area(image: np.ndarray, background: int, threshold: int) -> int:
-    """Pixels further than ``threshold`` from the background grey level (IAM's foreground)."""
-    return int(np.count_nonzero(np.abs(np.asarray(image, np.int16) - background) > threshold))
+    """IAM's foreground, in pixels."""
+    return int(np.count_nonzero(foreground_mask(image, background, threshold)))
 
 
 def relative_log_sizes(areas, cells, min_cell_images: int = 10) -> np.ndarray:

@@ -23,8 +23,13 @@ def background_of(image: np.ndarray) -> int:
     return 255 if np.median(border) > 127 else 0
 
 
+def foreground_mask(image: np.ndarray, background: int, threshold: int = DEFAULT_THRESHOLD) -> np.ndarray:
+    """Pixels further than ``threshold`` from the background grey level."""
+    return np.abs(np.asarray(image, np.int16) - background) > threshold
+
+
 def has_foreground(image: np.ndarray, background: int, threshold: int = DEFAULT_THRESHOLD) -> bool:
-    return bool(np.any(np.abs(image.astype(np.int16) - background) > threshold))
+    return bool(foreground_mask(image, background, threshold).any())
 
 
 def _as_hw1(image) -> tf.Tensor:

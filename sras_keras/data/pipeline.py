@@ -15,7 +15,7 @@ from typing import Callable
 import tensorflow as tf
 
 from sras_keras.config import FLIPS
-from sras_keras.data.augment import random_gaussian_blur
+from sras_keras.data.augment import random_contrast, random_gaussian_blur
 from sras_keras.data.iam import center_batch, place_on_canvas
 from sras_keras.data.tfrecord import parse_example
 from sras_keras.errors import SrasError
@@ -108,6 +108,7 @@ def make_dataset(
     flip: str = "none",
     max_rotation: float | None = None,
     blur: float = 0.0,
+    contrast: float = 0.0,
 ) -> tf.data.Dataset:
     """Batches of ``(image, label)`` (or ``(image, label, metadata)``) from the shards of ``parts``.
 
@@ -118,6 +119,7 @@ def make_dataset(
     placement so IAM's layout holds. Augmentation: for training parts only. ``max_rotation`` keeps only the stored
     copies rotated by at most that many degrees either way (upright karyogram crops need no upside-down copies).
     ``blur`` > 0 blurs half the images by a random Gaussian of sigma up to ``blur`` (seeded; training parts only).
+    ``contrast`` > 0 scales each image's contrast about the background by up to 1 + ``contrast`` either way (seeded).
     """
     if flip not in FLIPS:
         raise SrasError(f"unknown flip {flip!r}; choose one of {', '.join(FLIPS)}")
@@ -177,15 +179,19 @@ def make_dataset(
     def with_crop_shape(image, *rest):  # centring needs each crop's size after batching
         return (image, *rest, tf.shape(image)[:2])
 
-    def to_model_input(image, *rest):  # per batch: centring, cast, blur and hook
-        if blur > 0:
-            *rest, blur_seed = rest
+    background = 255.0 if manifest["background"] == "white" else 0.0
+
+    def to_model_input(image, *rest):  # per batch: centring, cast, contrast, blur and hook
+        if augmented:
+            *rest, batch_seed = rest
         if centred:
             *rest, shapes = rest
             image = center_batch(image, shapes[:, 0], shapes[:, 1], canvas["background"])
         image = tf.cast(image, tf.float32)
+        if contrast > 0:
+            image = random_contrast(image, contrast, background, tf.random.experimental.stateless_fold_in(batch_seed, 1))
         if blur > 0:
-            image = random_gaussian_blur(image, blur, blur_seed)
+            image = random_gaussian_blur(image, blur, batch_seed)
         return (preprocess(image) if preprocess is not None else image, *rest)
 
     dataset = dataset.map(to_example, num_parallel_calls=parallel, deterministic=deterministic)
@@ -203,9 +209,10 @@ def make_dataset(
                                        padding_values=_canvas_padding(dataset.element_spec, canvas["background"]))
     else:
         dataset = dataset.batch(batch_size)
-    if blur > 0:
+    augmented = blur > 0 or contrast > 0
+    if augmented:
         seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
-        dataset = tf.data.Dataset.zip((dataset, seeds)).map(lambda batch, blur_seed: (*batch, blur_seed))
+        dataset = tf.data.Dataset.zip((dataset, seeds)).map(lambda batch, batch_seed: (*batch, batch_seed))
     dataset = dataset.map(to_model_input, num_parallel_calls=parallel, deterministic=deterministic)
     dataset = dataset.prefetch(AUTOTUNE if autotune else 2)
     return dataset.with_options(options)

@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from sras_keras.data.augment import random_gaussian_blur
+from sras_keras.data.augment import random_contrast, random_gaussian_blur
 
 
 def test_blur_keeps_flat_images_and_mass_and_blurs_about_half():
@@ -24,3 +24,17 @@ def test_blur_is_seeded():
     other = random_gaussian_blur(images, 2.0, tf.constant([5, 6], tf.int64)).numpy()
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
+
+
+def test_contrast_keeps_the_background_and_scales_within_bounds():
+    for background in (0.0, 255.0):
+        images = np.full((256, 6, 6, 1), background, np.float32)
+        images[:, 2:4, 2:4] = 100.0  # 100 grey levels from black, 155 from white
+        out = random_contrast(tf.constant(images), 0.4, background, tf.constant([7, 8], tf.int64)).numpy()
+        assert np.array_equal(out[:, :2], images[:, :2])  # the background does not move
+        factor = (out[:, 2, 2, 0] - background) / (100.0 - background)
+        assert factor.min() >= 1 / 1.4 - 1e-5 and factor.max() <= 1.4 + 1e-5
+        assert (factor < 0.9).sum() > 50 and (factor > 1.1).sum() > 50  # both ways, spread over the range
+        assert np.allclose(out[:, 2:4, 2:4], out[:, 2:3, 2:3])  # one factor per image
+    again = random_contrast(tf.constant(images), 0.4, 255.0, tf.constant([7, 8], tf.int64)).numpy()
+    np.testing.assert_array_equal(out, again)
