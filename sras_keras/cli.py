@@ -305,17 +305,19 @@ def evaluate(run):
               help="Assign each cell's chromosomes jointly (two per autosome, XX or XY) and draw karyograms.")
 @click.option("--size-evidence", is_flag=True,
               help="Multiply in each chromosome's size relative to its cell (fitted by `sras size-evidence RUN`).")
+@click.option("--tta", is_flag=True, help="Test-time augmentation: average each chromosome's probabilities with its "
+              "mirror image's (with --size-evidence: as fitted by `sras size-evidence RUN --tta`).")
 @click.option("--cell-regex", default=None, help="Regex on the file stem whose first group is the cell id "
               "(default: the enclosing folder).")
 @click.option("--part", "parts", multiple=True, help="Converted-dataset INPUT: predict only these parts.")
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
 @_clear_errors
-def predict(run, inputs, out, karyotype, size_evidence, cell_regex, parts, batch_size):
+def predict(run, inputs, out, karyotype, size_evidence, tta, cell_regex, parts, batch_size):
     """Classify INPUTS (images, folders, cell folders, or one converted dataset) with training RUN's model and
     preprocessing; writes predictions.csv and summary.json (and karyotypes.json, karyograms/ with --karyotype)."""
     from sras_keras.predict import predict as run_predict
 
-    summary = run_predict(run, list(inputs), out, karyotype=karyotype, size_evidence=size_evidence,
+    summary = run_predict(run, list(inputs), out, karyotype=karyotype, size_evidence=size_evidence, tta=tta,
                           cell_regex=cell_regex, parts=list(parts) or None, batch_size=batch_size, progress=True)
     line = f"{summary['images']} images in {summary['cells']} cells, {summary['cells_per_minute']:.1f} cells/min"
     if summary["skipped"]:
@@ -335,13 +337,15 @@ def predict(run, inputs, out, karyotype, size_evidence, cell_regex, parts, batch
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
 @click.option("--min-cell-images", type=click.IntRange(2), default=10, show_default=True,
               help="Cells with fewer chromosomes get no size evidence (their median is unreliable).")
+@click.option("--tta", is_flag=True, help="For `sras predict --tta`: the model's probabilities averaged with the "
+              "mirror image's (RUN/size_evidence_tta.json).")
 @_clear_errors
-def size_evidence_command(run, min_cell_images):
+def size_evidence_command(run, min_cell_images, tta):
     """Fit cell-relative size evidence for training RUN: one Gaussian per class on its training cells, the weight
     chosen on its validation cells; scores the test cells with and without it (RUN/size_evidence.json)."""
-    from sras_keras.evaluation.size_fit import fit_size_evidence
+    from sras_keras.evaluation.size_fit import fit_size_evidence, size_evidence_file
 
-    record = fit_size_evidence(run, min_cell_images, progress=True)
+    record = fit_size_evidence(run, min_cell_images, progress=True, tta=tta)
     tried = ", ".join(f"{w:g}: {100 * a:.2f}%" for w, a in record["validation_accuracy_by_weight"].items())
     click.echo(f"weight {record['evidence']['weight']:g}, chosen on {record['weight_chosen_on']} ({tried})")
     for name in ("without", "with"):
@@ -351,7 +355,7 @@ def size_evidence_command(run, min_cell_images):
                    f"sex right in {test['sex_correct_cells']}/{test['sex_cells']} cells")
     if not record["test_cells_whole"]:
         click.echo("the test part holds pieces of cells (image-level split): the assigned accuracy means little")
-    click.echo(f"{run}/size_evidence.json")
+    click.echo(f"{run}/{size_evidence_file(tta)}")
 
 
 @main.command()

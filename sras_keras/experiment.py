@@ -372,10 +372,10 @@ def report_table(runs: Path, name: str, results: Path = Path("results"), experim
 
 def _size_evidence_lines(rows: list[dict]) -> list[str]:
     """Rows fitted with ``sras size-evidence``: their test part without and with cell-relative size evidence."""
-    from sras_keras.evaluation.size_fit import SIZE_EVIDENCE_FILE
+    from sras_keras.evaluation.size_fit import size_evidence_file
 
-    fitted = [(row, json.loads((Path(row["run"]) / SIZE_EVIDENCE_FILE).read_text())) for row in rows
-              if (Path(row["run"]) / SIZE_EVIDENCE_FILE).is_file()]
+    fitted = [(row, json.loads((Path(row["run"]) / size_evidence_file()).read_text())) for row in rows
+              if (Path(row["run"]) / size_evidence_file()).is_file()]
     if not fitted:
         return []
     header = ["row", "protocol", "weight (chosen on)", "accuracy %", "+ size: accuracy %", "+ size: macro-F1",

@@ -174,18 +174,34 @@ class Predictor:
         return np.asarray(self.model.predict_on_batch(batch))
 
 
-def predict_files(predictor: Predictor, images: list[InputImage], batch_size: int = 64, progress: bool = False):
+def with_mirror_view(original: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
+    """Test-time augmentation: the normalised geometric mean of the probabilities of an image and of its left-right
+    mirror image (the models train on random mirrorings). On the headline's validation cells it gained 2-3 of
+    506 images for both training seeds; the two rotations by 15 degrees did not add consistently."""
+    log_mean = (np.log(np.maximum(original, 1e-30)) + np.log(np.maximum(mirrored, 1e-30))) / 2
+    combined = np.exp(log_mean - log_mean.max(axis=1, keepdims=True))
+    return combined / combined.sum(axis=1, keepdims=True)
+
+
+def predict_files(predictor: Predictor, images: list[InputImage], batch_size: int = 64, progress: bool = False,
+                  tta: bool = False):
+    """``tta``: also the mirror image of each chromosome (``with_mirror_view``)."""
     from tqdm import tqdm
 
     probabilities = []
     for start in tqdm(range(0, len(images), batch_size), unit="batch", disable=not progress):
-        chunk = images[start:start + batch_size]
-        probabilities.append(predictor.probabilities(predictor.prepare([image.array for image in chunk])))
+        arrays = [image.array for image in images[start:start + batch_size]]
+        batch = predictor.probabilities(predictor.prepare(arrays))
+        if tta:  # IAM crops to the foreground: mirroring the whole image mirrors the crop before placement
+            batch = with_mirror_view(batch, predictor.probabilities(predictor.prepare([a[:, ::-1] for a in arrays])))
+        probabilities.append(batch)
     return np.concatenate(probabilities)
 
 
-def predict_records(predictor: Predictor, data_dir: Path, parts: list[str] | None, batch_size: int = 64):
-    """Records of a converted dataset made with the run's own preprocessing (the held-out cells, say)."""
+def predict_records(predictor: Predictor, data_dir: Path, parts: list[str] | None, batch_size: int = 64,
+                    tta: bool = False):
+    """Records of a converted dataset made with the run's own preprocessing (the held-out cells, say); ``tta``: also
+    their mirror images (``with_mirror_view``)."""
     from sras_keras.data.pipeline import load_manifest, make_dataset
 
     manifest = load_manifest(data_dir)
@@ -197,10 +213,14 @@ def predict_records(predictor: Predictor, data_dir: Path, parts: list[str] | Non
     parts = parts or manifest["parts"]
     images, probabilities = [], []
     for part in parts:
-        dataset = make_dataset(data_dir, part, batch_size=batch_size, rotations=False, synthetic=False,
-                               with_metadata=True, autotune=False)
-        for batch, labels, meta in dataset:
-            probabilities.append(predictor.probabilities(batch.numpy()))
+        views = [make_dataset(data_dir, part, batch_size=batch_size, rotations=False, synthetic=False,
+                              with_metadata=True, autotune=False, mirror=mirror)
+                 for mirror in ((False, True) if tta else (False,))]
+        for (batch, labels, meta), *mirrored in zip(*views):
+            batch = predictor.probabilities(batch.numpy())
+            if tta:
+                batch = with_mirror_view(batch, predictor.probabilities(mirrored[0][0].numpy()))
+            probabilities.append(batch)
             images.extend(InputImage(path.decode(), cell.decode(), int(label))
                           for path, cell, label in zip(meta["source_path"].numpy(), meta["cell_id"].numpy(),
                                                        labels.numpy()))
@@ -303,12 +323,13 @@ def karyogram_names(cells: list[str]) -> dict[str, str]:
 
 
 def with_size_evidence(run_dir: Path, images: list[InputImage], probabilities: np.ndarray, settings: dict,
-                       record_dir: Path | None) -> tuple[np.ndarray, float]:
-    """The probabilities fused with the run's cell-relative size evidence (``sras size-evidence``), and its weight."""
+                       record_dir: Path | None, tta: bool = False) -> tuple[np.ndarray, float]:
+    """The probabilities fused with the run's cell-relative size evidence (``sras size-evidence``, fitted with the
+    same ``tta``: the weight was chosen for those probabilities), and its weight."""
     from sras_keras.evaluation.size_fit import load_size_evidence, source_relative_sizes
     from sras_keras.size_evidence import foreground_area, relative_log_sizes
 
-    evidence = load_size_evidence(run_dir)
+    evidence = load_size_evidence(run_dir, tta)
     if any(image.cell_id == "" for image in images):
         raise SrasError("--size-evidence needs each image's cell: give cell folders, or --cell-regex for class folders")
     if record_dir is not None:
@@ -321,27 +342,28 @@ def with_size_evidence(run_dir: Path, images: list[InputImage], probabilities: n
     return evidence.fuse(probabilities, relative), evidence.weight
 
 
-def predict(run_dir, inputs: list, out, *, karyotype: bool = False, size_evidence: bool = False,
+def predict(run_dir, inputs: list, out, *, karyotype: bool = False, size_evidence: bool = False, tta: bool = False,
             cell_regex: str | None = None, parts: list[str] | None = None, batch_size: int = 64,
             progress: bool = False) -> dict:
     """Predict ``inputs`` (files and folders, or one converted dataset) with the run in ``run_dir``; writes
     ``predictions.csv``, ``summary.json`` and, with ``karyotype``, ``karyotypes.json`` and karyogram PNGs.
-    ``size_evidence``: the probabilities (and so everything after them) include the run's size evidence."""
+    ``size_evidence``: the probabilities (and so everything after them) include the run's size evidence.
+    ``tta``: each chromosome is also seen mirrored (``with_mirror_view``)."""
     run_dir, out, inputs = Path(run_dir), Path(out), [Path(p) for p in inputs]
     predictor = Predictor(run_dir)
     started = time.perf_counter()  # throughput: read, preprocess, predict, assign; model load and writes excluded
     skipped: list[tuple[str, str]] = []
     record_dir = inputs[0] if len(inputs) == 1 and (inputs[0] / "manifest.json").is_file() else None
     if record_dir is not None:
-        images, probabilities = predict_records(predictor, record_dir, parts, batch_size)
+        images, probabilities = predict_records(predictor, record_dir, parts, batch_size, tta)
     else:
         images, skipped = gather_inputs(inputs, cell_regex)
         if not images:
             raise SrasError(f"none of the {len(skipped)} images could be read (first: {skipped[0][0]}: {skipped[0][1]})")
-        probabilities = predict_files(predictor, images, batch_size, progress)
+        probabilities = predict_files(predictor, images, batch_size, progress, tta)
     if size_evidence:
         image_only = probabilities
-        probabilities, weight = with_size_evidence(run_dir, images, probabilities, predictor.settings, record_dir)
+        probabilities, weight = with_size_evidence(run_dir, images, probabilities, predictor.settings, record_dir, tta)
     cells = karyotype_cells(images, probabilities) if karyotype else None
     seconds = time.perf_counter() - started
     summary = summarise(images, probabilities, cells)
@@ -349,7 +371,7 @@ def predict(run_dir, inputs: list, out, *, karyotype: bool = False, size_evidenc
         summary["size_evidence_weight"] = weight
         if "accuracy_argmax" in summary:
             summary["accuracy_argmax_image_only"] = summarise(images, image_only, None)["accuracy_argmax"]
-    summary.update({"run": str(run_dir), "skipped": len(skipped), "seconds": round(seconds, 2),
+    summary.update({"run": str(run_dir), "tta": tta, "skipped": len(skipped), "seconds": round(seconds, 2),
                     "cells_per_minute": round(summary["cells"] / seconds * 60, 2)})
     write_outputs(out, images, probabilities, skipped, cells, summary, predictor.settings["background"])
     return summary

@@ -9,7 +9,9 @@ from click.testing import CliRunner
 
 from sras_keras.cli import main
 from sras_keras.errors import SrasError
-from sras_keras.predict import gather_inputs, predict
+import numpy as np
+
+from sras_keras.predict import gather_inputs, predict, with_mirror_view
 
 
 def test_cell_folders_with_karyotypes(tiny_run, tmp_path):
@@ -38,6 +40,33 @@ def test_converted_dataset_input_matches_evaluation(tiny_run, tmp_path):
     assert summary["images"] == metrics["images"]
     assert summary["accuracy_argmax"] == pytest.approx(metrics["accuracy"])
 
+
+
+def test_mirror_view_is_a_normalised_geometric_mean():
+    original = np.array([[0.8, 0.2, 0.0], [0.6, 0.3, 0.1]])
+    mirrored = np.array([[0.2, 0.8, 0.0], [0.6, 0.3, 0.1]])
+    np.testing.assert_allclose(with_mirror_view(original, mirrored), [[0.5, 0.5, 0.0], [0.6, 0.3, 0.1]], atol=1e-12)
+
+
+def _top1(folder):
+    with open(folder / "predictions.csv") as handle:
+        return {row["file"].replace("\\", "/").rsplit("/", 1)[-1]: (row["top1"], float(row["p_top1"]))
+                for row in csv.DictReader(handle)}
+
+
+def test_mirror_view_is_the_same_for_records_and_files(tiny_run, tmp_path):
+    """--tta mirrors each chromosome before placement, whether it comes from a converted dataset or from files."""
+    splits = json.loads((tiny_run / "data" / "splits.json").read_text())
+    cells = sorted({entry["cell_id"] for entry in splits["images"] if entry["part"] == "test"})
+    records = predict(tiny_run / "run", [tiny_run / "data"], tmp_path / "records", parts=["test"], tta=True)
+    predict(tiny_run / "run", [tiny_run / "source" / cell for cell in cells], tmp_path / "files", tta=True)
+    predict(tiny_run / "run", [tiny_run / "data"], tmp_path / "plain", parts=["test"])
+    assert records["tta"] and records["images"] == len(_top1(tmp_path / "files"))
+    mirrored, from_files, plain = (_top1(tmp_path / name) for name in ("records", "files", "plain"))
+    for name, (top1, p) in mirrored.items():
+        assert from_files[name][0] == top1 and from_files[name][1] == pytest.approx(p, abs=1e-4)
+    changed = [name for name, (_, p) in mirrored.items() if abs(p - plain[name][1]) > 1e-3]
+    assert len(changed) > 20 and {name.split(" ")[0] for name in changed} == set(cells)  # the views differ
 
 def test_unreadable_images_are_skipped_and_listed(tiny_run, tmp_path):
     cell = tmp_path / "cell"
@@ -125,3 +154,11 @@ def test_size_evidence_is_fitted_on_training_cells_and_used_by_predict(tiny_run,
                                        "--karyotype", "--size-evidence"])
     assert result.exit_code == 0, result.output
     assert f"size evidence (weight {record['evidence']['weight']})" in result.output
+    with pytest.raises(SrasError, match="sras size-evidence .* --tta"):  # its weight was chosen for one view
+        predict(run, [tiny_run / "data"], tmp_path / "tta", parts=["test"], size_evidence=True, tta=True)
+    result = CliRunner().invoke(main, ["size-evidence", str(run), "--tta"])
+    assert result.exit_code == 0 and "size_evidence_tta.json" in result.output, result.output
+    mirrored = json.loads((run / "size_evidence_tta.json").read_text())
+    assert mirrored["tta"] and not record["tta"]
+    summary = predict(run, [tiny_run / "data"], tmp_path / "tta", parts=["test"], size_evidence=True, tta=True)
+    assert summary["accuracy_argmax"] == pytest.approx(mirrored["test"]["with"]["accuracy_argmax"])

@@ -109,6 +109,7 @@ def make_dataset(
     max_rotation: float | None = None,
     blur: float = 0.0,
     contrast: float = 0.0,
+    mirror: bool = False,
 ) -> tf.data.Dataset:
     """Batches of ``(image, label)`` (or ``(image, label, metadata)``) from the shards of ``parts``.
 
@@ -120,6 +121,7 @@ def make_dataset(
     copies rotated by at most that many degrees either way (upright karyogram crops need no upside-down copies).
     ``blur`` > 0 blurs half the images by a random Gaussian of sigma up to ``blur`` (seeded; training parts only).
     ``contrast`` > 0 scales each image's contrast about the background by up to 1 + ``contrast`` either way (seeded).
+    ``mirror`` flips every chromosome left-right before placement: the second view of test-time augmentation.
     """
     if flip not in FLIPS:
         raise SrasError(f"unknown flip {flip!r}; choose one of {', '.join(FLIPS)}")
@@ -166,6 +168,8 @@ def make_dataset(
         image = tf.io.decode_png(record.pop("image"), channels=1)
         if not canvas:
             image = tf.ensure_shape(image, [manifest["image_size"], manifest["image_size"], 1])
+        if mirror:
+            image = tf.image.flip_left_right(image)
         label = record.pop("label")
         return (image, label, record) if with_metadata else (image, label)
 

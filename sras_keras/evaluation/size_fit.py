@@ -19,13 +19,18 @@ from sras_keras.io_utils import write_json_atomic
 from sras_keras.runinfo import environment
 from sras_keras.size_evidence import SizeEvidence, foreground_area, relative_log_sizes
 
-SIZE_EVIDENCE_FILE = "size_evidence.json"
 
 
-def load_size_evidence(run_dir: Path) -> SizeEvidence:
-    path = Path(run_dir) / SIZE_EVIDENCE_FILE
+def size_evidence_file(tta: bool = False) -> str:
+    """One fit per kind of probabilities: the weight is chosen for the model's single-view or mirror-averaged ones."""
+    return "size_evidence_tta.json" if tta else "size_evidence.json"
+
+
+def load_size_evidence(run_dir: Path, tta: bool = False) -> SizeEvidence:
+    path = Path(run_dir) / size_evidence_file(tta)
     if not path.is_file():
-        raise SrasError(f"{run_dir}: no {SIZE_EVIDENCE_FILE}; fit it first with `sras size-evidence {run_dir}`")
+        raise SrasError(f"{run_dir}: no {path.name}; fit it first with `sras size-evidence {run_dir}"
+                        f"{' --tta' if tta else ''}`")
     return SizeEvidence.from_dict(json.loads(path.read_text())["evidence"])
 
 
@@ -50,8 +55,9 @@ def source_relative_sizes(data_dir: Path, background: int, threshold: int, min_c
     return {entry["path"]: (float(size), entry["class"], entry["part"]) for entry, size in zip(entries, sizes)}
 
 
-def fit_size_evidence(run_dir, min_cell_images: int = 10, progress: bool = False) -> dict:
-    """Fit, choose the weight, score the test part; writes and returns ``RUN/size_evidence.json``'s content."""
+def fit_size_evidence(run_dir, min_cell_images: int = 10, progress: bool = False, tta: bool = False) -> dict:
+    """Fit, choose the weight, score the test part; writes and returns ``RUN/size_evidence.json``'s content
+    (``size_evidence_tta.json`` for ``tta``: the model's probabilities averaged with the mirror view's)."""
     from sklearn.metrics import f1_score
 
     from sras_keras.karyotype import assign_cells
@@ -70,7 +76,7 @@ def fit_size_evidence(run_dir, min_cell_images: int = 10, progress: bool = False
     evidence = SizeEvidence.fit([s for s, _ in train], [k for _, k in train], len(CLASS_NAMES), min_cell_images)
 
     def scored(part):
-        images, probabilities = predict_records(predictor, data_dir, [part])
+        images, probabilities = predict_records(predictor, data_dir, [part], tta=tta)
         # the paper protocol's test part holds SMOTE images (as its metrics count them): no size evidence for them
         return images, probabilities, np.array([sizes.get(image.name, (np.nan,))[0] for image in images])
 
@@ -87,12 +93,12 @@ def fit_size_evidence(run_dir, min_cell_images: int = 10, progress: bool = False
         test[name] = {**{key: summary[key] for key in ("accuracy_argmax", "accuracy_assigned", "sex_correct_cells",
                                                         "sex_cells")},
                       "macro_f1_argmax": float(f1_score(truth, fused.argmax(1), average="macro"))}
-    record = {"evidence": evidence.to_dict(), "weight_chosen_on": validation_part,
+    record = {"evidence": evidence.to_dict(), "tta": tta, "weight_chosen_on": validation_part,
               "weight_chosen_on_test_set": validation_part == "test", "validation_accuracy_by_weight": tried,
               "test_images": len(images), "test_cells": len(set(cell_ids)),
               # an image-level split (the paper's) leaves pieces of cells in the test part: assignment means little
               "test_cells_whole": splits["config"].get("group_by") == "cell",
               "images_without_size_evidence": int(np.isnan(relative).sum()), "test": test,
               "env": environment(data_checksum=splits["source"]["checksum"])}
-    write_json_atomic(run_dir / SIZE_EVIDENCE_FILE, record)
+    write_json_atomic(run_dir / size_evidence_file(tta), record)
     return record
