@@ -270,8 +270,10 @@ def run_experiment(experiment: Experiment, data_root: Path, runs: Path = Path("r
             if row.size_evidence and fold is None:
                 from sras_keras.evaluation.size_fit import fit_size_evidence
 
-                with_size = fit_size_evidence(out)["test"]["with"]
-                log(f"[{row.name}] with cell-relative size evidence: {100 * with_size['accuracy_argmax']:.2f}%")
+                for tta in (False, True):  # single view, and averaged with the mirror image (sras predict --tta)
+                    with_size = fit_size_evidence(out, tta=tta)["test"]["with"]
+                    log(f"[{row.name}] with cell-relative size evidence{' and the mirror view' if tta else ''}: "
+                        f"{100 * with_size['accuracy_argmax']:.2f}%, assigned {100 * with_size['accuracy_assigned']:.2f}%")
     return run_dir
 
 
@@ -371,20 +373,23 @@ def report_table(runs: Path, name: str, results: Path = Path("results"), experim
 
 
 def _size_evidence_lines(rows: list[dict]) -> list[str]:
-    """Rows fitted with ``sras size-evidence``: their test part without and with cell-relative size evidence."""
+    """Rows fitted with ``sras size-evidence`` (and ``--tta``): their test part without and with cell-relative size
+    evidence."""
     from sras_keras.evaluation.size_fit import size_evidence_file
 
-    fitted = [(row, json.loads((Path(row["run"]) / size_evidence_file()).read_text())) for row in rows
-              if (Path(row["run"]) / size_evidence_file()).is_file()]
+    fitted = [(row, json.loads((Path(row["run"]) / size_evidence_file(tta)).read_text())) for row in rows
+              for tta in (False, True) if (Path(row["run"]) / size_evidence_file(tta)).is_file()]
     if not fitted:
         return []
-    header = ["row", "protocol", "weight (chosen on)", "accuracy %", "+ size: accuracy %", "+ size: macro-F1",
+    header = ["row", "protocol", "views", "weight (chosen on)", "accuracy %", "+ size: accuracy %", "+ size: macro-F1",
               "assigned %", "+ size: assigned %", "+ size: sex right"]
-    lines = ["", "With cell-relative size evidence (`sras size-evidence RUN`; assignment: `sras predict --karyotype`, "
-             "meaningful for whole held-out cells only)", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = ["", "With cell-relative size evidence (`sras size-evidence RUN [--tta]`; assignment: `sras predict "
+             "--karyotype`, meaningful for whole held-out cells only; views: the image, or its mean with the mirror "
+             "image's, `--tta`)", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row, record in fitted:
         without, with_size = record["test"]["without"], record["test"]["with"]
-        cells = [row["label"], row["protocol"], f"{record['evidence']['weight']:g} ({record['weight_chosen_on']})",
+        cells = [row["label"], row["protocol"], "image + mirror" if record.get("tta") else "image",
+                 f"{record['evidence']['weight']:g} ({record['weight_chosen_on']})",
                  f"{100 * without['accuracy_argmax']:.2f}", f"{100 * with_size['accuracy_argmax']:.2f}",
                  f"{with_size['macro_f1_argmax']:.4f}", f"{100 * without['accuracy_assigned']:.2f}",
                  f"{100 * with_size['accuracy_assigned']:.2f}",

@@ -67,7 +67,9 @@ def test_run_and_report(tmp_path):
 
     table = report_table(tmp_path / "runs", "toy", tmp_path / "results").read_text()
     assert "| plain | honest | 90.00 |" in table and "| with SR | paper | 95.00 |" in table
-    assert (run / "plain-honest" / "size_evidence.json").exists() and "| plain | honest | " in table.split("With cell-relative size")[1]
+    assert (run / "plain-honest" / "size_evidence.json").exists() and (run / "plain-honest" / "size_evidence_tta.json").exists()
+    size_section = table.split("With cell-relative size")[1]
+    assert "| plain | honest | image | " in size_section and "| plain | honest | image + mirror | " in size_section
     assert (tmp_path / "results" / "toy.csv").exists()
     with pytest.raises(SrasError, match="unknown row"):
         run_experiment(experiment, tmp_path / "data", tmp_path / "runs", tmp_path / "tfrecords", rows=["nope"])
