@@ -20,7 +20,6 @@ from sras_keras.runinfo import environment
 from sras_keras.size_evidence import SizeEvidence, foreground_area, relative_log_sizes
 
 
-
 def size_evidence_file(tta: bool = False) -> str:
     """One fit per kind of probabilities: the weight is chosen for the model's single-view or mirror-averaged ones."""
     return "size_evidence_tta.json" if tta else "size_evidence.json"
