@@ -18,7 +18,9 @@ honest split's SR model cached from Table 4): accuracy, plain -> inside SRAS-net
 plain column; VGG19 (no normalisation layers, 3 epochs at a small step) is far from converged. The SRAS-net chain
 costs rather than gains here: at these sizes IAM keeps the crops' relative sizes and pads them, where the plain
 stretch gives every chromosome the whole canvas, and there are no ImageNet features to read the sharper SR images
-(Table 3's small ResNet, 8 epochs on the same data, gains 0.8 points from the chain). One seed each.
+(Table 3's small ResNet, 8 epochs on the same data, gains 0.8 points from the chain). A second seed (``--set
+train.seed=1 --runs runs/seeds``, 41 min for four rows) repeats the deficit: Inception-ResNet-V2 87.50 -> 85.69,
+Xception 89.13 -> 86.87 (seed 0: -1.5 and -2.9 points; seed 1: -1.8 and -2.3).
 """
 
 from recipes import register
