@@ -4,13 +4,12 @@ import csv
 import json
 import shutil
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from sras_keras.cli import main
 from sras_keras.errors import SrasError
-import numpy as np
-
 from sras_keras.predict import gather_inputs, predict, with_mirror_view
 
 
@@ -41,7 +40,6 @@ def test_converted_dataset_input_matches_evaluation(tiny_run, tmp_path):
     assert summary["accuracy_argmax"] == pytest.approx(metrics["accuracy"])
 
 
-
 def test_mirror_view_is_a_normalised_geometric_mean():
     original = np.array([[0.8, 0.2, 0.0], [0.6, 0.3, 0.1]])
     mirrored = np.array([[0.2, 0.8, 0.0], [0.6, 0.3, 0.1]])
@@ -67,6 +65,7 @@ def test_mirror_view_is_the_same_for_records_and_files(tiny_run, tmp_path):
         assert from_files[name][0] == top1 and from_files[name][1] == pytest.approx(p, abs=1e-4)
     changed = [name for name, (_, p) in mirrored.items() if abs(p - plain[name][1]) > 1e-3]
     assert len(changed) > 20 and {name.split(" ")[0] for name in changed} == set(cells)  # the views differ
+
 
 def test_unreadable_images_are_skipped_and_listed(tiny_run, tmp_path):
     cell = tmp_path / "cell"
@@ -130,6 +129,7 @@ def test_a_magnified_dataset_is_magnified_the_same_way_for_files(tmp_path):
     magnified = [(canvas[..., 0] > 20).any(axis=1).sum() > (source > 20).any(axis=1).sum()
                  for canvas, source in zip(batch.numpy(), sources)]
     assert any(magnified)  # the check above compared enlarged crops, not identities
+
 
 def test_size_evidence_is_fitted_on_training_cells_and_used_by_predict(tiny_run, tmp_path):
     """Synthetic chromosomes' lengths follow their class (as real ones): a 1-epoch classifier gains from size."""

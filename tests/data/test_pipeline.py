@@ -77,7 +77,6 @@ def test_flips_mirror_each_chromosome_before_placement(converted):
     assert 0 < mirrored < len(plain)
 
 
-
 def test_contrast_rescales_the_chromosome_not_the_canvas(converted):
     out, _ = converted
     plain = next(iter(make_dataset(out, "test", batch_size=64, autotune=False)))[0].numpy()[..., 0]
@@ -87,6 +86,7 @@ def test_contrast_rescales_the_chromosome_not_the_canvas(converted):
     assert np.array_equal(varied == 0, plain == 0)  # BioImLab's black background and padding stay black
     ratios = [after[before > 0].sum() / before[before > 0].sum() for before, after in zip(plain, varied)]
     assert min(ratios) < 0.95 and max(ratios) > 1.05 and 1 / 1.5 - 1e-3 <= min(ratios)
+
 
 def test_max_rotation_keeps_copies_near_upright(converted):
     from sras_keras.data.pipeline import record_count
