@@ -36,6 +36,8 @@ class InputImage:
 
 def run_preprocessing(run_dir: Path) -> dict:
     """What a run's inputs went through: its dataset manifest's settings and the SR model, if any."""
+    from sras_keras.data.pipeline import background_level
+
     for name in ("config.json", "data.json"):
         if not (run_dir / name).is_file():
             raise SrasError(f"{run_dir}: no {name}, so the preprocessing it was trained with is unknown; "
@@ -50,7 +52,7 @@ def run_preprocessing(run_dir: Path) -> dict:
     sr_record = Path(manifest["source"]["root"]) / "sr_apply.json"
     sr_model = json.loads(sr_record.read_text())["model"] if sr_record.is_file() else None
     return {"preprocess": config["preprocess"], "image_size": manifest["image_size"], "threshold": config["threshold"],
-            "placement": config["placement"], "magnify": config.get("magnify", 1.0), "background": 255 if manifest["background"] == "white" else 0,
+            "placement": config["placement"], "magnify": config.get("magnify", 1.0), "background": background_level(manifest),
             "canvas": manifest["canvas"], "sr_model": sr_model, "data_dir": data["data_dir"]}
 
 
@@ -162,12 +164,20 @@ class Predictor:
 
     def prepare(self, arrays: list[np.ndarray]) -> np.ndarray:
         """(H, W) uint8 images -> the model's (B, S, S, 1) float32 input."""
+        return self.place(self.upscale(arrays))
+
+    def upscale(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        """The run's SR model on each image, if it was trained on upscaled images; else the images as they are."""
         from sras_keras.sr_apply import crop_with_margin, upscale_batch
 
+        if self.sr_model is None:
+            return arrays
         background = self.settings["background"]
-        if self.sr_model is not None:
-            crops = [crop_with_margin(a, background) for a in arrays]
-            arrays = upscale_batch(self.sr_model, self.sr_forward, crops, [background] * len(crops))
+        crops = [crop_with_margin(a, background) for a in arrays]
+        return upscale_batch(self.sr_model, self.sr_forward, crops, [background] * len(crops))
+
+    def place(self, arrays: list[np.ndarray]) -> np.ndarray:
+        """(Upscaled) images -> the model's input: IAM or resize, as in training."""
         return np.stack([self.prepare_one(a).numpy() for a in arrays]).astype(np.float32)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
@@ -190,10 +200,12 @@ def predict_files(predictor: Predictor, images: list[InputImage], batch_size: in
 
     probabilities = []
     for start in tqdm(range(0, len(images), batch_size), unit="batch", disable=not progress):
-        arrays = [image.array for image in images[start:start + batch_size]]
-        batch = predictor.probabilities(predictor.prepare(arrays))
-        if tta:  # IAM crops to the foreground: mirroring the whole image mirrors the crop before placement
-            batch = with_mirror_view(batch, predictor.probabilities(predictor.prepare([a[:, ::-1] for a in arrays])))
+        arrays = predictor.upscale([image.array for image in images[start:start + batch_size]])
+        batch = predictor.probabilities(predictor.place(arrays))
+        # The mirror view after SR, as an SR dataset's records are mirrored; IAM crops to the foreground, so
+        # mirroring the whole image mirrors the crop before placement.
+        if tta:
+            batch = with_mirror_view(batch, predictor.probabilities(predictor.place([a[:, ::-1] for a in arrays])))
         probabilities.append(batch)
     return np.concatenate(probabilities)
 

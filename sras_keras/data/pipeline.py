@@ -34,6 +34,11 @@ def load_manifest(data_dir: str | Path) -> dict:
         raise SrasError(f"{path}: unreadable ({error})") from None
 
 
+def background_level(manifest: dict) -> int:
+    """The grey level of a converted dataset's background: 0 (BioImLab's black) or 255 (G-band's white)."""
+    return 255 if manifest["background"] == "white" else 0
+
+
 def _selected_shards(manifest: dict, data_dir, parts: list[str], rotations: bool, synthetic: bool) -> list[dict]:
     unknown = sorted(set(parts) - set(manifest["parts"]))
     if unknown:
@@ -183,7 +188,7 @@ def make_dataset(
     def with_crop_shape(image, *rest):  # centring needs each crop's size after batching
         return (image, *rest, tf.shape(image)[:2])
 
-    background = 255.0 if manifest["background"] == "white" else 0.0
+    background = float(background_level(manifest))
 
     def to_model_input(image, *rest):  # per batch: centring, cast, contrast, blur and hook
         if augmented:
@@ -193,7 +198,8 @@ def make_dataset(
             image = center_batch(image, shapes[:, 0], shapes[:, 1], canvas["background"])
         image = tf.cast(image, tf.float32)
         if contrast > 0:
-            image = random_contrast(image, contrast, background, tf.random.experimental.stateless_fold_in(batch_seed, 1))
+            contrast_seed = tf.random.experimental.stateless_fold_in(batch_seed, 1)  # blur keeps batch_seed itself
+            image = random_contrast(image, contrast, background, contrast_seed)
         if blur > 0:
             image = random_gaussian_blur(image, blur, batch_seed)
         return (preprocess(image) if preprocess is not None else image, *rest)

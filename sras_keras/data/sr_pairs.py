@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from sras_keras.data.iam import crop_to_foreground
-from sras_keras.data.pipeline import load_manifest
+from sras_keras.data.pipeline import background_level, load_manifest
 from sras_keras.data.readers import read_image
 from sras_keras.errors import SrasError
 
@@ -31,7 +31,7 @@ def load_hr_images(data_dir: str | Path, parts: list[str], margin: int = 4) -> t
     root = Path(manifest["source"]["root"])
     if not root.is_dir():
         raise SrasError(f"{data_dir}: its source folder {root} is not there; SR training reads the native images")
-    background = 255 if manifest["background"] == "white" else 0
+    background = background_level(manifest)
     threshold = manifest["config"]["threshold"]
     # SMOTE's images (a --smote conversion) have no source file and are not native resolution: SR skips them
     entries = [entry for entry in json.loads((data_dir / "splits.json").read_text())["images"]
