@@ -118,6 +118,7 @@ class TrainConfig:
     kfold_validation: str = "test_fold"  # or "next_fold": validate on fold k+1, train on the other K-2 (honest)
     blur: float = 0.0  # random Gaussian blur of training images, sigma up to this (0: off; the two-step study)
     contrast: float = 0.0  # random contrast of training images about the background, x up to 1 + this (0: off)
+    scale: float = 0.0  # random zoom of training canvases about their anchor, x up to 1 + this (0: off)
     weight_decay: float = 0.0  # decoupled (AdamW-style) decay of every weight, times the learning rate (paper: 0)
     label_smoothing: float = 0.0  # share of each target spread over the 24 classes (paper: 0)
     optimizer: str = "adam"  # or "adam_then_sgd": Adam until `sgd_epoch`, then SGD with momentum 0.9

@@ -42,3 +42,24 @@ def random_contrast(images: tf.Tensor, max_change: float, background: float, see
     bound = math.log1p(max_change)
     log_factor = tf.random.stateless_uniform([tf.shape(images)[0], 1, 1, 1], seed, -bound, bound)
     return tf.clip_by_value(background + (images - background) * tf.exp(log_factor), 0.0, 255.0)
+
+
+def random_scale(images: tf.Tensor, max_change: float, background: float, seed, centred: bool = False) -> tf.Tensor:
+    """Zoom each image of a (B, H, W, 1) canvas batch by a factor drawn log-uniformly from
+    [1 / (1 + ``max_change``), 1 + ``max_change``], about the canvas's anchor (its top-left corner, or its centre
+    when IAM centres the crops), filling with the background; content zoomed past the canvas edge is cut.
+
+    A chromosome's absolute size depends on its cell's condensation (BioImLab's cells' median chromosome area ranges
+    350-930 px over the 24 held-out cells), so a classifier should not learn one cell's scale.
+    ``seed``: a stateless seed, shape (2,)."""
+    bound = math.log1p(max_change)
+    count = tf.shape(images)[0]
+    inverse = tf.exp(-tf.random.stateless_uniform([count], seed, -bound, bound))  # output pixel -> input pixel
+    height, width = tf.cast(tf.shape(images)[1], tf.float32), tf.cast(tf.shape(images)[2], tf.float32)
+    # About the anchor a: input = a + (output - a) / factor, in the transform's pixel-index coordinates
+    anchor_x, anchor_y = ((width - 1) / 2, (height - 1) / 2) if centred else (0.0, 0.0)
+    zeros = tf.zeros_like(inverse)
+    transforms = tf.stack([inverse, zeros, anchor_x * (1 - inverse), zeros, inverse, anchor_y * (1 - inverse),
+                           zeros, zeros], axis=1)
+    return tf.raw_ops.ImageProjectiveTransformV3(images=images, transforms=transforms, output_shape=tf.shape(images)[1:3],
+                                                 fill_value=background, interpolation="BILINEAR", fill_mode="CONSTANT")

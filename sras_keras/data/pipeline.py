@@ -15,7 +15,7 @@ from typing import Callable
 import tensorflow as tf
 
 from sras_keras.config import FLIPS
-from sras_keras.data.augment import random_contrast, random_gaussian_blur
+from sras_keras.data.augment import random_contrast, random_gaussian_blur, random_scale
 from sras_keras.data.iam import center_batch, place_on_canvas
 from sras_keras.data.tfrecord import parse_example
 from sras_keras.errors import SrasError
@@ -114,6 +114,7 @@ def make_dataset(
     max_rotation: float | None = None,
     blur: float = 0.0,
     contrast: float = 0.0,
+    scale: float = 0.0,
     mirror: bool = False,
 ) -> tf.data.Dataset:
     """Batches of ``(image, label)`` (or ``(image, label, metadata)``) from the shards of ``parts``.
@@ -126,6 +127,7 @@ def make_dataset(
     copies rotated by at most that many degrees either way (upright karyogram crops need no upside-down copies).
     ``blur`` > 0 blurs half the images by a random Gaussian of sigma up to ``blur`` (seeded; training parts only).
     ``contrast`` > 0 scales each image's contrast about the background by up to 1 + ``contrast`` either way (seeded).
+    ``scale`` > 0 zooms each canvas about its anchor by up to 1 + ``scale`` either way (seeded).
     ``mirror`` flips every chromosome left-right before placement: the second view of test-time augmentation.
     """
     if flip not in FLIPS:
@@ -190,13 +192,16 @@ def make_dataset(
 
     background = float(background_level(manifest))
 
-    def to_model_input(image, *rest):  # per batch: centring, cast, contrast, blur and hook
+    def to_model_input(image, *rest):  # per batch: centring, cast, scale, contrast, blur and hook
         if augmented:
             *rest, batch_seed = rest
         if centred:
             *rest, shapes = rest
             image = center_batch(image, shapes[:, 0], shapes[:, 1], canvas["background"])
         image = tf.cast(image, tf.float32)
+        if scale > 0:
+            scale_seed = tf.random.experimental.stateless_fold_in(batch_seed, 2)
+            image = random_scale(image, scale, background, scale_seed, centred)
         if contrast > 0:
             contrast_seed = tf.random.experimental.stateless_fold_in(batch_seed, 1)  # blur keeps batch_seed itself
             image = random_contrast(image, contrast, background, contrast_seed)
@@ -219,7 +224,7 @@ def make_dataset(
                                        padding_values=_canvas_padding(dataset.element_spec, canvas["background"]))
     else:
         dataset = dataset.batch(batch_size)
-    augmented = blur > 0 or contrast > 0
+    augmented = blur > 0 or contrast > 0 or scale > 0
     if augmented:
         seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
         dataset = tf.data.Dataset.zip((dataset, seeds)).map(lambda batch, batch_seed: (*batch, batch_seed))

@@ -88,6 +88,17 @@ def test_contrast_rescales_the_chromosome_not_the_canvas(converted):
     assert min(ratios) < 0.95 and max(ratios) > 1.05 and 1 / 1.5 - 1e-3 <= min(ratios)
 
 
+def test_scale_zooms_the_chromosome_from_the_canvas_corner(converted):
+    out, _ = converted
+    plain = next(iter(make_dataset(out, "test", batch_size=64, autotune=False)))[0].numpy()[..., 0]
+    zoomed = next(iter(make_dataset(out, "test", batch_size=64, autotune=False, scale=0.5, seed=3)))[0].numpy()[..., 0]
+    again = next(iter(make_dataset(out, "test", batch_size=64, autotune=False, scale=0.5, seed=3)))[0].numpy()[..., 0]
+    np.testing.assert_array_equal(zoomed, again)
+    areas = [((after > 0).sum() / (before > 0).sum()) for before, after in zip(plain, zoomed)]
+    assert min(areas) < 0.9 and max(areas) > 1.1
+    assert all(image[0].any() or image[:, 0].any() for image in zoomed)  # still anchored at the top-left corner
+
+
 def test_max_rotation_keeps_copies_near_upright(converted):
     from sras_keras.data.pipeline import record_count
 
