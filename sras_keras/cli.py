@@ -346,8 +346,10 @@ def size_evidence_command(run, min_cell_images, tta):
     from sras_keras.evaluation.size_fit import fit_size_evidence, size_evidence_file
 
     record = fit_size_evidence(run, min_cell_images, progress=True, tta=tta)
-    tried = ", ".join(f"{w:g}: {100 * a:.2f}%" for w, a in record["validation_accuracy_by_weight"].items())
-    click.echo(f"weight {record['evidence']['weight']:g}, chosen on {record['weight_chosen_on']} ({tried})")
+    weight, tried = record["evidence"]["weight"], record["validation_by_weight"]
+    click.echo(f"weight {weight:g}, the least log loss on {record['weight_chosen_on']}: "
+               + ", ".join(f"weight {w:g}: log loss {tried[w]['log_loss']:.4f}, accuracy {100 * tried[w]['accuracy']:.2f}%"
+                           for w in sorted({0.0, weight})))
     for name in ("without", "with"):
         test = record["test"][name]
         click.echo(f"test {name} size evidence: argmax {100 * test['accuracy_argmax']:.2f}% "

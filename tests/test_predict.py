@@ -139,7 +139,7 @@ def test_size_evidence_is_fitted_on_training_cells_and_used_by_predict(tiny_run,
         predict(run, [tiny_run / "source" / "1"], tmp_path / "early", size_evidence=True)
     result = CliRunner().invoke(main, ["size-evidence", str(run)])
     assert result.exit_code == 0, result.output
-    assert "chosen on val" in result.output and "test with size evidence: argmax" in result.output
+    assert "the least log loss on val" in result.output and "test with size evidence: argmax" in result.output
     record = json.loads((run / "size_evidence.json").read_text())
     assert record["weight_chosen_on"] == "val" and not record["weight_chosen_on_test_set"]
     assert record["test_images"] == json.loads((run / "metrics.json").read_text())["images"]

@@ -51,10 +51,15 @@ def test_the_weight_is_chosen_on_the_given_images():
     evidence = SizeEvidence.fit(sizes, labels, num_classes=2)
     confused = np.where(rng.random((len(labels), 1)) < 0.7, np.eye(2)[labels], np.eye(2)[1 - labels]) * 0.6 + 0.2
     chosen, tried = evidence.choose_weight(confused, sizes, labels)
-    assert tried[0.0] == pytest.approx(np.mean(confused.argmax(1) == labels))
-    assert chosen.weight > 0 and tried[chosen.weight] > tried[0.0]
-    # size that says nothing: the image alone wins, ties go to the smaller weight
-    chosen, _ = evidence.choose_weight(np.eye(2)[labels] * 0.9 + 0.05, np.zeros(len(labels)), labels)
+    assert tried[0.0]["accuracy"] == pytest.approx(np.mean(confused.argmax(1) == labels))
+    assert tried[0.0]["log_loss"] == pytest.approx(-np.mean(np.log(confused[np.arange(len(labels)), labels])))
+    assert chosen.weight > 0 and tried[chosen.weight]["accuracy"] > tried[0.0]["accuracy"]
+    assert tried[chosen.weight]["log_loss"] == min(entry["log_loss"] for entry in tried.values())
+    # sizes unrelated to the labels: the image alone wins
+    chosen, _ = evidence.choose_weight(np.eye(2)[labels] * 0.9 + 0.05, rng.permutation(sizes), labels)
+    assert chosen.weight == 0.0
+    # no size evidence at all (NaN): every weight ties, the smallest is taken
+    chosen, _ = evidence.choose_weight(confused, np.full(len(labels), np.nan), labels)
     assert chosen.weight == 0.0
 
 

@@ -93,7 +93,7 @@ def fit_size_evidence(run_dir, min_cell_images: int = 10, progress: bool = False
                                                         "sex_cells")},
                       "macro_f1_argmax": float(f1_score(truth, fused.argmax(1), average="macro"))}
     record = {"evidence": evidence.to_dict(), "tta": tta, "weight_chosen_on": validation_part,
-              "weight_chosen_on_test_set": validation_part == "test", "validation_accuracy_by_weight": tried,
+              "weight_chosen_on_test_set": validation_part == "test", "validation_by_weight": tried,
               "test_images": len(images), "test_cells": len(set(cell_ids)),
               # an image-level split (the paper's) leaves pieces of cells in the test part: assignment means little
               "test_cells_whole": splits["config"].get("group_by") == "cell",
