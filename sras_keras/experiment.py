@@ -188,19 +188,18 @@ class _DataCache:
 
     def _sr_source(self, convert_config: ConvertConfig) -> Path:
         """The source tree upscaled by an SRAFBN trained on this split's training images only. The SR model
-        (``runs/srafbn/<key>``) and its output (``tfrecords/sr-source/<key>``) are keyed by source, split and SR
-        config, not by recipe, so Tables 2-4 share them and a killed run resumes its SR training."""
-        split, source = convert_config.split, str(self.source.resolve())
-        key = fingerprint({"split": dataclasses.asdict(split), "sr": self.experiment.sr_train.to_dict(),
-                           "source": source})
+        (``runs/srafbn/<key>``) and its output (``tfrecords/sr-source/<key>``) are keyed by source, how it is read
+        and split (``_reading``), split and SR config, not by recipe, so Tables 2-4 share them and a killed run resumes
+        its SR training."""
+        key = sr_source_key(self.source, convert_config, self.experiment.sr_train)
         if key in self.sr_sources:
             return self.sr_sources[key]
         upscaled = self.tfrecords / "sr-source" / key
         with exclusive(upscaled, self.log):  # another job training this SR model: wait, then use its output
-            self.sr_sources[key] = self._upscaled(convert_config, key, upscaled, source)
+            self.sr_sources[key] = self._upscaled(convert_config, key, upscaled)
         return upscaled
 
-    def _upscaled(self, convert_config: ConvertConfig, key: str, upscaled: Path, source: str) -> Path:
+    def _upscaled(self, convert_config: ConvertConfig, key: str, upscaled: Path) -> Path:
         from sras_keras.data.convert import convert
         from sras_keras.data.pipeline import load_manifest
         from sras_keras.sr_apply import apply_sr
@@ -213,10 +212,10 @@ class _DataCache:
         if (upscaled / "sr_apply.json").exists():
             self.log(f"SR source for split {split.scheme}/seed {split.seed}: {upscaled} (made by {sr_run})")
             return upscaled
-        plain_key = fingerprint({"split": dataclasses.asdict(split), "source": source})
+        plain_key = fingerprint({"split": dataclasses.asdict(split), "source": str(self.source.resolve()),
+                                 **_reading(convert_config)})
         plain = self.tfrecords / "sr-source" / f"plain-{plain_key}"
-        convert(self.source, plain, ConvertConfig(split=split, layout=convert_config.layout,
-                                                  cell_regex=convert_config.cell_regex), log=self.log)
+        convert(self.source, plain, ConvertConfig(split=split, **_reading(convert_config)), log=self.log)
         self.log(f"SR model for split {split.scheme}/seed {split.seed}: {sr_run}")
         sr_train = self.experiment.sr_train
         if "val" not in load_manifest(plain)["parts"]:  # the paper's 4:1 split: SR's validation only monitors PSNR
@@ -228,6 +227,20 @@ class _DataCache:
             train_sr(plain, sr_run, sr_train, resume=(sr_run / STATE).exists(), log=self.log)
         apply_sr(load_sr_model(model_path), model_path, self.source, upscaled, progress=self.progress)
         return upscaled
+
+
+def _reading(config: ConvertConfig) -> dict:
+    """How a source tree is read and split (which files, labels, cells, splits file): what the SR model's
+    training images depend on besides the split config."""
+    return {"layout": config.layout, "label_coding": config.label_coding, "cell_regex": config.cell_regex,
+            "splits_file": config.splits_file}
+
+
+def sr_source_key(source: Path, convert_config: ConvertConfig, sr_train: SRTrainConfig) -> str:
+    """The SR model's and its upscaled source tree's cache key: the source and how it is read, the split, SR's
+    config; not the recipe, nor the conversion after SR (image size, IAM, SMOTE...)."""
+    return fingerprint({"split": dataclasses.asdict(convert_config.split), "sr": sr_train.to_dict(),
+                        "source": str(Path(source).resolve()), **_reading(convert_config)})
 
 
 def run_experiment(experiment: Experiment, data_root: Path, runs: Path = Path("runs"),

@@ -1,5 +1,6 @@
 """Shared fixtures: tiny chromosome trees the tests draw themselves, and the real sets when present."""
 
+import csv
 import os
 from pathlib import Path
 
@@ -55,6 +56,13 @@ def write_class_tree(root: Path, cells: int = 3, names=None, background: int = 2
                 image = draw_chromosome(label, rng, background)
                 Image.fromarray(image).save(folder / f"{name}_{copy}_x_{1000 + cell}.png")
     return root
+
+
+def top1_predictions(folder: Path) -> dict[str, tuple[str, float]]:
+    """`sras predict`'s predictions.csv in ``folder``: file name -> (top-1 class, its probability)."""
+    with open(folder / "predictions.csv") as handle:
+        return {row["file"].replace("\\", "/").rsplit("/", 1)[-1]: (row["top1"], float(row["p_top1"]))
+                for row in csv.DictReader(handle)}
 
 
 @pytest.fixture

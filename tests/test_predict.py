@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from sras_keras.cli import main
 from sras_keras.errors import SrasError
 from sras_keras.predict import gather_inputs, predict, with_mirror_view
+from tests.conftest import top1_predictions
 
 
 def test_cell_folders_with_karyotypes(tiny_run, tmp_path):
@@ -46,12 +47,6 @@ def test_mirror_view_is_a_normalised_geometric_mean():
     np.testing.assert_allclose(with_mirror_view(original, mirrored), [[0.5, 0.5, 0.0], [0.6, 0.3, 0.1]], atol=1e-12)
 
 
-def _top1(folder):
-    with open(folder / "predictions.csv") as handle:
-        return {row["file"].replace("\\", "/").rsplit("/", 1)[-1]: (row["top1"], float(row["p_top1"]))
-                for row in csv.DictReader(handle)}
-
-
 def test_mirror_view_is_the_same_for_records_and_files(tiny_run, tmp_path):
     """--tta mirrors each chromosome before placement, whether it comes from a converted dataset or from files."""
     splits = json.loads((tiny_run / "data" / "splits.json").read_text())
@@ -59,8 +54,8 @@ def test_mirror_view_is_the_same_for_records_and_files(tiny_run, tmp_path):
     records = predict(tiny_run / "run", [tiny_run / "data"], tmp_path / "records", parts=["test"], tta=True)
     predict(tiny_run / "run", [tiny_run / "source" / cell for cell in cells], tmp_path / "files", tta=True)
     predict(tiny_run / "run", [tiny_run / "data"], tmp_path / "plain", parts=["test"])
-    assert records["tta"] and records["images"] == len(_top1(tmp_path / "files"))
-    mirrored, from_files, plain = (_top1(tmp_path / name) for name in ("records", "files", "plain"))
+    assert records["tta"] and records["images"] == len(top1_predictions(tmp_path / "files"))
+    mirrored, from_files, plain = (top1_predictions(tmp_path / name) for name in ("records", "files", "plain"))
     for name, (top1, p) in mirrored.items():
         assert from_files[name][0] == top1 and from_files[name][1] == pytest.approx(p, abs=1e-4)
     changed = [name for name, (_, p) in mirrored.items() if abs(p - plain[name][1]) > 1e-3]

@@ -8,7 +8,10 @@ import pytest
 from recipes import get_recipe, recipe_doc, recipe_names
 from sras_keras.config import ConvertConfig, SRTrainConfig, TrainConfig
 from sras_keras.errors import SrasError
-from sras_keras.experiment import Experiment, Row, apply_overrides, protocol_split, report_table, run_experiment
+from sras_keras.experiment import (Experiment, Row, apply_overrides, protocol_split, report_table, run_experiment,
+                                   sr_source_key)
+from sras_keras.predict import Predictor, predict
+from tests.conftest import top1_predictions
 
 
 def test_registered_recipes_have_both_configs_and_documented_commands():
@@ -38,6 +41,17 @@ def test_overrides_change_every_row():
         apply_overrides(experiment, {"train.epoch": "3"})
 
 
+def test_the_sr_cache_key_follows_how_the_source_is_read_and_split(tmp_path):
+    base, sr = protocol_split("honest", 0, ConvertConfig()), SRTrainConfig()
+    key = sr_source_key(tmp_path, base, sr)
+    assert key == sr_source_key(tmp_path, dataclasses.replace(base, image_size=64, smote=True, magnify=2.0), sr)
+    for changed in (dataclasses.replace(base, cell_regex=r"^(\d+)_"), dataclasses.replace(base, layout="bioimlab"),
+                    dataclasses.replace(base, label_coding="sras"), protocol_split("honest", 1, ConvertConfig()),
+                    dataclasses.replace(base, splits_file="splits.json")):
+        assert sr_source_key(tmp_path, changed, sr) != key
+    assert sr_source_key(tmp_path, base, dataclasses.replace(sr, epochs=sr.epochs + 1)) != key
+
+
 def test_run_and_report(tmp_path):
     from sras_keras.data.synthetic import write_synthetic_dataset
 
@@ -60,6 +74,16 @@ def test_run_and_report(tmp_path):
     assert json.loads((sr_runs[0] / "config.json").read_text())["val_parts"] == ["test"]
     upscaled = tmp_path / "tfrecords" / "sr-source" / sr_runs[0].name
     assert json.loads((upscaled / "sr_apply.json").read_text())["model"] == str(sr_runs[0] / "model.keras")
+    # `sras predict --tta` on the SR row's own files: upscaled by its SR model, then mirrored, as its records were
+    sr_run = run / "sr-paper"
+    records = predict(sr_run, [Predictor(sr_run).settings["data_dir"]], tmp_path / "records", parts=["test"], tta=True)
+    predict(sr_run, sorted((tmp_path / "data" / "synthetic").iterdir()), tmp_path / "files", tta=True)
+    from_records, from_files = top1_predictions(tmp_path / "records"), top1_predictions(tmp_path / "files")
+    common = from_records.keys() & from_files.keys()  # the paper split's test part: pieces of cells, and SMOTE's
+    assert records["tta"] and len(common) > 40
+    for name in common:
+        assert from_files[name][0] == from_records[name][0], name
+        assert from_files[name][1] == pytest.approx(from_records[name][1], abs=1e-3), name
     # another recipe on the same split and SR settings reuses both: no second SR model
     sr_row = dataclasses.replace(experiment, name="toy2", rows=rows[1:])
     run_experiment(sr_row, tmp_path / "data", tmp_path / "runs", tmp_path / "tfrecords", log=lambda l: None)
