@@ -11,8 +11,9 @@ figures/confusion_matrix.png (Fig 7) and figures/tsne.png (Fig 8).
 Measured here (cpu, seed 0, results/sras_net_table4.md): honest 91.12% (macro-F1 0.912; recall X 92.3, Y 100,
 lowest 8 and 19 at 79.2), paper protocol 93.00% (0.930); 8 epochs, 9.9 and 10.6 min a row; 49 min in all with
 one of the two SR models already trained (one SR model ~11 min, its upscaling of the set ~5 min). Beyond the paper,
-each row then fits cell-relative size evidence (`sras size-evidence`): honest 91.12 -> 93.84% (weight 0.5, chosen on
-the validation cells), 96.74 -> 97.74% with whole-cell assignment.
+each row then fits cell-relative size evidence (`sras size-evidence`): honest 91.12 -> 93.93% (weight 0.4, the least
+log loss on the validation cells), 96.74 -> 97.74% with whole-cell assignment; with the mirror view (`--tta`) 92.48 ->
+94.75%, 98.10% assigned.
 """
 
 import dataclasses

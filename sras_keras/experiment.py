@@ -398,7 +398,7 @@ def _size_evidence_lines(rows: list[dict]) -> list[str]:
               "assigned %", "+ size: assigned %", "+ size: sex right"]
     lines = ["", "With cell-relative size evidence (`sras size-evidence RUN [--tta]`; assignment: `sras predict "
              "--karyotype`, meaningful for whole held-out cells only; views: the image, or its mean with the mirror "
-             "image's, `--tta`)", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+             "image's, `--tta`; weight: the least log loss on the part named)", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row, record in fitted:
         without, with_size = record["test"]["without"], record["test"]["with"]
         cells = [row["label"], row["protocol"], "image + mirror" if record.get("tta") else "image",
