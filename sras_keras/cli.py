@@ -347,9 +347,9 @@ def size_evidence_command(run, min_cell_images, tta):
 
     record = fit_size_evidence(run, min_cell_images, progress=True, tta=tta)
     weight, tried = record["evidence"]["weight"], record["validation_by_weight"]
-    click.echo(f"weight {weight:g}, the least log loss on {record['weight_chosen_on']}: "
-               + ", ".join(f"weight {w:g}: log loss {tried[w]['log_loss']:.4f}, accuracy {100 * tried[w]['accuracy']:.2f}%"
-                           for w in sorted({0.0, weight})))
+    scores = ", ".join(f"weight {w:g}: log loss {tried[w]['log_loss']:.4f}, accuracy {100 * tried[w]['accuracy']:.2f}%"
+                       for w in sorted({0.0, weight}))
+    click.echo(f"weight {weight:g}, the least log loss on {record['weight_chosen_on']}: {scores}")
     for name in ("without", "with"):
         test = record["test"][name]
         click.echo(f"test {name} size evidence: argmax {100 * test['accuracy_argmax']:.2f}% "

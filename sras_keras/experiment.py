@@ -2,9 +2,10 @@
 
 A recipe module in ``recipes/`` builds an ``Experiment`` for a config name (``paper``: the faithful GPU setting,
 ``cpu``: what finishes on 2 cores). ``run_experiment`` converts the data each row needs (cached in
-``tfrecords/<experiment>/``: a conversion whose manifest matches is not redone), trains the SR model where a
-row uses SRAFBN, trains and evaluates every row into ``runs/<experiment>/<stamp>-s<seed>/<row>/``, and
-``report_table`` writes ``results/<experiment>.md|csv`` with the paper's numbers beside ours.
+``tfrecords/converted/``, keyed by source and conversion config, so recipes share them: a conversion whose manifest
+matches is not redone), trains the SR model where a row uses SRAFBN, trains and evaluates every row into
+``runs/<experiment>/<stamp>-s<seed>/<row>/``, and ``report_table`` writes ``results/<experiment>.md|csv`` with
+the paper's numbers beside ours.
 
 Cross-validated rows (``Row.folds``) train one model per fold into ``<row>/fold<k>/`` and report mean +- SD over
 the folds; any fold can run as its own job (``folds=``), and the report merges the newest result of every fold.
@@ -166,9 +167,10 @@ class _DataCache:
         if not source.is_dir():
             raise SrasError(f"{source}: data set {source.name!r} not found (set SRAS_DATA_DIR or --data-root)")
         key = fingerprint({"convert": config.to_dict(), "source": str(source)})
-        out = self.tfrecords / self.experiment.name / f"{prefix}{key}"
+        out = self.tfrecords / "converted" / f"{prefix}{key}"
         self.log(f"[{name}] data: {out}")
-        convert(source, out, config, progress=self.progress, log=self.log)
+        with exclusive(out, self.log):  # another job (another recipe, or a shard of this one) converting it: wait
+            convert(source, out, config, progress=self.progress, log=self.log)
         return out
 
     def pretrained(self, stage: Pretrain) -> Path:
@@ -188,9 +190,8 @@ class _DataCache:
 
     def _sr_source(self, convert_config: ConvertConfig) -> Path:
         """The source tree upscaled by an SRAFBN trained on this split's training images only. The SR model
-        (``runs/srafbn/<key>``) and its output (``tfrecords/sr-source/<key>``) are keyed by source, how it is read
-        and split (``_reading``), split and SR config, not by recipe, so Tables 2-4 share them and a killed run resumes
-        its SR training."""
+        (``runs/srafbn/<key>``) and its output (``tfrecords/sr-source/<key>``) are keyed by ``sr_source_key``, not
+        by recipe, so Tables 2-4 share them and a killed run resumes its SR training."""
         key = sr_source_key(self.source, convert_config, self.experiment.sr_train)
         if key in self.sr_sources:
             return self.sr_sources[key]
@@ -398,7 +399,8 @@ def _size_evidence_lines(rows: list[dict]) -> list[str]:
               "assigned %", "+ size: assigned %", "+ size: sex right"]
     lines = ["", "With cell-relative size evidence (`sras size-evidence RUN [--tta]`; assignment: `sras predict "
              "--karyotype`, meaningful for whole held-out cells only; views: the image, or its mean with the mirror "
-             "image's, `--tta`; weight: the least log loss on the part named)", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+             "image's, `--tta`; weight: the least log loss on the part named)", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row, record in fitted:
         without, with_size = record["test"]["without"], record["test"]["with"]
         cells = [row["label"], row["protocol"], "image + mirror" if record.get("tta") else "image",

@@ -61,5 +61,6 @@ def random_scale(images: tf.Tensor, max_change: float, background: float, seed, 
     zeros = tf.zeros_like(inverse)
     transforms = tf.stack([inverse, zeros, anchor_x * (1 - inverse), zeros, inverse, anchor_y * (1 - inverse),
                            zeros, zeros], axis=1)
-    return tf.raw_ops.ImageProjectiveTransformV3(images=images, transforms=transforms, output_shape=tf.shape(images)[1:3],
-                                                 fill_value=background, interpolation="BILINEAR", fill_mode="CONSTANT")
+    return tf.raw_ops.ImageProjectiveTransformV3(images=images, transforms=transforms,
+                                                 output_shape=tf.shape(images)[1:3], fill_value=background,
+                                                 interpolation="BILINEAR", fill_mode="CONSTANT")

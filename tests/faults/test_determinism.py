@@ -31,7 +31,7 @@ def run_demo(root, name):
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900,
                             cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
     assert result.returncode == 0, result.stderr[-3000:]
-    datasets = [p.parent for p in (root / name / "tfrecords" / "demo").glob("sr-*/manifest.json")]
+    datasets = [p.parent for p in (root / name / "tfrecords" / "converted").glob("sr-*/manifest.json")]
     assert len(datasets) == 1, datasets
     [row] = list((root / name / "runs" / "demo").glob("*/sras-honest"))
     return datasets[0], row

@@ -88,6 +88,9 @@ def test_run_and_report(tmp_path):
     sr_row = dataclasses.replace(experiment, name="toy2", rows=rows[1:])
     run_experiment(sr_row, tmp_path / "data", tmp_path / "runs", tmp_path / "tfrecords", log=lambda l: None)
     assert list((tmp_path / "runs" / "srafbn").iterdir()) == sr_runs
+    # ... and its conversion: one dataset per distinct conversion, whichever recipe made it
+    converted = sorted(p.parent.name for p in (tmp_path / "tfrecords" / "converted").glob("*/manifest.json"))
+    assert len(converted) == 2 and converted[1].startswith("sr-"), converted
 
     table = report_table(tmp_path / "runs", "toy", tmp_path / "results").read_text()
     assert "| plain | honest | 90.00 |" in table and "| with SR | paper | 95.00 |" in table
