@@ -169,8 +169,7 @@ class _DataCache:
         key = fingerprint({"convert": config.to_dict(), "source": str(source)})
         out = self.tfrecords / "converted" / f"{prefix}{key}"
         self.log(f"[{name}] data: {out}")
-        with exclusive(out, self.log):  # another job (another recipe, or a shard of this one) converting it: wait
-            convert(source, out, config, progress=self.progress, log=self.log)
+        convert(source, out, config, progress=self.progress, log=self.log)  # locked: another job converting it waits
         return out
 
     def pretrained(self, stage: Pretrain) -> Path:
