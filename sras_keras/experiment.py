@@ -212,9 +212,7 @@ class _DataCache:
         if (upscaled / "sr_apply.json").exists():
             self.log(f"SR source for split {split.scheme}/seed {split.seed}: {upscaled} (made by {sr_run})")
             return upscaled
-        plain_key = fingerprint({"split": dataclasses.asdict(split), "source": str(self.source.resolve()),
-                                 **_reading(convert_config)})
-        plain = self.tfrecords / "sr-source" / f"plain-{plain_key}"
+        plain = self.tfrecords / "sr-source" / f"plain-{fingerprint(_split_source(self.source, convert_config))}"
         convert(self.source, plain, ConvertConfig(split=split, **_reading(convert_config)), log=self.log)
         self.log(f"SR model for split {split.scheme}/seed {split.seed}: {sr_run}")
         sr_train = self.experiment.sr_train
@@ -230,17 +228,21 @@ class _DataCache:
 
 
 def _reading(config: ConvertConfig) -> dict:
-    """How a source tree is read and split (which files, labels, cells, splits file): what the SR model's
-    training images depend on besides the split config."""
+    """How a source tree is read and split (which files, labels, cells, splits file)."""
     return {"layout": config.layout, "label_coding": config.label_coding, "cell_regex": config.cell_regex,
             "splits_file": config.splits_file}
 
 
+def _split_source(source: Path, convert_config: ConvertConfig) -> dict:
+    """What the SR model's training images depend on: the source, how it is read, the split."""
+    return {"split": dataclasses.asdict(convert_config.split), "source": str(Path(source).resolve()),
+            **_reading(convert_config)}
+
+
 def sr_source_key(source: Path, convert_config: ConvertConfig, sr_train: SRTrainConfig) -> str:
-    """The SR model's and its upscaled source tree's cache key: the source and how it is read, the split, SR's
-    config; not the recipe, nor the conversion after SR (image size, IAM, SMOTE...)."""
-    return fingerprint({"split": dataclasses.asdict(convert_config.split), "sr": sr_train.to_dict(),
-                        "source": str(Path(source).resolve()), **_reading(convert_config)})
+    """The SR model's and its upscaled source tree's cache key: its training images and SR's config; not the
+    recipe, nor the conversion after SR (image size, IAM, SMOTE...)."""
+    return fingerprint({**_split_source(source, convert_config), "sr": sr_train.to_dict()})
 
 
 def run_experiment(experiment: Experiment, data_root: Path, runs: Path = Path("runs"),

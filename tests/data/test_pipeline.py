@@ -77,12 +77,15 @@ def test_flips_mirror_each_chromosome_before_placement(converted):
     assert 0 < mirrored < len(plain)
 
 
+def _first_test_images(out, **augmentation):
+    """The first 64 test images, (64, S, S), as ``make_dataset`` hands them on with ``augmentation``."""
+    return next(iter(make_dataset(out, "test", batch_size=64, autotune=False, **augmentation)))[0].numpy()[..., 0]
+
+
 def test_contrast_rescales_the_chromosome_not_the_canvas(converted):
     out, _ = converted
-    plain = next(iter(make_dataset(out, "test", batch_size=64, autotune=False)))[0].numpy()[..., 0]
-    varied = next(iter(make_dataset(out, "test", batch_size=64, autotune=False, contrast=0.5, seed=3)))[0].numpy()[..., 0]
-    again = next(iter(make_dataset(out, "test", batch_size=64, autotune=False, contrast=0.5, seed=3)))[0].numpy()[..., 0]
-    np.testing.assert_array_equal(varied, again)
+    plain, varied = _first_test_images(out), _first_test_images(out, contrast=0.5, seed=3)
+    np.testing.assert_array_equal(varied, _first_test_images(out, contrast=0.5, seed=3))
     assert np.array_equal(varied == 0, plain == 0)  # BioImLab's black background and padding stay black
     ratios = [after[before > 0].sum() / before[before > 0].sum() for before, after in zip(plain, varied)]
     assert min(ratios) < 0.95 and max(ratios) > 1.05 and 1 / 1.5 - 1e-3 <= min(ratios)
@@ -90,10 +93,8 @@ def test_contrast_rescales_the_chromosome_not_the_canvas(converted):
 
 def test_scale_zooms_the_chromosome_from_the_canvas_corner(converted):
     out, _ = converted
-    plain = next(iter(make_dataset(out, "test", batch_size=64, autotune=False)))[0].numpy()[..., 0]
-    zoomed = next(iter(make_dataset(out, "test", batch_size=64, autotune=False, scale=0.5, seed=3)))[0].numpy()[..., 0]
-    again = next(iter(make_dataset(out, "test", batch_size=64, autotune=False, scale=0.5, seed=3)))[0].numpy()[..., 0]
-    np.testing.assert_array_equal(zoomed, again)
+    plain, zoomed = _first_test_images(out), _first_test_images(out, scale=0.5, seed=3)
+    np.testing.assert_array_equal(zoomed, _first_test_images(out, scale=0.5, seed=3))
     areas = [((after > 0).sum() / (before > 0).sum()) for before, after in zip(plain, zoomed)]
     assert min(areas) < 0.9 and max(areas) > 1.1
     assert all(image[0].any() or image[:, 0].any() for image in zoomed)  # still anchored at the top-left corner
