@@ -63,7 +63,8 @@ def sras_net_headline(config: str = "cpu") -> Experiment:
         return Experiment("sras_net_headline", config, "bioimlab", rows, sr_config(config), __doc__)
     rows = tuple(
         Row(f"resnet_small_bn-{protocol}", "ResNet-small BN, 64 px, IAM x2 (CPU headline)", protocol_split(protocol, 0, CONVERT),
-            dataclasses.replace(TRAIN), protocol=protocol, paper_accuracy=97.55, size_evidence=True)
+            dataclasses.replace(TRAIN), protocol=protocol, paper_accuracy=97.55, size_evidence=True,
+            cell_bn=True)
         for protocol in ("honest", "paper")
     )
     return Experiment("sras_net_headline", config, "bioimlab", rows, None, __doc__)

@@ -307,18 +307,20 @@ def evaluate(run):
               help="Multiply in each chromosome's size relative to its cell (fitted by `sras size-evidence RUN`).")
 @click.option("--tta", is_flag=True, help="Test-time augmentation: average each chromosome's probabilities with its "
               "mirror image's (with --size-evidence: as fitted by `sras size-evidence RUN --tta`).")
+@click.option("--cell-bn", is_flag=True, help="Normalise each cell of 10 or more images with its own BatchNorm "
+              "statistics (with --size-evidence: as fitted by `sras size-evidence RUN --cell-bn`).")
 @click.option("--cell-regex", default=None, help="Regex on the file stem whose first group is the cell id "
               "(default: the enclosing folder).")
 @click.option("--part", "parts", multiple=True, help="Converted-dataset INPUT: predict only these parts.")
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
 @_clear_errors
-def predict(run, inputs, out, karyotype, size_evidence, tta, cell_regex, parts, batch_size):
+def predict(run, inputs, out, karyotype, size_evidence, tta, cell_bn, cell_regex, parts, batch_size):
     """Classify INPUTS (images, folders, cell folders, or one converted dataset) with training RUN's model and
     preprocessing; writes predictions.csv and summary.json (and karyotypes.json, karyograms/ with --karyotype)."""
     from sras_keras.predict import predict as run_predict
 
     summary = run_predict(run, list(inputs), out, karyotype=karyotype, size_evidence=size_evidence, tta=tta,
-                          cell_regex=cell_regex, parts=list(parts) or None, batch_size=batch_size, progress=True)
+                          cell_bn=cell_bn, cell_regex=cell_regex, parts=list(parts) or None, batch_size=batch_size, progress=True)
     line = f"{summary['images']} images in {summary['cells']} cells, {summary['cells_per_minute']:.1f} cells/min"
     if summary["skipped"]:
         line += f"; {summary['skipped']} unreadable, listed in {out}/skipped.csv"
@@ -339,13 +341,15 @@ def predict(run, inputs, out, karyotype, size_evidence, tta, cell_regex, parts, 
               help="Cells with fewer chromosomes get no size evidence (their median is unreliable).")
 @click.option("--tta", is_flag=True, help="For `sras predict --tta`: the model's probabilities averaged with the "
               "mirror image's (RUN/size_evidence_tta.json).")
+@click.option("--cell-bn", is_flag=True, help="For `sras predict --cell-bn`: each cell normalised with its own "
+              "BatchNorm statistics (RUN/size_evidence_cellbn.json).")
 @_clear_errors
-def size_evidence_command(run, min_cell_images, tta):
+def size_evidence_command(run, min_cell_images, tta, cell_bn):
     """Fit cell-relative size evidence for training RUN: one Gaussian per class on its training cells, the weight
     chosen on its validation cells; scores the test cells with and without it (RUN/size_evidence.json)."""
     from sras_keras.evaluation.size_fit import fit_size_evidence, size_evidence_file
 
-    record = fit_size_evidence(run, min_cell_images, progress=True, tta=tta)
+    record = fit_size_evidence(run, min_cell_images, progress=True, tta=tta, cell_bn=cell_bn)
     weight, tried = record["evidence"]["weight"], record["validation_by_weight"]
     scores = ", ".join(f"weight {w:g}: log loss {tried[w]['log_loss']:.4f}, accuracy {100 * tried[w]['accuracy']:.2f}%"
                        for w in sorted({0.0, weight}))
@@ -357,7 +361,7 @@ def size_evidence_command(run, min_cell_images, tta):
                    f"sex right in {test['sex_correct_cells']}/{test['sex_cells']} cells")
     if not record["test_cells_whole"]:
         click.echo("the test part holds pieces of cells (image-level split): the assigned accuracy means little")
-    click.echo(f"{run}/{size_evidence_file(tta)}")
+    click.echo(f"{run}/{size_evidence_file(tta, cell_bn)}")
 
 
 @main.command()

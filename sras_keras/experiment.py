@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import itertools
 import json
 import time
 from pathlib import Path
@@ -57,6 +58,7 @@ class Row:
     pretrain: Pretrain | None = None
     tags: tuple[tuple[str, str], ...] = ()  # e.g. (("architecture", "ResNet-34"), ("band", "Q"), ...): pivots
     size_evidence: bool = False  # then fit cell-relative size evidence (`sras size-evidence`; not K-fold rows)
+    cell_bn: bool = False  # size evidence also fitted, and the test cells scored, with each cell's own BN statistics
     # SRAS-net Table 4: (class, accuracy, precision, recall, F1) in percent, as printed; reported beside ours
     paper_per_class: tuple[tuple[str, float, float, float, float], ...] = ()
 
@@ -285,10 +287,13 @@ def run_experiment(experiment: Experiment, data_root: Path, runs: Path = Path("r
             if row.size_evidence and fold is None:
                 from sras_keras.evaluation.size_fit import fit_size_evidence
 
-                for tta in (False, True):  # single view, and averaged with the mirror image (sras predict --tta)
-                    with_size = fit_size_evidence(out, tta=tta)["test"]["with"]
-                    log(f"[{row.name}] with cell-relative size evidence{' and the mirror view' if tta else ''}: "
-                        f"{100 * with_size['accuracy_argmax']:.2f}%, assigned {100 * with_size['accuracy_assigned']:.2f}%")
+                # single view, and averaged with the mirror image (sras predict --tta); with the model's BatchNorm
+                # statistics, and with each cell's own (--cell-bn)
+                for tta, cell_bn in itertools.product((False, True), (False, True) if row.cell_bn else (False,)):
+                    test = fit_size_evidence(out, tta=tta, cell_bn=cell_bn)["test"]
+                    log(f"[{row.name}] {_views(tta, cell_bn)}: {100 * test['without']['accuracy_argmax']:.2f}%; "
+                        f"with cell-relative size evidence {100 * test['with']['accuracy_argmax']:.2f}%, "
+                        f"assigned {100 * test['with']['accuracy_assigned']:.2f}%")
     return run_dir
 
 
@@ -387,24 +392,30 @@ def report_table(runs: Path, name: str, results: Path = Path("results"), experim
     return results / f"{name}.md"
 
 
+def _views(tta: bool, cell_bn: bool) -> str:
+    return ("image + mirror" if tta else "image") + (", cell BN" if cell_bn else "")
+
+
 def _size_evidence_lines(rows: list[dict]) -> list[str]:
     """Rows fitted with ``sras size-evidence`` (and ``--tta``): their test part without and with cell-relative size
     evidence."""
     from sras_keras.evaluation.size_fit import size_evidence_file
 
-    fitted = [(row, json.loads((Path(row["run"]) / size_evidence_file(tta)).read_text())) for row in rows
-              for tta in (False, True) if (Path(row["run"]) / size_evidence_file(tta)).is_file()]
+    fitted = [(row, json.loads((Path(row["run"]) / size_evidence_file(tta, cell_bn)).read_text())) for row in rows
+              for tta, cell_bn in itertools.product((False, True), (False, True))
+              if (Path(row["run"]) / size_evidence_file(tta, cell_bn)).is_file()]
     if not fitted:
         return []
     header = ["row", "protocol", "views", "weight (chosen on)", "accuracy %", "+ size: accuracy %", "+ size: macro-F1",
               "assigned %", "+ size: assigned %", "+ size: sex right"]
-    lines = ["", "With cell-relative size evidence (`sras size-evidence RUN [--tta]`; assignment: `sras predict "
-             "--karyotype`, meaningful for whole held-out cells only; views: the image, or its mean with the mirror "
-             "image's, `--tta`; weight: the least log loss on the part named)", "",
+    lines = ["", "With cell-relative size evidence (`sras size-evidence RUN [--tta] [--cell-bn]`; assignment: `sras "
+             "predict --karyotype`, meaningful for whole held-out cells only; views: the image, or its mean with the "
+             "mirror image's, `--tta`; cell BN: each cell normalised with its own BatchNorm statistics, `--cell-bn`; "
+             "weight: the least log loss on the part named)", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row, record in fitted:
         without, with_size = record["test"]["without"], record["test"]["with"]
-        cells = [row["label"], row["protocol"], "image + mirror" if record.get("tta") else "image",
+        cells = [row["label"], row["protocol"], _views(record.get("tta"), record.get("cell_bn")),
                  f"{record['evidence']['weight']:g} ({record['weight_chosen_on']})",
                  f"{100 * without['accuracy_argmax']:.2f}", f"{100 * with_size['accuracy_argmax']:.2f}",
                  f"{with_size['macro_f1_argmax']:.4f}", f"{100 * without['accuracy_assigned']:.2f}",

@@ -7,6 +7,7 @@ Unreadable images are skipped and listed; the rest are still predicted.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -183,6 +184,16 @@ class Predictor:
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self.model.predict_on_batch(batch))
 
+    def view_probabilities(self, views: list[np.ndarray], adapt: bool = False) -> np.ndarray:
+        """One batch's probabilities, seen as each of ``views`` (the model inputs; with TTA also their mirror images,
+        combined by ``with_mirror_view``); ``adapt``: the batch is one whole cell, normalised with its own BatchNorm
+        statistics over every view (``cell_norm``)."""
+        from sras_keras.cell_norm import cell_statistics
+
+        with cell_statistics(self.model, np.concatenate(views)) if adapt else contextlib.nullcontext():
+            probabilities = [self.probabilities(view) for view in views]
+        return probabilities[0] if len(probabilities) == 1 else with_mirror_view(*probabilities)
+
 
 def with_mirror_view(original: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
     """Test-time augmentation: the normalised geometric mean of the probabilities of an image and of its left-right
@@ -193,27 +204,47 @@ def with_mirror_view(original: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
     return combined / combined.sum(axis=1, keepdims=True)
 
 
+def prediction_groups(images: list[InputImage], batch_size: int, cell_bn: bool) -> list[tuple[np.ndarray, bool]]:
+    """The images' indices in the groups predicted together, each with whether it is adapted: batches, or with
+    ``cell_bn`` every cell of at least ``MIN_CELL_IMAGES`` images as one adapted group (the rest in batches)."""
+    from sras_keras.cell_norm import MIN_CELL_IMAGES
+
+    def batches(indices):
+        return [(np.array(indices[start:start + batch_size]), False) for start in range(0, len(indices), batch_size)]
+
+    if not cell_bn:
+        return batches(list(range(len(images))))
+    cells: dict[str, list[int]] = {}
+    for k, image in enumerate(images):
+        cells.setdefault(image.cell_id, []).append(k)
+    whole = [(np.array(members), True) for cell, members in cells.items()
+             if cell != "" and len(members) >= MIN_CELL_IMAGES]
+    rest = sorted(k for cell, members in cells.items() if cell == "" or len(members) < MIN_CELL_IMAGES
+                  for k in members)
+    return whole + batches(rest)
+
+
 def predict_files(predictor: Predictor, images: list[InputImage], batch_size: int = 64, progress: bool = False,
-                  tta: bool = False):
-    """``tta``: also the mirror image of each chromosome (``with_mirror_view``)."""
+                  tta: bool = False, cell_bn: bool = False):
+    """``tta``: also the mirror image of each chromosome (``with_mirror_view``); ``cell_bn``: each cell normalised
+    with its own statistics (``cell_norm``)."""
     from tqdm import tqdm
 
-    probabilities = []
-    for start in tqdm(range(0, len(images), batch_size), unit="batch", disable=not progress):
-        arrays = predictor.upscale([image.array for image in images[start:start + batch_size]])
-        batch = predictor.probabilities(predictor.place(arrays))
+    probabilities = [None] * len(images)
+    for indices, adapt in tqdm(prediction_groups(images, batch_size, cell_bn), unit="batch", disable=not progress):
+        arrays = predictor.upscale([images[k].array for k in indices])
         # The mirror view after SR, as an SR dataset's records are mirrored; IAM crops to the foreground, so
         # mirroring the whole image mirrors the crop before placement.
-        if tta:
-            batch = with_mirror_view(batch, predictor.probabilities(predictor.place([a[:, ::-1] for a in arrays])))
-        probabilities.append(batch)
-    return np.concatenate(probabilities)
+        views = [predictor.place(arrays)] + ([predictor.place([a[:, ::-1] for a in arrays])] if tta else [])
+        for k, row in zip(indices, predictor.view_probabilities(views, adapt)):
+            probabilities[k] = row
+    return np.stack(probabilities)
 
 
 def predict_records(predictor: Predictor, data_dir: Path, parts: list[str] | None, batch_size: int = 64,
-                    tta: bool = False):
+                    tta: bool = False, cell_bn: bool = False):
     """Records of a converted dataset made with the run's own preprocessing (the held-out cells, say); ``tta``: also
-    their mirror images (``with_mirror_view``)."""
+    their mirror images (``with_mirror_view``); ``cell_bn``: each cell with its own statistics (``cell_norm``)."""
     from sras_keras.data.pipeline import load_manifest, make_dataset
 
     manifest = load_manifest(data_dir)
@@ -223,20 +254,23 @@ def predict_records(predictor: Predictor, data_dir: Path, parts: list[str] | Non
         raise SrasError(f"{data_dir}: converted with other preprocessing than the run's training data "
                         f"({s['data_dir']}); predict on the source images instead")
     parts = parts or manifest["parts"]
-    images, probabilities = [], []
+    images, views = [], []
     for part in parts:
-        views = [make_dataset(data_dir, part, batch_size=batch_size, rotations=False, synthetic=False,
-                              with_metadata=True, autotune=False, mirror=mirror)
-                 for mirror in ((False, True) if tta else (False,))]
-        for (batch, labels, meta), *mirrored in zip(*views):
-            batch = predictor.probabilities(batch.numpy())
-            if tta:
-                batch = with_mirror_view(batch, predictor.probabilities(mirrored[0][0].numpy()))
-            probabilities.append(batch)
+        datasets = [make_dataset(data_dir, part, batch_size=batch_size, rotations=False, synthetic=False,
+                                 with_metadata=True, autotune=False, mirror=mirror)
+                    for mirror in ((False, True) if tta else (False,))]
+        for (batch, labels, meta), *mirrored in zip(*datasets):
+            views.append([batch.numpy()] + [view[0].numpy() for view in mirrored])
             images.extend(InputImage(path.decode(), cell.decode(), int(label))
                           for path, cell, label in zip(meta["source_path"].numpy(), meta["cell_id"].numpy(),
                                                        labels.numpy()))
-    return images, np.concatenate(probabilities)
+    if not cell_bn:  # the batches as read
+        return images, np.concatenate([predictor.view_probabilities(batch_views) for batch_views in views])
+    views = [np.concatenate(view) for view in zip(*views)]
+    probabilities = np.zeros((len(images), len(CLASS_NAMES)))
+    for indices, adapt in prediction_groups(images, batch_size, cell_bn):
+        probabilities[indices] = predictor.view_probabilities([view[indices] for view in views], adapt)
+    return images, probabilities
 
 
 def karyotype_cells(images: list[InputImage], probabilities: np.ndarray) -> dict:
@@ -335,13 +369,13 @@ def karyogram_names(cells: list[str]) -> dict[str, str]:
 
 
 def with_size_evidence(run_dir: Path, images: list[InputImage], probabilities: np.ndarray, settings: dict,
-                       record_dir: Path | None, tta: bool = False) -> tuple[np.ndarray, float]:
+                       record_dir: Path | None, tta: bool = False, cell_bn: bool = False) -> tuple[np.ndarray, float]:
     """The probabilities fused with the run's cell-relative size evidence (``sras size-evidence``, fitted with the
-    same ``tta``: the weight was chosen for those probabilities), and its weight."""
+    same ``tta`` and ``cell_bn``: the weight was chosen for those probabilities), and its weight."""
     from sras_keras.evaluation.size_fit import load_size_evidence, source_relative_sizes
     from sras_keras.size_evidence import foreground_area, relative_log_sizes
 
-    evidence = load_size_evidence(run_dir, tta)
+    evidence = load_size_evidence(run_dir, tta, cell_bn)
     if any(image.cell_id == "" for image in images):
         raise SrasError("--size-evidence needs each image's cell: give cell folders, or --cell-regex for class folders")
     if record_dir is not None:
@@ -355,27 +389,29 @@ def with_size_evidence(run_dir: Path, images: list[InputImage], probabilities: n
 
 
 def predict(run_dir, inputs: list, out, *, karyotype: bool = False, size_evidence: bool = False, tta: bool = False,
-            cell_regex: str | None = None, parts: list[str] | None = None, batch_size: int = 64,
-            progress: bool = False) -> dict:
+            cell_bn: bool = False, cell_regex: str | None = None, parts: list[str] | None = None,
+            batch_size: int = 64, progress: bool = False) -> dict:
     """Predict ``inputs`` (files and folders, or one converted dataset) with the run in ``run_dir``; writes
     ``predictions.csv``, ``summary.json`` and, with ``karyotype``, ``karyotypes.json`` and karyogram PNGs.
     ``size_evidence``: the probabilities (and so everything after them) include the run's size evidence.
-    ``tta``: each chromosome is also seen mirrored (``with_mirror_view``)."""
+    ``tta``: each chromosome is also seen mirrored (``with_mirror_view``). ``cell_bn``: each cell normalised with its
+    own BatchNorm statistics (``cell_norm``)."""
     run_dir, out, inputs = Path(run_dir), Path(out), [Path(p) for p in inputs]
     predictor = Predictor(run_dir)
     started = time.perf_counter()  # throughput: read, preprocess, predict, assign; model load and writes excluded
     skipped: list[tuple[str, str]] = []
     record_dir = inputs[0] if len(inputs) == 1 and (inputs[0] / "manifest.json").is_file() else None
     if record_dir is not None:
-        images, probabilities = predict_records(predictor, record_dir, parts, batch_size, tta)
+        images, probabilities = predict_records(predictor, record_dir, parts, batch_size, tta, cell_bn)
     else:
         images, skipped = gather_inputs(inputs, cell_regex)
         if not images:
             raise SrasError(f"none of the {len(skipped)} images could be read (first: {skipped[0][0]}: {skipped[0][1]})")
-        probabilities = predict_files(predictor, images, batch_size, progress, tta)
+        probabilities = predict_files(predictor, images, batch_size, progress, tta, cell_bn)
     if size_evidence:
         image_only = probabilities
-        probabilities, weight = with_size_evidence(run_dir, images, probabilities, predictor.settings, record_dir, tta)
+        probabilities, weight = with_size_evidence(run_dir, images, probabilities, predictor.settings, record_dir, tta,
+                                                   cell_bn)
     cells = karyotype_cells(images, probabilities) if karyotype else None
     seconds = time.perf_counter() - started
     summary = summarise(images, probabilities, cells)
@@ -383,7 +419,7 @@ def predict(run_dir, inputs: list, out, *, karyotype: bool = False, size_evidenc
         summary["size_evidence_weight"] = weight
         if "accuracy_argmax" in summary:
             summary["accuracy_argmax_image_only"] = summarise(images, image_only, None)["accuracy_argmax"]
-    summary.update({"run": str(run_dir), "tta": tta, "skipped": len(skipped), "seconds": round(seconds, 2),
+    summary.update({"run": str(run_dir), "tta": tta, "cell_bn": cell_bn, "skipped": len(skipped), "seconds": round(seconds, 2),
                     "cells_per_minute": round(summary["cells"] / seconds * 60, 2)})
     write_outputs(out, images, probabilities, skipped, cells, summary, predictor.settings["background"])
     return summary

@@ -20,16 +20,17 @@ from sras_keras.runinfo import environment
 from sras_keras.size_evidence import SizeEvidence, foreground_area, relative_log_sizes
 
 
-def size_evidence_file(tta: bool = False) -> str:
-    """One fit per kind of probabilities: the weight is chosen for the model's single-view or mirror-averaged ones."""
-    return "size_evidence_tta.json" if tta else "size_evidence.json"
+def size_evidence_file(tta: bool = False, cell_bn: bool = False) -> str:
+    """One fit per kind of probabilities: the weight is chosen for the model's single-view or mirror-averaged ones,
+    with the model's or each cell's own BatchNorm statistics."""
+    return f"size_evidence{'_tta' if tta else ''}{'_cellbn' if cell_bn else ''}.json"
 
 
-def load_size_evidence(run_dir: Path, tta: bool = False) -> SizeEvidence:
-    path = Path(run_dir) / size_evidence_file(tta)
+def load_size_evidence(run_dir: Path, tta: bool = False, cell_bn: bool = False) -> SizeEvidence:
+    path = Path(run_dir) / size_evidence_file(tta, cell_bn)
     if not path.is_file():
         raise SrasError(f"{run_dir}: no {path.name}; fit it first with `sras size-evidence {run_dir}"
-                        f"{' --tta' if tta else ''}`")
+                        f"{' --tta' if tta else ''}{' --cell-bn' if cell_bn else ''}`")
     return SizeEvidence.from_dict(json.loads(path.read_text())["evidence"])
 
 
@@ -54,9 +55,11 @@ def source_relative_sizes(data_dir: Path, background: int, threshold: int, min_c
     return {entry["path"]: (float(size), entry["class"], entry["part"]) for entry, size in zip(entries, sizes)}
 
 
-def fit_size_evidence(run_dir, min_cell_images: int = 10, progress: bool = False, tta: bool = False) -> dict:
+def fit_size_evidence(run_dir, min_cell_images: int = 10, progress: bool = False, tta: bool = False,
+                      cell_bn: bool = False) -> dict:
     """Fit, choose the weight, score the test part; writes and returns ``RUN/size_evidence.json``'s content
-    (``size_evidence_tta.json`` for ``tta``: the model's probabilities averaged with the mirror view's)."""
+    (``size_evidence_tta.json`` for ``tta``: the model's probabilities averaged with the mirror view's; ``_cellbn``
+    for ``cell_bn``: each cell normalised with its own statistics)."""
     from sklearn.metrics import f1_score
 
     from sras_keras.karyotype import assign_cells
@@ -75,7 +78,7 @@ def fit_size_evidence(run_dir, min_cell_images: int = 10, progress: bool = False
     evidence = SizeEvidence.fit([s for s, _ in train], [k for _, k in train], len(CLASS_NAMES), min_cell_images)
 
     def scored(part):
-        images, probabilities = predict_records(predictor, data_dir, [part], tta=tta)
+        images, probabilities = predict_records(predictor, data_dir, [part], tta=tta, cell_bn=cell_bn)
         # the paper protocol's test part holds SMOTE images (as its metrics count them): no size evidence for them
         return images, probabilities, np.array([sizes.get(image.name, (np.nan,))[0] for image in images])
 
@@ -92,12 +95,12 @@ def fit_size_evidence(run_dir, min_cell_images: int = 10, progress: bool = False
         test[name] = {**{key: summary[key] for key in ("accuracy_argmax", "accuracy_assigned", "sex_correct_cells",
                                                         "sex_cells")},
                       "macro_f1_argmax": float(f1_score(truth, fused.argmax(1), average="macro"))}
-    record = {"evidence": evidence.to_dict(), "tta": tta, "weight_chosen_on": validation_part,
+    record = {"evidence": evidence.to_dict(), "tta": tta, "cell_bn": cell_bn, "weight_chosen_on": validation_part,
               "weight_chosen_on_test_set": validation_part == "test", "validation_by_weight": tried,
               "test_images": len(images), "test_cells": len(set(cell_ids)),
               # an image-level split (the paper's) leaves pieces of cells in the test part: assignment means little
               "test_cells_whole": splits["config"].get("group_by") == "cell",
               "images_without_size_evidence": int(np.isnan(relative).sum()), "test": test,
               "env": environment(data_checksum=splits["source"]["checksum"])}
-    write_json_atomic(run_dir / size_evidence_file(tta), record)
+    write_json_atomic(run_dir / size_evidence_file(tta, cell_bn), record)
     return record

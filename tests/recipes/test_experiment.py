@@ -1,5 +1,6 @@
 """The recipe machinery end to end on synthetic karyotypes: SR rows, plain rows, overrides, the report."""
 
+import csv
 import dataclasses
 import json
 
@@ -59,8 +60,9 @@ def test_run_and_report(tmp_path):
     train = TrainConfig(backbone="resnet_small", weights="none", batch_size=32, epochs=1, learning_rate=2e-3)
     base = ConvertConfig(image_size=32, rotations=2, smote=True)
     rows = (
-        Row("plain-honest", "plain", protocol_split("honest", 0, base), train, False, 90.0, "honest",
-            size_evidence=True),
+        Row("plain-honest", "plain", protocol_split("honest", 0, base),
+            dataclasses.replace(train, backbone="resnet_small_bn"), False, 90.0, "honest", size_evidence=True,
+            cell_bn=True),
         # the paper's split has no val part: SR then monitors on its test part
         Row("sr-paper", "with SR", protocol_split("paper", 0, base), train, True, 95.0, "paper"),
     )
@@ -94,9 +96,24 @@ def test_run_and_report(tmp_path):
 
     table = report_table(tmp_path / "runs", "toy", tmp_path / "results").read_text()
     assert "| plain | honest | 90.00 |" in table and "| with SR | paper | 95.00 |" in table
-    assert (run / "plain-honest" / "size_evidence.json").exists() and (run / "plain-honest" / "size_evidence_tta.json").exists()
     size_section = table.split("With cell-relative size")[1]
-    assert "| plain | honest | image | " in size_section and "| plain | honest | image + mirror | " in size_section
+    for views in ("image", "image + mirror", "image, cell BN", "image + mirror, cell BN"):
+        assert f"| plain | honest | {views} | " in size_section, views
+    # `sras predict --cell-bn --tta` on the held-out cells' files: each cell normalised as its records were
+    plain_run = run / "plain-honest"
+    fitted = json.loads((plain_run / "size_evidence_tta_cellbn.json").read_text())
+    records = predict(plain_run, [Predictor(plain_run).settings["data_dir"]], tmp_path / "cell-records",
+                      parts=["test"], tta=True, cell_bn=True)
+    assert records["cell_bn"] and records["accuracy_argmax"] == pytest.approx(
+        fitted["test"]["without"]["accuracy_argmax"])
+    with open(tmp_path / "cell-records" / "predictions.csv") as handle:
+        test_cells = {row["cell_id"] for row in csv.DictReader(handle)}
+    predict(plain_run, [tmp_path / "data" / "synthetic" / cell for cell in sorted(test_cells)],
+            tmp_path / "cell-files", tta=True, cell_bn=True)
+    from_records, from_files = top1_predictions(tmp_path / "cell-records"), top1_predictions(tmp_path / "cell-files")
+    assert from_records.keys() == from_files.keys() and len(from_files) >= 46
+    for name, (top1, probability) in from_records.items():
+        assert from_files[name][0] == top1 and from_files[name][1] == pytest.approx(probability, abs=1e-3), name
     assert (tmp_path / "results" / "toy.csv").exists()
     with pytest.raises(SrasError, match="unknown row"):
         run_experiment(experiment, tmp_path / "data", tmp_path / "runs", tmp_path / "tfrecords", rows=["nope"])

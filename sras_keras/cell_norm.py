@@ -1,0 +1,61 @@
+"""Cell-adaptive BatchNorm: a cell's chromosomes normalised with their own statistics (AdaBN, Li et al. 2016).
+
+Metaphase cells differ in staining and condensation. A model trained on batches mixed across cells normalises
+every cell with the training cells' average statistics; the hard held-out cells are the ones furthest from that
+average. Here each BatchNorm layer's moving mean and variance are replaced, while one cell is classified, by those
+of that cell's own images: no label and no other cell is used, the same unlabelled whole-cell context as karyotype
+assignment and size evidence. Frozen BatchNorm layers (``trainable=False``) run in inference mode and keep theirs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import keras
+import numpy as np
+
+from sras_keras.errors import SrasError
+
+# Fewer images than this give too noisy statistics: such a cell (or an image without a cell) keeps the model's own.
+MIN_CELL_IMAGES = 10
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):  # a nested model (a backbone inside the classifier)
+            yield from _all_layers(layer)
+
+
+def batchnorm_layers(model) -> list:
+    return [layer for layer in _all_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+@contextlib.contextmanager
+def cell_statistics(model, images: np.ndarray):
+    """Inside the block, every BatchNorm layer of ``model`` normalises with the statistics of ``images`` (one
+    forward pass in training mode at momentum 0, dropout off); the model's own statistics come back after it."""
+    norms = batchnorm_layers(model)
+    if not norms:
+        raise SrasError(f"model {model.name!r} has no BatchNorm layer: cell-adaptive statistics do not apply")
+    dropouts = [layer for layer in _all_layers(model) if isinstance(layer, keras.layers.Dropout)]
+    saved = [(layer.moving_mean.numpy(), layer.moving_variance.numpy()) for layer in norms]
+    momenta, rates = [layer.momentum for layer in norms], [layer.rate for layer in dropouts]
+    try:
+        for layer in norms:
+            layer.momentum = 0.0
+        for layer in dropouts:
+            layer.rate = 0.0
+        model(images, training=True)
+        for layer, momentum in zip(norms, momenta):
+            layer.momentum = momentum
+        for layer, rate in zip(dropouts, rates):
+            layer.rate = rate
+        yield
+    finally:
+        for layer, momentum, (mean, variance) in zip(norms, momenta, saved):
+            layer.momentum = momentum
+            layer.moving_mean.assign(mean)
+            layer.moving_variance.assign(variance)
+        for layer, rate in zip(dropouts, rates):
+            layer.rate = rate
