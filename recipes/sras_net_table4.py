@@ -45,7 +45,7 @@ def sras_net_table4(config: str = "cpu") -> Experiment:
         dataclasses.replace(
             make_row(config, protocol, backbone, label=f"SRAS-net ({PAPER_LABEL[backbone]})", name="sras", sr=True,
                      smote=True, iam=True, paper_accuracy=97.55),
-            paper_per_class=PAPER_PER_CLASS, size_evidence=True)
+            paper_per_class=PAPER_PER_CLASS, size_evidence=True, cell_bn=True)
         for protocol in ("paper", "honest")
     )
     return Experiment("sras_net_table4", config, "bioimlab", rows, sr_config(config), __doc__)

@@ -397,8 +397,8 @@ def _views(tta: bool, cell_bn: bool) -> str:
 
 
 def _size_evidence_lines(rows: list[dict]) -> list[str]:
-    """Rows fitted with ``sras size-evidence`` (and ``--tta``): their test part without and with cell-relative size
-    evidence."""
+    """Rows fitted with ``sras size-evidence`` (and ``--tta``, ``--cell-bn``): their test part without and with
+    cell-relative size evidence."""
     from sras_keras.evaluation.size_fit import size_evidence_file
 
     fitted = [(row, json.loads((Path(row["run"]) / size_evidence_file(tta, cell_bn)).read_text())) for row in rows
@@ -406,8 +406,8 @@ def _size_evidence_lines(rows: list[dict]) -> list[str]:
               if (Path(row["run"]) / size_evidence_file(tta, cell_bn)).is_file()]
     if not fitted:
         return []
-    header = ["row", "protocol", "views", "weight (chosen on)", "accuracy %", "+ size: accuracy %", "+ size: macro-F1",
-              "assigned %", "+ size: assigned %", "+ size: sex right"]
+    header = ["row", "protocol", "views", "weight (chosen on)", "accuracy %", "macro-F1", "+ size: accuracy %",
+              "+ size: macro-F1", "assigned %", "+ size: assigned %", "+ size: sex right"]
     lines = ["", "With cell-relative size evidence (`sras size-evidence RUN [--tta] [--cell-bn]`; assignment: `sras "
              "predict --karyotype`, meaningful for whole held-out cells only; views: the image, or its mean with the "
              "mirror image's, `--tta`; cell BN: each cell normalised with its own BatchNorm statistics, `--cell-bn`; "
@@ -417,8 +417,9 @@ def _size_evidence_lines(rows: list[dict]) -> list[str]:
         without, with_size = record["test"]["without"], record["test"]["with"]
         cells = [row["label"], row["protocol"], _views(record.get("tta"), record.get("cell_bn")),
                  f"{record['evidence']['weight']:g} ({record['weight_chosen_on']})",
-                 f"{100 * without['accuracy_argmax']:.2f}", f"{100 * with_size['accuracy_argmax']:.2f}",
-                 f"{with_size['macro_f1_argmax']:.4f}", f"{100 * without['accuracy_assigned']:.2f}",
+                 f"{100 * without['accuracy_argmax']:.2f}", f"{without['macro_f1_argmax']:.4f}",
+                 f"{100 * with_size['accuracy_argmax']:.2f}", f"{with_size['macro_f1_argmax']:.4f}",
+                 f"{100 * without['accuracy_assigned']:.2f}",
                  f"{100 * with_size['accuracy_assigned']:.2f}",
                  f"{with_size['sex_correct_cells']}/{with_size['sex_cells']}"]
         lines.append("| " + " | ".join(cells) + " |")

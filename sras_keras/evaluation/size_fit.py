@@ -2,8 +2,8 @@
 
 The Gaussians come from the run's training cells, the weight from its validation part (the paper protocol's is its
 test part, as for its checkpoint), and the test part is then scored once with and without the evidence: per image
-(argmax), with whole-cell assignment, and sex per cell. Written to ``RUN/size_evidence.json``, which
-``sras predict --size-evidence`` reads.
+(argmax), with whole-cell assignment, and sex per cell. Written to ``RUN/size_evidence.json`` (``_tta``,
+``_cellbn``: one fit per kind of probabilities), which ``sras predict --size-evidence`` reads.
 """
 
 from __future__ import annotations
