@@ -320,7 +320,8 @@ def predict(run, inputs, out, karyotype, size_evidence, tta, cell_bn, cell_regex
     from sras_keras.predict import predict as run_predict
 
     summary = run_predict(run, list(inputs), out, karyotype=karyotype, size_evidence=size_evidence, tta=tta,
-                          cell_bn=cell_bn, cell_regex=cell_regex, parts=list(parts) or None, batch_size=batch_size, progress=True)
+                          cell_bn=cell_bn, cell_regex=cell_regex, parts=list(parts) or None, batch_size=batch_size,
+                          progress=True)
     line = f"{summary['images']} images in {summary['cells']} cells, {summary['cells_per_minute']:.1f} cells/min"
     if summary["skipped"]:
         line += f"; {summary['skipped']} unreadable, listed in {out}/skipped.csv"

@@ -398,6 +398,11 @@ def predict(run_dir, inputs: list, out, *, karyotype: bool = False, size_evidenc
     own BatchNorm statistics (``cell_norm``)."""
     run_dir, out, inputs = Path(run_dir), Path(out), [Path(p) for p in inputs]
     predictor = Predictor(run_dir)
+    if cell_bn:
+        from sras_keras.cell_norm import batchnorm_layers
+
+        if not batchnorm_layers(predictor.model):
+            raise SrasError(f"{run_dir}: its model has no BatchNorm layer, so --cell-bn does not apply")
     started = time.perf_counter()  # throughput: read, preprocess, predict, assign; model load and writes excluded
     skipped: list[tuple[str, str]] = []
     record_dir = inputs[0] if len(inputs) == 1 and (inputs[0] / "manifest.json").is_file() else None

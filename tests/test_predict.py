@@ -41,6 +41,12 @@ def test_converted_dataset_input_matches_evaluation(tiny_run, tmp_path):
     assert summary["accuracy_argmax"] == pytest.approx(metrics["accuracy"])
 
 
+def test_cell_bn_needs_a_model_with_batchnorm(tiny_run, tmp_path):
+    with pytest.raises(SrasError, match="no BatchNorm layer, so --cell-bn does not apply"):  # GroupNorm's resnet_small
+        predict(tiny_run / "run", [tiny_run / "source" / "1"], tmp_path, cell_bn=True)
+    assert not tmp_path.joinpath("predictions.csv").exists()
+
+
 def test_mirror_view_is_a_normalised_geometric_mean():
     original = np.array([[0.8, 0.2, 0.0], [0.6, 0.3, 0.1]])
     mirrored = np.array([[0.2, 0.8, 0.0], [0.6, 0.3, 0.1]])
