@@ -424,7 +424,7 @@ def predict(run_dir, inputs: list, out, *, karyotype: bool = False, size_evidenc
         summary["size_evidence_weight"] = weight
         if "accuracy_argmax" in summary:
             summary["accuracy_argmax_image_only"] = summarise(images, image_only, None)["accuracy_argmax"]
-    summary.update({"run": str(run_dir), "tta": tta, "cell_bn": cell_bn, "skipped": len(skipped), "seconds": round(seconds, 2),
-                    "cells_per_minute": round(summary["cells"] / seconds * 60, 2)})
+    summary.update({"run": str(run_dir), "tta": tta, "cell_bn": cell_bn, "skipped": len(skipped),
+                    "seconds": round(seconds, 2), "cells_per_minute": round(summary["cells"] / seconds * 60, 2)})
     write_outputs(out, images, probabilities, skipped, cells, summary, predictor.settings["background"])
     return summary

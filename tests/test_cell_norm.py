@@ -83,4 +83,5 @@ def test_whole_cells_are_adapted_small_cells_and_cell_less_images_are_batched():
     assert rest == list(range(MIN_CELL_IMAGES, 2 * MIN_CELL_IMAGES + 2))
     assert all(len(indices) <= 8 for indices, adapt in groups if not adapt)
     plain = prediction_groups(images, batch_size=8, cell_bn=False)
-    assert not any(adapt for _, adapt in plain) and [k for indices, _ in plain for k in indices] == list(range(len(cells)))
+    assert not any(adapt for _, adapt in plain)
+    assert [k for indices, _ in plain for k in indices] == list(range(len(cells)))
