@@ -114,6 +114,9 @@ def test_run_and_report(tmp_path):
     assert from_records.keys() == from_files.keys() and len(from_files) >= 46
     for name, (top1, probability) in from_records.items():
         assert from_files[name][0] == top1 and from_files[name][1] == pytest.approx(probability, abs=1e-3), name
+    predict(plain_run, [Predictor(plain_run).settings["data_dir"]], tmp_path / "model-stats", parts=["test"], tta=True)
+    model_stats = top1_predictions(tmp_path / "model-stats")  # the cells' own statistics changed the probabilities
+    assert max(abs(model_stats[name][1] - probability) for name, (_, probability) in from_records.items()) > 1e-3
     assert (tmp_path / "results" / "toy.csv").exists()
     with pytest.raises(SrasError, match="unknown row"):
         run_experiment(experiment, tmp_path / "data", tmp_path / "runs", tmp_path / "tfrecords", rows=["nope"])
