@@ -24,8 +24,9 @@ sras_net_headline/20261124T105238Z-s1, 20261124T114655Z-s2): mean 95.02 -> 97.10
 Without the zoom (stop 16): seed 0 95.29 -> 97.01 -> 99.09, seed 1 94.11 -> 96.47 -> 98.46. Four of the held-out
 errors are every model's: BioImLab's cell 67, whose 6s and 7s look swapped (README, Real data).
 Each held-out cell normalised with its own BatchNorm statistics (``cell_bn``: `sras predict --cell-bn`, fitted as
-`sras size-evidence RUN --cell-bn [--tta]`), mirror view, per image: seeds 0-2 97.46, 96.38, 97.28% (mean 97.04%,
-macro-F1 0.976, 0.965, 0.974); single view 96.29, 95.65, 96.56%. Assigned: 98.82, 98.73, 99.00% (no gain).
+`sras size-evidence RUN --cell-bn [--tta]`), mirror view, per image: seeds 0-3 97.46, 96.38, 97.28, 96.20% (mean
+96.83%, macro-F1 0.976, 0.965, 0.974, 0.963); single view 96.29, 95.65, 96.56, 95.92%. Assigned: 98.82, 98.73, 99.00,
+98.73% (no gain). Seed 3 (runs/seeds/sras_net_headline/20261124T154703Z-s3): 94.66 -> 96.92 (mirror + size) -> 99.00.
 Before BatchNorm and ``magnify`` (GroupNorm, 14 epochs): honest 89.95%, paper 92.91%.
 """
 
