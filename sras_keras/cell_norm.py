@@ -47,11 +47,7 @@ def cell_statistics(model, images: np.ndarray):
         for layer in dropouts:
             layer.rate = 0.0
         model(images, training=True)
-        for layer, momentum in zip(norms, momenta):
-            layer.momentum = momentum
-        for layer, rate in zip(dropouts, rates):
-            layer.rate = rate
-        yield
+        yield  # inference inside the block reads neither momentum nor dropout rate: both come back with the rest
     finally:
         for layer, momentum, (mean, variance) in zip(norms, momenta, saved):
             layer.momentum = momentum
