@@ -128,6 +128,7 @@ class TrainConfig:
     init_from: str | None = None  # a trained classifier (.keras) whose backbone weights start this run (two-step)
     batchnorm_momentum: float | None = None  # every BatchNorm layer's moving-average momentum; None: the model's own
     shuffle_buffer: int = 8192
+    cell_batches: bool = False  # each training batch from one cell: BatchNorm learns per-cell statistics (--cell-bn)
     max_minutes: float | None = None
     mixed_precision: bool = False
     seed: int = 0

@@ -116,6 +116,7 @@ def make_dataset(
     contrast: float = 0.0,
     scale: float = 0.0,
     mirror: bool = False,
+    cell_batches: bool = False,
 ) -> tf.data.Dataset:
     """Batches of ``(image, label)`` (or ``(image, label, metadata)``) from the shards of ``parts``.
 
@@ -129,6 +130,8 @@ def make_dataset(
     ``contrast`` > 0 scales each image's contrast about the background by up to 1 + ``contrast`` either way (seeded).
     ``scale`` > 0 zooms each canvas about its anchor by up to 1 + ``scale`` either way (seeded).
     ``mirror`` flips every chromosome left-right before placement: the second view of test-time augmentation.
+    ``cell_batches`` fills each batch from one cell (a SMOTE image goes with its first parent's cell), so BatchNorm
+    trains on one cell's statistics, as `sras predict --cell-bn` normalises each cell at test time.
     """
     if flip not in FLIPS:
         raise SrasError(f"unknown flip {flip!r}; choose one of {', '.join(FLIPS)}")
@@ -153,7 +156,8 @@ def make_dataset(
         num_parallel_calls=parallel if autotune else min(parallel, cycle_length),
         deterministic=deterministic,
     )
-    keys = None if with_metadata else ("image", "label", *(("rotation",) if max_rotation is not None else ()))
+    keys = None if with_metadata else ("image", "label", *(("rotation",) if max_rotation is not None else ()),
+                                       *(("source_path",) if cell_batches else ()))
     # Parsed in batches, then handed on one record at a time: ~25% more images/s than parsing each record alone in
     # an ad-hoc comparison here (not a recorded run); the records, and so the shuffle's input, keep their order.
     dataset = dataset.batch(PARSE_BATCH).map(lambda batch: parse_example(batch, keys), num_parallel_calls=parallel,
@@ -167,18 +171,21 @@ def make_dataset(
 
     canvas = manifest.get("canvas")
     centred = bool(canvas) and canvas["placement"] == "center"
+    cells = home_cells(data_dir) if cell_batches else None
 
     def to_example(record):
         record = dict(record)
+        cell = () if cells is None else (cells.lookup(record["source_path"]),)  # rides last until batching
         if not with_metadata:
             record.pop("rotation", None)
+            record.pop("source_path", None)
         image = tf.io.decode_png(record.pop("image"), channels=1)
         if not canvas:
             image = tf.ensure_shape(image, [manifest["image_size"], manifest["image_size"], 1])
         if mirror:
             image = tf.image.flip_left_right(image)
         label = record.pop("label")
-        return (image, label, record) if with_metadata else (image, label)
+        return ((image, label, record) if with_metadata else (image, label)) + cell
 
     def flipped(element, coin):
         image, *rest = element
@@ -198,6 +205,8 @@ def make_dataset(
         if centred:
             *rest, shapes = rest
             image = center_batch(image, shapes[:, 0], shapes[:, 1], canvas["background"])
+        if cell_batches:
+            rest = rest[:-1]
         image = tf.cast(image, tf.float32)
         if scale > 0:
             scale_seed = tf.random.experimental.stateless_fold_in(batch_seed, 2)
@@ -215,15 +224,23 @@ def make_dataset(
         coins = coins.map(lambda bits: tf.reshape(bits, [2, 2]))
         dataset = tf.data.Dataset.zip((dataset, coins)).map(flipped, num_parallel_calls=parallel,
                                                              deterministic=deterministic)
-    if canvas:
+    if canvas and centred:
+        dataset = dataset.map(with_crop_shape, num_parallel_calls=parallel, deterministic=deterministic)
+
+    def batched(elements):
+        if not canvas:
+            return elements.batch(batch_size)
         # padded_batch copies each crop into the top-left of a background canvas in C++: ~1.5x the images/s of
         # ragged_batch followed by a vectorised pad, measured here (benchmarks/pipeline_bench.py).
-        if centred:
-            dataset = dataset.map(with_crop_shape, num_parallel_calls=parallel, deterministic=deterministic)
-        dataset = dataset.padded_batch(batch_size, padded_shapes=_canvas_shapes(dataset.element_spec, canvas["size"]),
-                                       padding_values=_canvas_padding(dataset.element_spec, canvas["background"]))
+        return elements.padded_batch(batch_size, padded_shapes=_canvas_shapes(elements.element_spec, canvas["size"]),
+                                     padding_values=_canvas_padding(elements.element_spec, canvas["background"]))
+
+    if cell_batches:
+        cell_at = len(dataset.element_spec) - (2 if centred else 1)
+        dataset = dataset.group_by_window(lambda *element: element[cell_at], lambda _, window: batched(window),
+                                          window_size=batch_size)
     else:
-        dataset = dataset.batch(batch_size)
+        dataset = batched(dataset)
     augmented = blur > 0 or contrast > 0 or scale > 0
     if augmented:
         seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
@@ -231,6 +248,24 @@ def make_dataset(
     dataset = dataset.map(to_model_input, num_parallel_calls=parallel, deterministic=deterministic)
     dataset = dataset.prefetch(AUTOTUNE if autotune else 2)
     return dataset.with_options(options)
+
+
+def home_cells(data_dir: str | Path) -> tf.lookup.StaticHashTable:
+    """source path -> index of the image's cell, for every image of a converted dataset; a SMOTE image's home is its
+    first parent's cell (its parents may come from two cells; it needs one to share batches with)."""
+    images = json.loads((Path(data_dir) / "splits.json").read_text())["images"]
+    cell_of = {image["path"]: image["cell_id"] for image in images}
+    if not any(cell_of.values()):
+        raise SrasError(f"{data_dir}: its images carry no cell ids, so batches cannot be filled by cell")
+    home = {image["path"]: cell_of[image["parents"][0]] if image.get("synthetic") else image["cell_id"]
+            for image in images}
+    if "" in home.values():
+        missing = next(path for path, cell in home.items() if not cell)
+        raise SrasError(f"{data_dir}: {missing} has no cell id, so batches cannot be filled by cell")
+    index = {cell: k for k, cell in enumerate(sorted(set(home.values())))}
+    return tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(list(home), tf.constant([index[cell] for cell in home.values()],
+                                                                    tf.int64)), default_value=-1)
 
 
 def _canvas_shapes(element_spec, size: int):

@@ -88,7 +88,8 @@ def training_inputs(data_dir, roles: dict, config: TrainConfig):
     train = make_dataset(data_dir, roles["train"], batch_size=config.batch_size, rotations=config.rotations,
                          synthetic=config.synthetic, shuffle=True, repeat=True, seed=config.seed,
                          shuffle_buffer=config.shuffle_buffer, flip=config.flip, max_rotation=config.max_rotation,
-                         blur=config.blur, contrast=config.contrast, scale=config.scale)
+                         blur=config.blur, contrast=config.contrast, scale=config.scale,
+                         cell_batches=config.cell_batches)
     records = record_count(data_dir, roles["train"], config.rotations, config.synthetic, config.max_rotation)
     validation = make_dataset(data_dir, roles["val"], batch_size=config.batch_size, rotations=False, synthetic=False,
                               autotune=False)

@@ -3,7 +3,7 @@ import pytest
 
 from sras_keras.config import ConvertConfig
 from sras_keras.data.convert import convert
-from sras_keras.data.pipeline import make_dataset
+from sras_keras.data.pipeline import make_dataset, record_count
 from sras_keras.data.splits import SplitConfig
 from sras_keras.errors import SrasError
 
@@ -101,8 +101,6 @@ def test_scale_zooms_the_chromosome_from_the_canvas_corner(converted):
 
 
 def test_max_rotation_keeps_copies_near_upright(converted):
-    from sras_keras.data.pipeline import record_count
-
     out, manifest = converted  # 3 rotations: 0, 120 and 240 degrees
     originals = sum(manifest["counts"]["images"]["train"].values())
     for limit, expected in ((0, originals), (119, originals), (120, 3 * originals), (None, 3 * originals)):
@@ -134,3 +132,45 @@ def test_batched_canvas_matches_the_per_record_decoder(tmp_path, placement):
     assert seen == len(expected) > 5
     origins = {tuple(np.argwhere(image[..., 0] > 0).min(0)) for image in expected.values()}
     assert origins == {(0, 0)} if placement == "top_left" else len(origins) > 1
+
+
+@pytest.mark.parametrize("placement", ["top_left", "center"])
+def test_cell_batches_fill_each_batch_from_one_cell(tmp_path, placement):
+    """Every record once, each batch from one cell; SMOTE's images batched with their first parent's cell."""
+    import json
+
+    from tests.conftest import write_bioimlab_tree
+
+    source = write_bioimlab_tree(tmp_path / "source", cells=10, male_cells=(1, 2, 3, 4, 5, 6, 7, 8, 9, 10))
+    config = ConvertConfig(split=SplitConfig("holdout", seed=0), rotations=2, image_size=24, smote=True,
+                           placement=placement)
+    manifest = convert(source, tmp_path / "out", config, log=lambda line: None)
+    images = json.loads((tmp_path / "out" / "splits.json").read_text())["images"]
+    cell_of = {image["path"]: image["cell_id"] for image in images}
+    home = {image["path"]: cell_of[image["parents"][0]] if image.get("synthetic") else image["cell_id"]
+            for image in images}
+    options = dict(batch_size=8, shuffle=True, seed=2, flip="horizontal", scale=0.1, cell_batches=True)
+    batches = list(make_dataset(tmp_path / "out", "train", with_metadata=True, **options))
+    paths = [path.decode() for _, _, metadata in batches for path in metadata["source_path"].numpy()]
+    assert all(len({home[path.decode()] for path in metadata["source_path"].numpy()}) == 1
+               for _, _, metadata in batches)
+    assert len(paths) == record_count(tmp_path / "out", ["train"], True, synthetic=True)
+    assert sum(len(labels) == 8 for _, labels, _ in batches) >= len(batches) - len(set(home.values()))
+    synthetic = [path for path in paths if path.startswith("smote/")]
+    assert synthetic and manifest["counts"]["synthetic"]["train"] > 0
+    plain = list(make_dataset(tmp_path / "out", "train", **options))  # without metadata: (image, label) only
+    assert all(len(batch) == 2 and batch[0].shape[1:] == (24, 24, 1) for batch in plain)
+    np.testing.assert_array_equal(np.concatenate([labels for _, labels in plain]),
+                                  np.concatenate([labels for _, labels, _ in batches]))
+    mixed = list(make_dataset(tmp_path / "out", "train", with_metadata=True, **{**options, "cell_batches": False}))
+    assert any(len({home[path.decode()] for path in metadata["source_path"].numpy()}) > 1
+               for _, _, metadata in mixed)
+
+
+def test_cell_batches_need_cell_ids(tmp_path):
+    from tests.conftest import write_class_tree
+
+    source = write_class_tree(tmp_path / "source", cells=3)
+    convert(source, tmp_path / "out", ConvertConfig(image_size=24), log=lambda line: None)
+    with pytest.raises(SrasError, match="no cell ids"):
+        make_dataset(tmp_path / "out", "train", cell_batches=True)
