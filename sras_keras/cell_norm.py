@@ -31,6 +31,19 @@ def batchnorm_layers(model) -> list:
     return [layer for layer in _all_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
 
 
+def cell_groups(cell_ids: list[str], batch_size: int) -> list[tuple[np.ndarray, bool]]:
+    """Indices grouped for prediction, each group with whether it is one cell to adapt to: every cell of at least
+    ``MIN_CELL_IMAGES`` images whole, then the rest (small cells, cell-less images: id '') in batches."""
+    cells: dict[str, list[int]] = {}
+    for k, cell in enumerate(cell_ids):
+        cells.setdefault(cell, []).append(k)
+    whole = [(np.array(members), True) for cell, members in cells.items()
+             if cell != "" and len(members) >= MIN_CELL_IMAGES]
+    rest = sorted(k for cell, members in cells.items() if cell == "" or len(members) < MIN_CELL_IMAGES
+                  for k in members)
+    return whole + [(np.array(rest[start:start + batch_size]), False) for start in range(0, len(rest), batch_size)]
+
+
 @contextlib.contextmanager
 def cell_statistics(model, images: np.ndarray):
     """Inside the block, every BatchNorm layer of ``model`` normalises with the statistics of ``images`` (one

@@ -207,21 +207,9 @@ def with_mirror_view(original: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
 def prediction_groups(images: list[InputImage], batch_size: int, cell_bn: bool) -> list[tuple[np.ndarray, bool]]:
     """The images' indices in the groups predicted together, each with whether it is adapted: batches, or with
     ``cell_bn`` every cell of at least ``MIN_CELL_IMAGES`` images as one adapted group (the rest in batches)."""
-    from sras_keras.cell_norm import MIN_CELL_IMAGES
+    from sras_keras.cell_norm import cell_groups
 
-    def batches(indices):
-        return [(np.array(indices[start:start + batch_size]), False) for start in range(0, len(indices), batch_size)]
-
-    if not cell_bn:
-        return batches(list(range(len(images))))
-    cells: dict[str, list[int]] = {}
-    for k, image in enumerate(images):
-        cells.setdefault(image.cell_id, []).append(k)
-    whole = [(np.array(members), True) for cell, members in cells.items()
-             if cell != "" and len(members) >= MIN_CELL_IMAGES]
-    rest = sorted(k for cell, members in cells.items() if cell == "" or len(members) < MIN_CELL_IMAGES
-                  for k in members)
-    return whole + batches(rest)
+    return cell_groups([image.cell_id if cell_bn else "" for image in images], batch_size)
 
 
 def predict_files(predictor: Predictor, images: list[InputImage], batch_size: int = 64, progress: bool = False,

@@ -110,11 +110,16 @@ def _load_checkpoint(path: Path, config: TrainConfig) -> keras.Model:
     return model
 
 
-def training_callbacks(out: Path, config: TrainConfig, state: dict, resume: bool):
-    """(NaN guard, early stopping, every callback of a run): what `sras train` adds to a bare `model.fit`."""
+def training_callbacks(out: Path, config: TrainConfig, state: dict, resume: bool, data_dir=None,
+                       roles: dict | None = None):
+    """(NaN guard, early stopping, every callback of a run): what `sras train` adds to a bare `model.fit`.
+    Monitoring ``val_cell_accuracy`` adds its validation pass over ``roles['val']`` of ``data_dir``, first."""
+    from sras_keras.training.cell_validation import METRIC, CellValidation
+
     guard = FiniteLoss()
     best = BestEpoch(out, config.monitor, config.patience, state)
     callbacks = [
+        *([CellValidation(data_dir, roles["val"], config.batch_size)] if config.monitor == METRIC else []),
         guard,
         best,
         # append: a resumed run (its history trimmed to the checkpoint) and each optimizer stage add rows
@@ -179,7 +184,7 @@ def _fit(data_dir, out: Path, config: TrainConfig, strategy, manifest: dict, rol
                                      head=config.head, batchnorm_momentum=config.batchnorm_momentum)
             if config.init_from:  # two-step transfer: the previous stage's backbone, a fresh head
                 carry_backbone(model, config.init_from)
-    guard, best, callbacks = training_callbacks(out, config, state, checkpoint is not None)
+    guard, best, callbacks = training_callbacks(out, config, state, checkpoint is not None, data_dir, roles)
     initial_epoch = state.get("epoch", 0)
     for first, end, kind in stages:  # Adam, or Adam then SGD: one fit per optimizer, the callbacks carry over
         if initial_epoch >= end or best.wait >= config.patience:

@@ -118,3 +118,22 @@ def test_regularisation_settings_are_checked():
     assert make_optimizer("sgd", TrainConfig(weight_decay=1e-4), 1e-3).weight_decay == pytest.approx(1e-4)
     with pytest.raises(SrasError, match="weight_decay must be >= 0"):
         make_optimizer("adam", TrainConfig(weight_decay=-1.0), 1e-3)
+
+
+def test_cell_batches_run_is_chosen_on_cell_normalised_validation(holdout, tmp_path):
+    """``val_cell_accuracy`` is logged every epoch, picks the checkpoint, and is what `sras predict --cell-bn` gets."""
+    import numpy as np
+
+    from sras_keras.predict import Predictor, predict_records
+
+    config = TrainConfig(**{**TINY.to_dict(), "backbone": "resnet_small_bn", "cell_batches": True,
+                            "monitor": "val_cell_accuracy", "batch_size": 16})
+    train_classifier(holdout, tmp_path / "run", config, log=lambda line: None)
+    with open(tmp_path / "run" / "history.csv") as handle:
+        history = list(csv.DictReader(handle))
+    state = json.loads((tmp_path / "run" / "checkpoints" / "state.json").read_text())
+    assert state["monitor"] == "val_cell_accuracy"
+    assert state["best"] == pytest.approx(max(float(row["val_cell_accuracy"]) for row in history))
+    images, probabilities = predict_records(Predictor(tmp_path / "run"), holdout, ["val"], cell_bn=True)
+    labels = np.array([image.label for image in images])
+    assert (probabilities.argmax(axis=1) == labels).mean() == pytest.approx(state["best"])
