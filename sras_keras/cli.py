@@ -261,6 +261,9 @@ def sr_apply(model_path, source, out, batch_size, layout, label_coding, cell_reg
               help="Decoupled (AdamW-style) weight decay, times the learning rate (not in the paper).")
 @click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=0.0,
               help="Share of each training target spread over all classes (not in the paper).")
+@click.option("--cell-batches", is_flag=True,
+              help="Fill each training batch from one cell, so BatchNorm learns per-cell statistics, and choose the "
+                   "checkpoint on val_cell_accuracy (each validation cell with its own): for `sras predict --cell-bn`.")
 @click.option("--fold", type=int, default=None, help="K-fold datasets: the held-out fold.")
 @click.option("--max-minutes", type=float, default=None, help="Stop after the epoch that crosses this budget.")
 @click.option("--mixed-precision/--no-mixed-precision", default=False)
@@ -275,6 +278,8 @@ def train(data, out, resume, **options):
     from sras_keras.config import TrainConfig
     from sras_keras.training.classifier import train_classifier
 
+    if options["cell_batches"]:
+        options["monitor"] = "val_cell_accuracy"
     metrics = train_classifier(data, out, TrainConfig(**options), resume=resume,
                                log=lambda line: click.echo(line, err=True))
     if metrics:  # a non-chief worker of a multi-worker run returns none: the chief evaluates

@@ -107,7 +107,7 @@ class TrainConfig:
     epochs: int = 100
     learning_rate: float = 5e-4
     patience: int = 21
-    monitor: str = "val_accuracy"
+    monitor: str = "val_accuracy"  # or "val_cell_accuracy": each validation cell with its own BatchNorm statistics
     dropout: float = 0.5
     rotations: bool = True  # train on the rotated copies the dataset holds
     synthetic: bool = True  # train on the SMOTE images the dataset holds
@@ -128,7 +128,7 @@ class TrainConfig:
     init_from: str | None = None  # a trained classifier (.keras) whose backbone weights start this run (two-step)
     batchnorm_momentum: float | None = None  # every BatchNorm layer's moving-average momentum; None: the model's own
     shuffle_buffer: int = 8192
-    cell_batches: bool = False  # each training batch from one cell: BatchNorm learns per-cell statistics (--cell-bn)
+    cell_batches: bool = False  # each training batch from one cell, BatchNorm on per-cell statistics (as --cell-bn)
     max_minutes: float | None = None
     mixed_precision: bool = False
     seed: int = 0

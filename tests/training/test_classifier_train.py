@@ -126,9 +126,11 @@ def test_cell_batches_run_is_chosen_on_cell_normalised_validation(holdout, tmp_p
 
     from sras_keras.predict import Predictor, predict_records
 
-    config = TrainConfig(**{**TINY.to_dict(), "backbone": "resnet_small_bn", "cell_batches": True,
-                            "monitor": "val_cell_accuracy", "batch_size": 16})
-    train_classifier(holdout, tmp_path / "run", config, log=lambda line: None)
+    result = CliRunner().invoke(main, ["train", str(holdout), str(tmp_path / "run"), "--backbone", "resnet_small_bn",
+                                       "--weights", "none", "--batch-size", "16", "--epochs", "2",
+                                       "--learning-rate", "2e-3", "--cell-batches"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["cell_batches"]
     with open(tmp_path / "run" / "history.csv") as handle:
         history = list(csv.DictReader(handle))
     state = json.loads((tmp_path / "run" / "checkpoints" / "state.json").read_text())
