@@ -10,8 +10,9 @@ import contextlib
 import keras
 import numpy as np
 
-from sras_keras.cell_norm import cell_groups, cell_statistics
+from sras_keras.cell_norm import MIN_CELL_IMAGES, batchnorm_layers, cell_groups, cell_statistics
 from sras_keras.data.pipeline import make_dataset
+from sras_keras.errors import SrasError
 
 METRIC = "val_cell_accuracy"
 
@@ -29,6 +30,12 @@ class CellValidation(keras.callbacks.Callback):
             cells += [cell.decode() for cell in metadata["cell_id"].numpy()]
         self.images, self.labels = np.concatenate(images), np.concatenate(labels)
         self.groups = cell_groups(cells, batch_size)
+        if not any(adapt for _, adapt in self.groups):
+            raise SrasError(f"{data_dir}: no '{part}' cell of {MIN_CELL_IMAGES} or more images to validate {METRIC} on")
+
+    def on_train_begin(self, logs=None):
+        if not batchnorm_layers(self.model):  # before any step, not after an epoch's training
+            raise SrasError(f"{METRIC}: model {self.model.name!r} has no BatchNorm layer to adapt to each cell")
 
     def on_epoch_end(self, epoch, logs=None):
         correct = 0

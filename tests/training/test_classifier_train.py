@@ -139,3 +139,17 @@ def test_cell_batches_run_is_chosen_on_cell_normalised_validation(holdout, tmp_p
     images, probabilities = predict_records(Predictor(tmp_path / "run"), holdout, ["val"], cell_bn=True)
     labels = np.array([image.label for image in images])
     assert (probabilities.argmax(axis=1) == labels).mean() == pytest.approx(state["best"])
+
+
+def test_cell_validation_needs_batchnorm_and_cells(holdout, tmp_path):
+    from tests.conftest import write_class_tree
+
+    config = TrainConfig(**{**TINY.to_dict(), "monitor": "val_cell_accuracy"})  # resnet_small: GroupNorm
+    with pytest.raises(SrasError, match="no BatchNorm layer"):
+        train_classifier(holdout, tmp_path / "run", config, log=lambda line: None)
+    assert not (tmp_path / "run" / "checkpoints" / "last.keras").exists()
+    convert(write_class_tree(tmp_path / "source", cells=3), tmp_path / "cell-less", ConvertConfig(image_size=32),
+            log=lambda line: None)  # class folders without --cell-regex: no cell ids
+    config = TrainConfig(**{**config.to_dict(), "backbone": "resnet_small_bn"})
+    with pytest.raises(SrasError, match="no 'test' cell of 10 or more images"):
+        train_classifier(tmp_path / "cell-less", tmp_path / "run2", config, log=lambda line: None)
