@@ -28,6 +28,9 @@ Each held-out cell normalised with its own BatchNorm statistics (``cell_bn``: `s
 96.83%, macro-F1 0.976, 0.965, 0.974, 0.963); single view 96.29, 95.65, 96.56, 95.92%. Assigned: 98.82, 98.73, 99.00,
 98.73% (no gain). Seed 3 (runs/seeds/sras_net_headline/20261124T154703Z-s3): 94.66 -> 96.92 (mirror + size) -> 99.00.
 Before BatchNorm and ``magnify`` (GroupNorm, 14 epochs): honest 89.95%, paper 92.91%.
+Tried, not adopted (validation lost 0.3-0.4 points on average): one-cell training batches (``--set
+train.cell_batches=true --set train.monitor=val_cell_accuracy``, runs/explore/sras_net_headline/, seeds 0-2), held
+out with cell BN: single view 97.10, 96.83, 96.47%, mirror 97.10, 96.65, 96.74%, assigned 99.09, 98.82, 98.91%.
 """
 
 import dataclasses
