@@ -30,6 +30,7 @@ from sras_keras.training.callbacks import (
     TimeBudget,
     save_model_atomic,
 )
+from sras_keras.training.cell_validation import METRIC, CellValidation
 from sras_keras.training.distribute import distribution_strategy, is_chief, keras_distribute_fixes, shard_by_data
 from sras_keras.training.run_dir import FINAL, prepare_run
 
@@ -114,8 +115,6 @@ def training_callbacks(out: Path, config: TrainConfig, state: dict, resume: bool
                        roles: dict | None = None):
     """(NaN guard, early stopping, every callback of a run): what `sras train` adds to a bare `model.fit`.
     Monitoring ``val_cell_accuracy`` adds its validation pass over ``roles['val']`` of ``data_dir``, first."""
-    from sras_keras.training.cell_validation import METRIC, CellValidation
-
     guard = FiniteLoss()
     best = BestEpoch(out, config.monitor, config.patience, state)
     callbacks = [
