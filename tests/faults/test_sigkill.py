@@ -39,9 +39,10 @@ def sras(*args, check=True):
     return result
 
 
-def kill_when(args, ready, delay: float, timeout: float = 300) -> bool:
+def kill_when(args, ready, delay: float, timeout: float = 300, finished=lambda: False) -> bool:
     """Start `sras ARGS`, wait until ``ready(pid)`` holds, then ``delay`` seconds, then SIGKILL it. False when it
-    finished first (the kill came too late)."""
+    finished first (the kill came too late): it exited, or ``finished()`` holds (its work is done and it is only
+    shutting down, which takes TensorFlow a second on a busy machine)."""
     process = subprocess.Popen([*SRAS, *map(str, args)], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     try:
@@ -51,7 +52,7 @@ def kill_when(args, ready, delay: float, timeout: float = 300) -> bool:
             assert time.monotonic() < deadline, f"sras {args[:2]} never reached its working phase"
             time.sleep(0.01)
         time.sleep(delay)
-        if process.poll() is not None:
+        if process.poll() is not None or finished():
             return False
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -93,7 +94,8 @@ def test_convert_killed_mid_write_then_rerun_is_byte_identical(dataset, tmp_path
     for _ in range(2):  # two kills at seeded random instants of the shard-writing phase, then a clean finish
         delay = float(rng.uniform(0, 1.5))
         started = lambda pid: any(killed.glob(f".*.{pid}.tmp.tfrecord"))  # noqa: E731  (writing a shard)
-        if kill_when([killed if a is None else a for a in args], started, delay):
+        if kill_when([killed if a is None else a for a in args], started, delay,
+                     finished=lambda: (killed / "manifest.json").exists()):
             kills += 1
             assert not (killed / "manifest.json").exists()
     assert kills >= 1
