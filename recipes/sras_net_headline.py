@@ -22,7 +22,7 @@ whose 6s and 7s look swapped (README, Real data).
 The epoch budget is sized to the machine: stops 15-19 ran on one that took 100-132 s an epoch, so the recipe had 13
 epochs (seeds 0-3, per image -> mirror + size -> assigned: 94.84 -> 97.01 -> 98.82, 95.02 -> 97.01 -> 98.64, 95.20 ->
 97.28 -> 99.18, 94.66 -> 96.92 -> 99.00; cell BN + mirror 97.46, 96.38, 97.28, 96.20%); stop 20's takes 55-65 s, and
-26 epochs gained on validation for both seeds tried (96.84 -> 97.63%, 97.04 -> 97.63%). On a host as slow as the
+26 epochs gained on validation for both seeds tried (96.84 -> 97.63%, 97.04 -> 97.83%). On a host as slow as the
 earlier one ``max_minutes`` stops the run before its cosine decay ends: pass ``--set train.epochs=13 --set
 train.patience=13`` there.
 Before BatchNorm and ``magnify`` (GroupNorm, 14 epochs): honest 89.95%, paper 92.91%.
