@@ -164,7 +164,8 @@ def _check_scale(model, expected):
 @click.option("--learning-rate", type=float, default=None)
 @click.option("--halve-at", default=None, help="Comma-separated epochs at which the learning rate halves.")
 @click.option("--max-minutes", type=float, default=None, help="Stop after the epoch that crosses this budget.")
-@click.option("--mixed-precision/--no-mixed-precision", default=None)
+@click.option("--mixed-precision/--no-mixed-precision", default=None,
+              help="float16 on GPUs, bfloat16 on CPUs (fast only on CPUs with bf16 instructions).")
 @click.option("--seed", type=int, default=None)
 @click.option("--resume", is_flag=True, help="Continue the run in OUT from its last checkpoint.")
 @_clear_errors
@@ -266,7 +267,8 @@ def sr_apply(model_path, source, out, batch_size, layout, label_coding, cell_reg
                    "checkpoint on val_cell_accuracy (each validation cell with its own): for `sras predict --cell-bn`.")
 @click.option("--fold", type=int, default=None, help="K-fold datasets: the held-out fold.")
 @click.option("--max-minutes", type=float, default=None, help="Stop after the epoch that crosses this budget.")
-@click.option("--mixed-precision/--no-mixed-precision", default=False)
+@click.option("--mixed-precision/--no-mixed-precision", default=False,
+              help="float16 on GPUs, bfloat16 on CPUs (fast only on CPUs with bf16 instructions).")
 @click.option("--seed", type=int, default=0)
 @click.option("--strategy", type=click.Choice(["auto", "mirrored", "multiworker"]), default="auto",
               help="tf.distribute: auto (mirrored over >1 local GPU), mirrored, or multiworker over the machines of "

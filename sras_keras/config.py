@@ -67,7 +67,7 @@ class SRTrainConfig:
     train_parts: tuple[str, ...] = ("train",)
     val_parts: tuple[str, ...] = ("val",)
     max_minutes: float | None = 60.0
-    mixed_precision: bool = False
+    mixed_precision: bool = False  # float16 on GPUs, bfloat16 on CPUs (training/distribute.py)
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -130,7 +130,7 @@ class TrainConfig:
     shuffle_buffer: int = 8192
     cell_batches: bool = False  # each training batch from one cell, BatchNorm on per-cell statistics (as --cell-bn)
     max_minutes: float | None = None
-    mixed_precision: bool = False
+    mixed_precision: bool = False  # float16 on GPUs, bfloat16 on CPUs (training/distribute.py)
     seed: int = 0
     strategy: str = "auto"  # tf.distribute: auto | mirrored | multiworker (TF_CONFIG); batch_size stays global
 

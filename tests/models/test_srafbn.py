@@ -13,12 +13,12 @@ def _seed():
     keras.utils.set_random_seed(0)
 
 
-@pytest.fixture
-def mixed_precision():
+@pytest.fixture(params=["float16", "bfloat16"])  # GPU and CPU mixed precision (training/distribute.py)
+def mixed_precision(request):
     previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_float16")
+    keras.mixed_precision.set_global_policy(f"mixed_{request.param}")
     try:
-        yield
+        yield request.param
     finally:
         keras.mixed_precision.set_global_policy(previous)
 
@@ -281,7 +281,7 @@ def test_mixed_precision_builds_and_trains(mixed_precision):
     outputs, weights = model.steps(lr)
     logs = model.train_on_batch(lr, hr, return_dict=True)
 
-    assert model.feedback.compute_dtype == "float16"
+    assert model.feedback.compute_dtype == mixed_precision
     assert output.dtype == "float32" and weights.dtype == "float32"
     assert all(sr.dtype == "float32" for sr in outputs)
     assert np.isfinite(logs["loss"])

@@ -4,6 +4,7 @@ import csv
 import json
 
 import pytest
+import tensorflow as tf
 from click.testing import CliRunner
 from sklearn.metrics import accuracy_score
 
@@ -93,6 +94,27 @@ def test_evaluate_command_and_bad_runs(holdout, tmp_path):
     assert result.exit_code == 1 and "not a training run" in result.output
     with pytest.raises(SrasError, match="K-fold datasets"):
         train_classifier(holdout, tmp_path / "other", TrainConfig(**{**TINY.to_dict(), "fold": 1}), log=print)
+
+
+@pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")), reason="GPUs run mixed precision in float16")
+def test_mixed_precision_on_a_cpu_trains_in_bfloat16_and_the_next_run_is_float32_again(holdout, tmp_path):
+    import keras
+
+    mixed = TrainConfig(**{**TINY.to_dict(), "epochs": 1, "mixed_precision": True})
+    try:
+        metrics = train_classifier(holdout, tmp_path / "mixed", mixed, log=lambda line: None)
+        assert json.loads((tmp_path / "mixed" / "env.json").read_text())["precision"] == "mixed_bfloat16"
+        model = load_classifier(tmp_path / "mixed" / "model.keras")
+        convolutions = [layer for outer in model.layers for layer in getattr(outer, "layers", [outer])
+                        if isinstance(layer, keras.layers.Conv2D)]
+        assert convolutions and all(layer.dtype_policy.name == "mixed_bfloat16" for layer in convolutions)
+        assert model.output.dtype == "float32" and 0 <= metrics["accuracy"] <= 1
+        train_classifier(holdout, tmp_path / "plain", TrainConfig(**{**TINY.to_dict(), "epochs": 1}),
+                         log=lambda line: None)
+        assert json.loads((tmp_path / "plain" / "env.json").read_text())["precision"] == "float32"
+        assert keras.mixed_precision.global_policy().name == "float32"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero():
