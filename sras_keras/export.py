@@ -21,6 +21,7 @@ from sras_keras.runinfo import environment
 
 FORMATS = ("savedmodel", "tflite")
 SIGNATURE = "classify"
+HALF_TYPES = ("float16", "bfloat16")  # also the endings of the policy names mixed_float16, mixed_bfloat16
 
 
 class ServingModule(tf.Module):
@@ -49,6 +50,31 @@ class ServingModule(tf.Module):
             image = self._upscale(image)
         canvas = tf.cast(self.prepare(image), tf.float32)
         return {"probabilities": self.model(canvas[tf.newaxis], training=False)[0]}
+
+
+def float32_model(model):
+    """``model`` computing in float32 (itself when it already does): a mixed-precision run's float16 or bfloat16 ops
+    have no TFLite builtin kernels, and a half-precision graph is slow or unsupported on many deployment CPUs. Its
+    variables are float32 either way, so the weights carry over unchanged."""
+    import keras
+
+    config = model.get_config()
+    if not any(half in json.dumps(config) for half in HALF_TYPES):
+        return model
+    copy = keras.Model.from_config(_float32_config(config))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _float32_config(node):
+    if isinstance(node, list):
+        return [_float32_config(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if node.get("class_name") == "DTypePolicy" and node["config"]["name"].endswith(HALF_TYPES):
+        return {**node, "config": {**node["config"], "name": "float32"}}
+    return {key: "float32" if key == "dtype" and value in HALF_TYPES else _float32_config(value)
+            for key, value in node.items()}
 
 
 def test_images(settings: dict, limit: int) -> list[tuple[str, np.ndarray]]:
@@ -101,7 +127,8 @@ def export_run(run_dir, out=None, export_format: str = "savedmodel", parity_imag
     out = Path(out) if out else run_dir / "export"
     predictor = Predictor(run_dir)
     settings = {**predictor.settings, "run_dir": str(run_dir)}
-    module = ServingModule(predictor.model, settings, predictor.sr_model)
+    module = ServingModule(float32_model(predictor.model), settings,
+                           predictor.sr_model and float32_model(predictor.sr_model))
     out.mkdir(parents=True, exist_ok=True)
     if export_format == "savedmodel":
         target = out / "savedmodel"

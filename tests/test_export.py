@@ -29,3 +29,21 @@ def test_export_matches_keras_on_raw_images(tiny_run, tmp_path, export_format):
 def test_unknown_format(tiny_run, tmp_path):
     with pytest.raises(SrasError, match="unknown export format"):
         export_run(tiny_run / "run", tmp_path, "onnx")
+
+
+@pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")), reason="GPUs run mixed precision in float16")
+def test_mixed_precision_run_exports_in_float32(tiny_run, tmp_path):
+    """TFLite has no bfloat16 kernels: the export computes in float32, the parity says how far that is from the
+    bfloat16 Keras model."""
+    import keras
+
+    from sras_keras.config import TrainConfig
+    from sras_keras.training.classifier import train_classifier
+
+    train = TrainConfig(backbone="resnet_small", weights="none", batch_size=32, epochs=1, mixed_precision=True)
+    try:
+        train_classifier(tiny_run / "data", tmp_path / "run", train, log=lambda line: None)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    record = export_run(tmp_path / "run", tmp_path / "export", "tflite", parity_images=20)
+    assert record["parity"]["images"] == 20 and 0 < record["parity"]["max_abs_diff"] < 0.02
