@@ -61,7 +61,9 @@ def float32_model(model):
     config = model.get_config()
     if not any(half in json.dumps(config) for half in HALF_TYPES):
         return model
-    copy = keras.Model.from_config(_float32_config(config))
+    copy = type(model).from_config(_float32_config(config))
+    if not copy.built:  # a subclassed model (SRAFBN) builds as Keras' loader builds it
+        copy.build_from_config(model.get_build_config())
     copy.set_weights(model.get_weights())
     return copy
 

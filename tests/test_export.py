@@ -47,3 +47,23 @@ def test_mixed_precision_run_exports_in_float32(tiny_run, tmp_path):
         keras.mixed_precision.set_global_policy("float32")
     record = export_run(tmp_path / "run", tmp_path / "export", "tflite", parity_images=20)
     assert record["parity"]["images"] == 20 and 0 < record["parity"]["max_abs_diff"] < 0.02
+
+
+def test_float32_copy_of_a_half_precision_sr_model():
+    """SRAFBN is a subclassed model: its float32 copy is built as Keras' loader builds one, weights carried over."""
+    import keras
+
+    from sras_keras.export import float32_model
+    from sras_keras.models import SRAFBN
+
+    image = np.random.default_rng(0).random((1, 12, 12, 1)).astype("float32")
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        half = SRAFBN.from_preset("tiny", mean=0.5)
+        expected = np.asarray(half(image))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    full = float32_model(half)
+    assert "float16" not in json.dumps(full.get_config()) and full.feedback.compute_dtype == "float32"
+    assert np.abs(np.asarray(full(image)) - expected).max() < 0.02
+    assert float32_model(full) is full
