@@ -29,9 +29,9 @@ STRATEGIES = ("auto", "mirrored", "multiworker")
 
 def precision_policy(mixed_precision: bool) -> str:
     """The Keras dtype policy of a run: float32, or with mixed precision float16 on GPUs (their tensor cores) and
-    bfloat16 on CPUs, whose vector units run no float16 but do run bfloat16 (AVX512_BF16, AMX): the CPU headline
-    trains at 1.2x the images/s of float32 on this project's 2-core AMD EPYC (45 vs 54 s an epoch). Set for every
-    run, so a float32 run after a mixed one in the same process is float32 again."""
+    bfloat16 on CPUs, where TensorFlow's oneDNN kernels are fast in bfloat16 (AVX512_BF16, AMX), not in float16: the
+    CPU headline trains at 1.2x the images/s of float32 on this project's 2-core AMD EPYC (45 vs 54 s an epoch). Set
+    for every run, so a float32 run after a mixed one in the same process is float32 again."""
     if not mixed_precision:
         return "float32"
     return "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
