@@ -32,8 +32,6 @@ epochs (seeds 0-3, per image -> mirror + size -> assigned: 94.84 -> 97.01 -> 98.
 earlier one ``max_minutes`` stops the run before its cosine decay ends: pass ``--set train.epochs=13 --set
 train.patience=13`` there.
 Before BatchNorm and ``magnify`` (GroupNorm, 14 epochs): honest 89.95%, paper 92.91%.
-Tried, not adopted (stop 21, an ad-hoc trial, not a recorded run): bfloat16 mixed precision (``mixed_precision``,
-1.2x the images/s here) spent on 32 epochs instead of 26: validation 97.63%, the float32 26-epoch model's own.
 Tried, not adopted (validation lost 0.3-0.4 points on average, 13 epochs): one-cell training batches (``--set
 train.cell_batches=true --set train.monitor=val_cell_accuracy``, runs/explore/sras_net_headline/, seeds 0-2), held
 out with cell BN: single view 97.10, 96.83, 96.47%, mirror 97.10, 96.65, 96.74%, assigned 99.09, 98.82, 98.91%.

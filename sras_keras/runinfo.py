@@ -45,6 +45,7 @@ def environment(seed: int | None = None, data_checksum: str | None = None) -> di
         "processor": platform.processor() or platform.machine(),
         "cpus": cpus,
         "gpus": [device.name for device in tf.config.list_physical_devices("GPU")],
+        "precision": keras.mixed_precision.global_policy().name,  # the dtype policy in force (mixed precision)
         "seed": seed,
         "data_checksum": data_checksum,
     }

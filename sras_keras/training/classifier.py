@@ -31,8 +31,8 @@ from sras_keras.training.callbacks import (
     save_model_atomic,
 )
 from sras_keras.training.cell_validation import METRIC, CellValidation
-from sras_keras.training.distribute import (distribution_strategy, is_chief, keras_distribute_fixes, precision_policy,
-                                            shard_by_data)
+from sras_keras.training.distribute import (distribution_strategy, is_chief, keras_distribute_fixes,
+                                            set_precision_policy, shard_by_data)
 from sras_keras.training.run_dir import FINAL, prepare_run
 
 
@@ -146,13 +146,12 @@ def train_classifier(data_dir, out, config: TrainConfig, resume: bool = False, l
     state = prepare_run(out, config.to_dict(), resume, finished="metrics.json")
     initial_epoch = state.get("epoch", 0)
     keras.utils.set_random_seed(config.seed)
-    keras.mixed_precision.set_global_policy(precision_policy(config.mixed_precision))
+    set_precision_policy(config.mixed_precision)
     if not resume:
         write_json_atomic(out / "config.json", config.to_dict())
     write_json_atomic(out / "data.json", {"data_dir": str(Path(data_dir).resolve()), **roles,
                                           "split": manifest["config"]["split"], "smote": manifest["config"].get("smote")})
-    write_json_atomic(out / "env.json", {**environment(seed=config.seed, data_checksum=manifest["source"]["checksum"]),
-                                         "precision": keras.mixed_precision.global_policy().name})
+    write_json_atomic(out / "env.json", environment(seed=config.seed, data_checksum=manifest["source"]["checksum"]))
     if roles["protocol"] == "paper":
         log(f"protocol=paper: the checkpoint is selected on '{roles['val']}', which is also the test set (as published)")
 
@@ -216,7 +215,7 @@ def _train_worker(data_dir, out: Path, config: TrainConfig, strategy, resume: bo
     roles = data_roles(manifest, config.fold, config.kfold_validation)
     state = json.loads((out / STATE).read_text()) if resume else {}
     keras.utils.set_random_seed(config.seed)
-    keras.mixed_precision.set_global_policy(precision_policy(config.mixed_precision))
+    set_precision_policy(config.mixed_precision)
     scratch = Path(tempfile.mkdtemp(prefix="sras-worker-"))
     try:
         (scratch / "checkpoints").mkdir()

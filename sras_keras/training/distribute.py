@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 
+import keras
 import tensorflow as tf
 
 from sras_keras.errors import SrasError
@@ -27,14 +28,16 @@ from sras_keras.errors import SrasError
 STRATEGIES = ("auto", "mirrored", "multiworker")
 
 
-def precision_policy(mixed_precision: bool) -> str:
-    """The Keras dtype policy of a run: float32, or with mixed precision float16 on GPUs (their tensor cores) and
-    bfloat16 on CPUs, where TensorFlow's oneDNN kernels are fast in bfloat16 (AVX512_BF16, AMX), not in float16: the
-    CPU headline trains at 1.2x the images/s of float32 on this project's 2-core AMD EPYC (45 vs 54 s an epoch). Set
-    for every run, so a float32 run after a mixed one in the same process is float32 again."""
+def set_precision_policy(mixed_precision: bool) -> None:
+    """Every run sets the Keras dtype policy, so a float32 run after a mixed one in the same process is float32
+    again: float32, or with mixed precision float16 on GPUs (their tensor cores) and bfloat16 on CPUs, where
+    TensorFlow's oneDNN kernels are fast in bfloat16 (AVX512_BF16, AMX), not in float16 (the CPU headline's model:
+    1.2x the images/s of float32 here, README). ``env.json`` records the policy (``runinfo.environment``)."""
     if not mixed_precision:
-        return "float32"
-    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+        policy = "float32"
+    else:
+        policy = "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+    keras.mixed_precision.set_global_policy(policy)
 
 
 def distribution_strategy(kind: str = "auto") -> tf.distribute.Strategy:

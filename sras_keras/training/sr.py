@@ -20,7 +20,7 @@ from sras_keras.errors import SrasError
 from sras_keras.io_utils import write_json_atomic
 from sras_keras.runinfo import environment
 from sras_keras.training.callbacks import CHECKPOINT, Checkpoint, FiniteLoss, TimeBudget, save_model_atomic
-from sras_keras.training.distribute import distribution_strategy, precision_policy
+from sras_keras.training.distribute import distribution_strategy, set_precision_policy
 from sras_keras.training.run_dir import FINAL, prepare_run
 
 
@@ -71,7 +71,7 @@ def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resum
     state = prepare_run(out, config.to_dict(), resume)
     initial_epoch = state.get("epoch", 0)
     keras.utils.set_random_seed(config.seed)
-    keras.mixed_precision.set_global_policy(precision_policy(config.mixed_precision))
+    set_precision_policy(config.mixed_precision)
 
     images, _, background = load_hr_images(data_dir, list(config.train_parts))
     sampler = PatchSampler(images, background, config.patch_size, config.min_foreground, seed=config.seed + initial_epoch)
@@ -88,8 +88,7 @@ def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resum
     )
     if not resume:
         write_json_atomic(out / "config.json", config.to_dict())
-    write_json_atomic(out / "env.json", {**environment(seed=config.seed, data_checksum=_data_checksum(data_dir)),
-                                         "precision": keras.mixed_precision.global_policy().name})
+    write_json_atomic(out / "env.json", environment(seed=config.seed, data_checksum=_data_checksum(data_dir)))
 
     with distribution_strategy().scope():
         if resume:
