@@ -339,7 +339,8 @@ def predict(run, inputs, out, karyotype, size_evidence, tta, cell_bn, cell_regex
     if "accuracy_argmax" in summary:
         click.echo(f"accuracy per image: argmax {100 * summary['accuracy_argmax']:.2f}%"
                    + (f", karyotype assignment {100 * summary['accuracy_assigned']:.2f}%; sex right in "
-                      f"{summary['sex_correct_cells']}/{summary['sex_cells']} cells" if karyotype else ""))
+                      f"{summary['sex_correct_cells']}/{summary['sex_cells']} cells; every chromosome right in "
+                      f"{summary['cells_all_assigned_right']}/{summary['sex_cells']} cells" if karyotype else ""))
     click.echo(f"{out}/predictions.csv" + (f", {out}/karyotypes.json, {out}/karyograms/" if karyotype else ""))
 
 
@@ -366,7 +367,8 @@ def size_evidence_command(run, min_cell_images, tta, cell_bn):
         test = record["test"][name]
         click.echo(f"test {name} size evidence: argmax {100 * test['accuracy_argmax']:.2f}% "
                    f"(macro-F1 {test['macro_f1_argmax']:.4f}), assigned {100 * test['accuracy_assigned']:.2f}%, "
-                   f"sex right in {test['sex_correct_cells']}/{test['sex_cells']} cells")
+                   f"sex right in {test['sex_correct_cells']}/{test['sex_cells']} cells, every chromosome right in "
+                   f"{test['cells_all_assigned_right']}/{test['sex_cells']}")
     if not record["test_cells_whole"]:
         click.echo("the test part holds pieces of cells (image-level split): the assigned accuracy means little")
     click.echo(f"{run}/{size_evidence_file(tta, cell_bn)}")

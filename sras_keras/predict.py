@@ -270,7 +270,8 @@ def karyotype_cells(images: list[InputImage], probabilities: np.ndarray) -> dict
 
 
 def summarise(images: list[InputImage], probabilities: np.ndarray, cells: dict | None) -> dict:
-    """Counts, and where the inputs carry labels: accuracy per image (argmax, and assigned) and sex per cell."""
+    """Counts, and where the inputs carry labels: accuracy per image (argmax, and assigned), sex per cell, and the
+    cells whose every labelled chromosome is assigned right (a karyotype a cytogeneticist need not correct)."""
     summary = {"images": len(images), "cells": len({image.cell_id for image in images})}
     labelled = np.array([image.label is not None for image in images])
     if not labelled.any():
@@ -281,14 +282,17 @@ def summarise(images: list[InputImage], probabilities: np.ndarray, cells: dict |
     if cells is not None:
         assigned = _assigned_per_image(images, cells)
         summary["accuracy_assigned"] = float(np.mean(assigned[labelled] == truth))
-        sexes = {}
-        for image in images:
+        sexes, wrong = {}, set()
+        for image, assigned_class in zip(images, assigned):
             if image.label is not None:
                 sexes.setdefault(image.cell_id, "XX")
                 if image.label == Y_INDEX:
                     sexes[image.cell_id] = "XY"
+                if assigned_class != image.label:
+                    wrong.add(image.cell_id)
         summary["sex_correct_cells"] = int(sum(cells[cell].sex == sex for cell, sex in sexes.items()))
         summary["sex_cells"] = len(sexes)
+        summary["cells_all_assigned_right"] = len(sexes) - len(wrong)
     return summary
 
 

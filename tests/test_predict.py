@@ -10,7 +10,9 @@ from click.testing import CliRunner
 
 from sras_keras.cli import main
 from sras_keras.errors import SrasError
-from sras_keras.predict import gather_inputs, predict, with_mirror_view
+from sras_keras.data.labels import NUM_CLASSES, X_INDEX, Y_INDEX
+from sras_keras.karyotype import assign_cells
+from sras_keras.predict import InputImage, gather_inputs, predict, summarise, with_mirror_view
 from tests.conftest import top1_predictions
 
 
@@ -45,6 +47,20 @@ def test_cell_bn_needs_a_model_with_batchnorm(tiny_run, tmp_path):
     with pytest.raises(SrasError, match="no BatchNorm layer, so --cell-bn does not apply"):  # GroupNorm's resnet_small
         predict(tiny_run / "run", [tiny_run / "source" / "1"], tmp_path, cell_bn=True)
     assert not tmp_path.joinpath("predictions.csv").exists()
+
+
+def test_summary_counts_cells_whose_every_chromosome_is_assigned_right():
+    """Two XY cells, each certain of its classes; in cell b two chromosomes (one 6, one 7) are swapped with confidence,
+    which the slot counts cannot undo: one cell of two is right throughout, both sexes are."""
+    labels = [c for c in range(X_INDEX) for _ in range(2)] + [X_INDEX, Y_INDEX]
+    probabilities = np.full((92, NUM_CLASSES), 1e-3)
+    probabilities[np.arange(92), labels * 2] = 0.9
+    six, seven = 46 + labels.index(5), 46 + labels.index(6)
+    probabilities[[six, seven]] = probabilities[[seven, six]]
+    images = [InputImage(f"{cell}/{k}", cell, label) for cell in "ab" for k, label in enumerate(labels)]
+    summary = summarise(images, probabilities, assign_cells(probabilities, [image.cell_id for image in images]))
+    assert summary["accuracy_assigned"] == pytest.approx(90 / 92)
+    assert (summary["sex_correct_cells"], summary["sex_cells"], summary["cells_all_assigned_right"]) == (2, 2, 1)
 
 
 def test_mirror_view_is_a_normalised_geometric_mean():
@@ -155,6 +171,7 @@ def test_size_evidence_is_fitted_on_training_cells_and_used_by_predict(tiny_run,
                                        "--karyotype", "--size-evidence"])
     assert result.exit_code == 0, result.output
     assert f"size evidence (weight {record['evidence']['weight']})" in result.output
+    assert "every chromosome right in" in result.output
     with pytest.raises(SrasError, match="sras size-evidence .* --tta"):  # its weight was chosen for one view
         predict(run, [tiny_run / "data"], tmp_path / "tta", parts=["test"], size_evidence=True, tta=True)
     result = CliRunner().invoke(main, ["size-evidence", str(run), "--tta"])

@@ -93,7 +93,7 @@ def fit_size_evidence(run_dir, min_cell_images: int = 10, progress: bool = False
         fused = evidence.fuse(probabilities, relative, weight)
         summary = summarise(images, fused, assign_cells(fused, cell_ids))
         test[name] = {**{key: summary[key] for key in ("accuracy_argmax", "accuracy_assigned", "sex_correct_cells",
-                                                        "sex_cells")},
+                                                        "sex_cells", "cells_all_assigned_right")},
                       "macro_f1_argmax": float(f1_score(truth, fused.argmax(1), average="macro"))}
     record = {"evidence": evidence.to_dict(), "tta": tta, "cell_bn": cell_bn, "weight_chosen_on": validation_part,
               "weight_chosen_on_test_set": validation_part == "test", "validation_by_weight": tried,
