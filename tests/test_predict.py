@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from sras_keras.cli import main
-from sras_keras.errors import SrasError
 from sras_keras.data.labels import NUM_CLASSES, X_INDEX, Y_INDEX
+from sras_keras.errors import SrasError
 from sras_keras.karyotype import assign_cells
 from sras_keras.predict import InputImage, gather_inputs, predict, summarise, with_mirror_view
 from tests.conftest import top1_predictions
