@@ -36,14 +36,14 @@ Tried, not adopted (validation lost 0.3-0.4 points on average, 13 epochs): one-c
 train.cell_batches=true --set train.monitor=val_cell_accuracy``, runs/explore/sras_net_headline/, seeds 0-2), held
 out with cell BN: single view 97.10, 96.83, 96.47%, mirror 97.10, 96.65, 96.74%, assigned 99.09, 98.82, 98.91%.
 Tried, not adopted: more pixels instead of more epochs (``--set convert.image_size=96 --set convert.magnify=3 --set
-train.mixed_precision=true --set train.epochs=14 --set train.patience=14``, 100-117 s an epoch in bfloat16, 25-26 min
-with evaluation; runs/explore/sras_net_headline/20261125T015918Z-s0, 20261125T023542Z-s1): validation 97.63, 98.22%
-(here 97.63, 97.83%), held out per image 95.83, 95.65% (here 95.56, 95.65%), mirror + cell BN 97.46, 97.37%, with
-size evidence 98.01, 97.74% (assigned 98.82, 99.09%): validation gains of 0 and 2 of 506 images, within noise, and
-neither more epochs nor 2.25x the pixels moves the plain per-image number. The recipe itself in bfloat16 (``--set
-train.mixed_precision=true``, runs/explore/sras_net_headline/20261125T030548Z-s0): 51-58 s an epoch, 23.9 min with
-evaluation against float32's 25.8; validation 97.63% (the same), held out 95.11%, mirror + cell BN 97.46%, with
-size evidence 97.83%, assigned 98.55-99.09%: an option for a slower host, not a change of the recipe.
+train.mixed_precision=true --set train.epochs=14 --set train.patience=14``, 100-117 s an epoch in bfloat16, 24.6 and
+25.7 min with evaluation; runs/explore/sras_net_headline/20261125T015918Z-s0, 20261125T023542Z-s1): validation
+97.63, 98.22% (here 97.63, 97.83%), held out per image 95.83, 95.65% (here 95.56, 95.65%), mirror + cell BN 97.46,
+97.37%, with size evidence 98.01, 97.74% (assigned 98.82, 99.09%): validation gains of 0 and 2 of 506 images, within
+noise, and neither more epochs nor 2.25x the pixels moves the plain per-image number. The recipe itself in bfloat16
+(``--set train.mixed_precision=true``, runs/explore/sras_net_headline/20261125T030548Z-s0): 51-58 s an epoch, 23.9
+min with evaluation against float32's 25.8; validation 97.63% (the same), held out 95.11%, mirror + cell BN 97.46%,
+with size evidence 97.83%, assigned 98.55-99.09%: an option for a slower host, not a change of the recipe.
 """
 
 import dataclasses
