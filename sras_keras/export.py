@@ -56,12 +56,11 @@ def float32_model(model):
     """``model`` computing in float32 (itself when it already does): a mixed-precision run's float16 or bfloat16 ops
     have no TFLite builtin kernels, and a half-precision graph is slow or unsupported on many deployment CPUs. Its
     variables are float32 either way, so the weights carry over unchanged."""
-    import keras
-
     config = model.get_config()
-    if not any(half in json.dumps(config) for half in HALF_TYPES):
+    full = _float32_config(config)
+    if full == config:  # nothing to replace
         return model
-    copy = type(model).from_config(_float32_config(config))
+    copy = type(model).from_config(full)
     if not copy.built:  # a subclassed model (SRAFBN) builds as Keras' loader builds it
         copy.build_from_config(model.get_build_config())
     copy.set_weights(model.get_weights())
