@@ -67,7 +67,7 @@ sras-table4: $(VENV)/.installed ## SRAS-net Table 4 + Figs 7-8 (CONFIG=cpu|paper
 	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_table4 --config $(CONFIG)
 	$(SRAS) report table sras_net_table4
 
-sras-headline: $(VENV)/.installed ## CPU headline: resnet_small_bn, 64 px, IAM x2, <= 30 min, honest and paper protocols
+sras-headline: $(VENV)/.installed ## CPU headline: resnet_small_bn, 64 px, IAM x2, G band first or not, <= 30 min each, both protocols
 	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_headline --config $(CONFIG)
 	$(SRAS) report table sras_net_headline
 

@@ -75,6 +75,8 @@ def data():
 @click.option("--magnify", type=click.FloatRange(1.0), default=1.0,
               help="IAM only: enlarge every crop by this factor before fitting (the paper: 1, never enlarge).")
 @click.option("--background", type=click.Choice(["auto", "black", "white"]), default="auto")
+@click.option("--invert/--no-invert", default=False,
+              help="Invert grey levels on reading: G-band images (dark bands on white) then look Q-banded.")
 @click.option("--threshold", type=click.IntRange(0, 254), default=20, help="Foreground = |pixel - background| > T.")
 @click.option("--records-per-shard", type=click.IntRange(1), default=1024)
 @click.option("--smote/--no-smote", default=False, help="Synthesise X and Y up to the largest class (SRAS-net 3.4).")

@@ -29,6 +29,7 @@ class ConvertConfig:
     placement: str = "top_left"
     magnify: float = 1.0  # IAM: enlarge every crop by this factor first, still capped to fit (paper: 1, never)
     background: str = "auto"  # or "black" / "white"
+    invert: bool = False  # grey levels 255 - v on reading: a G-band image (dark bands, white ground) looks Q-banded
     threshold: int = 20
     records_per_shard: int = 1024
     smote: bool = False  # synthesise X and Y up to the largest class (SRAS-net section 3.4)

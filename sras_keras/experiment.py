@@ -186,7 +186,9 @@ class _DataCache:
             data = self._converted(self.source.parent / stage.source, stage.convert, f"{stage.source}-", out.name)
             self.log(f"[{out.name}] pretraining {stage.train.backbone} on {stage.source}")
             resume = (out / STATE).exists()
+            started = time.monotonic()
             train_classifier(data, out, stage.train, resume=resume, log=self.log)
+            write_json_atomic(out / "stage.json", {"wall_seconds": round(time.monotonic() - started, 1)})
         return out / FINAL
 
     def _sr_source(self, convert_config: ConvertConfig) -> Path:
@@ -268,9 +270,13 @@ def run_experiment(experiment: Experiment, data_root: Path, runs: Path = Path("r
     cache = _DataCache(experiment, source, tfrecords, run_dir, log, progress)
     for row in chosen:
         data = cache.dataset(row)
-        train = row.train
+        train, pretrain_seconds = row.train, None
         if row.pretrain is not None:
-            train = dataclasses.replace(train, init_from=str(cache.pretrained(row.pretrain)))
+            pretrained = cache.pretrained(row.pretrain)
+            train = dataclasses.replace(train, init_from=str(pretrained))
+            # its training time is part of the row's budget (shared by the rows it starts; resumed: this job's part)
+            stage_file = pretrained.parent / "stage.json"
+            pretrain_seconds = json.loads(stage_file.read_text())["wall_seconds"] if stage_file.is_file() else None
         units = [(run_dir / row.name, train, None)]
         if row.folds:
             units = [(run_dir / row.name / f"fold{k}", dataclasses.replace(train, fold=k), k)
@@ -282,7 +288,8 @@ def run_experiment(experiment: Experiment, data_root: Path, runs: Path = Path("r
             metrics = train_classifier(data, out, config, log=log)
             write_json_atomic(out / "row.json", {
                 **{k: v for k, v in dataclasses.asdict(row).items() if k not in ("convert", "train", "pretrain")},
-                "fold": fold, "data": str(data), "wall_seconds": round(time.monotonic() - started, 1)})
+                "fold": fold, "data": str(data), "wall_seconds": round(time.monotonic() - started, 1),
+                "pretrain_wall_seconds": pretrain_seconds})
             log(f"[{row.name}] accuracy {100 * metrics['accuracy']:.2f}% (paper: {row.paper_accuracy})")
             if row.size_evidence and fold is None:
                 from sras_keras.evaluation.size_fit import fit_size_evidence
@@ -367,7 +374,7 @@ def report_table(runs: Path, name: str, results: Path = Path("results"), experim
         table.append([row["label"], row["protocol"], "" if row["paper_accuracy"] is None else f"{row['paper_accuracy']:.2f}",
                       _percent(m, "accuracy"), _percent(m, "macro_f1", 1, 4), _percent(m, "auc_ovr", 1, 4), m["images"],
                       "yes" if m["checkpoint_selected_on_test_set"] else "no", m["epochs_trained"],
-                      f"{row['wall_seconds'] / 60:.1f}", row["run"]])
+                      f"{(row['wall_seconds'] + (row.get('pretrain_wall_seconds') or 0)) / 60:.1f}", row["run"]])
     results.mkdir(parents=True, exist_ok=True)
     with atomic_path(results / f"{name}.csv") as temporary, open(temporary, "w", newline="") as handle:
         csv.writer(handle).writerows([header, *table])

@@ -54,6 +54,7 @@ def run_preprocessing(run_dir: Path) -> dict:
     sr_model = json.loads(sr_record.read_text())["model"] if sr_record.is_file() else None
     return {"preprocess": config["preprocess"], "image_size": manifest["image_size"], "threshold": config["threshold"],
             "placement": config["placement"], "magnify": config.get("magnify", 1.0), "background": background_level(manifest),
+            "invert": config.get("invert", False),
             "canvas": manifest["canvas"], "sr_model": sr_model, "data_dir": data["data_dir"]}
 
 
@@ -404,6 +405,8 @@ def predict(run_dir, inputs: list, out, *, karyotype: bool = False, size_evidenc
         images, skipped = gather_inputs(inputs, cell_regex)
         if not images:
             raise SrasError(f"none of the {len(skipped)} images could be read (first: {skipped[0][0]}: {skipped[0][1]})")
+        if predictor.settings["invert"]:  # as the run's conversion read its images (G band made Q-like)
+            images = [dataclasses.replace(image, array=255 - image.array) for image in images]
         probabilities = predict_files(predictor, images, batch_size, progress, tta, cell_bn)
     if size_evidence:
         image_only = probabilities

@@ -43,6 +43,26 @@ def test_converted_dataset_input_matches_evaluation(tiny_run, tmp_path):
     assert summary["accuracy_argmax"] == pytest.approx(metrics["accuracy"])
 
 
+def test_a_run_trained_on_inverted_images_inverts_what_it_predicts(tiny_run, tmp_path, monkeypatch):
+    """A run converted with --invert (G band read as Q band) sees a user's negatives as its training saw them."""
+    from PIL import Image
+
+    import sras_keras.predict as predict_module
+
+    negatives = tmp_path / "negatives" / "1"
+    negatives.mkdir(parents=True)
+    for file in sorted((tiny_run / "source" / "1").iterdir()):
+        Image.fromarray(255 - np.asarray(Image.open(file).convert("L"))).save(negatives / file.name)
+    plain = predict(tiny_run / "run", [tiny_run / "source" / "1"], tmp_path / "plain")
+    settings = predict_module.run_preprocessing
+    monkeypatch.setattr(predict_module, "run_preprocessing", lambda run: {**settings(run), "invert": True})
+    inverted = predict(tiny_run / "run", [negatives], tmp_path / "inverted")
+    assert inverted["images"] == plain["images"] == 46
+    rows = [list(csv.DictReader(open(tmp_path / out / "predictions.csv"))) for out in ("plain", "inverted")]
+    assert rows[0] and [(r["true"], r["top1"], r["p_top1"]) for r in rows[0]] == [(r["true"], r["top1"], r["p_top1"])
+                                                                                  for r in rows[1]]
+
+
 def test_cell_bn_needs_a_model_with_batchnorm(tiny_run, tmp_path):
     with pytest.raises(SrasError, match="no BatchNorm layer, so --cell-bn does not apply"):  # GroupNorm's resnet_small
         predict(tiny_run / "run", [tiny_run / "source" / "1"], tmp_path, cell_bn=True)

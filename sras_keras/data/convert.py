@@ -21,7 +21,7 @@ import numpy as np
 from sras_keras.config import ConvertConfig, fingerprint
 from sras_keras.data import iam as iam_lib
 from sras_keras.data.labels import CLASS_NAMES
-from sras_keras.data.readers import SourceImage, read_image, scan_source
+from sras_keras.data.readers import SourceImage, read_source, scan_source
 from sras_keras.data.rotation import rotate_expanded, rotation_angles
 from sras_keras.data.splits import (
     assign_parts,
@@ -68,7 +68,7 @@ def scan_and_check(source: str | Path, config: ConvertConfig, progress: bool = F
     layout, images = scan_source(root, config.layout, config.label_coding, config.cell_regex)
     md5s, sizes, votes, has_foreground = [], [], collections.Counter(), []
     for image in tqdm(images, desc="checking images", unit="img", disable=not progress, file=sys.stderr):
-        array, md5 = read_image(root / image.path)
+        array, md5 = read_source(root / image.path, config.invert)
         md5s.append(md5)
         sizes.append(array.shape)
         votes[iam_lib.background_of(array)] += 1
@@ -163,7 +163,8 @@ def synthesise(
     final = iam_lib.final_image(config.preprocess, config.image_size, scanned.background, config.threshold,
                                 config.placement, config.magnify)
     fit = tf.function(final, input_signature=[tf.TensorSpec([None, None], tf.uint8)])
-    canvases = np.stack([fit(read_image(scanned.root / scanned.images[i].path)[0]).numpy()[..., 0] for i in members])
+    canvases = np.stack([fit(read_source(scanned.root / scanned.images[i].path, config.invert)[0]).numpy()[..., 0]
+                         for i in members])
     labels = np.array([scanned.images[i].label for i in members])
     result = smote_images(canvases, labels, seed=config.split.seed)
     made = []
@@ -227,7 +228,7 @@ def _shard_records(plan: ShardPlan, scanned: ScannedSource, images, parts, synth
         if made is not None:
             array, md5 = made.canvas, hashlib.md5(made.canvas.tobytes()).hexdigest()
         else:
-            array, md5 = read_image(scanned.root / image.path)
+            array, md5 = read_source(scanned.root / image.path, config.invert)
             if md5 != scanned.md5s[index]:
                 raise SrasError(f"{scanned.root / image.path}: changed while being converted; run the conversion again")
         crop = iam_lib.crop_to_foreground(array, scanned.background, config.threshold).numpy()[..., 0]

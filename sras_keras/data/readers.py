@@ -251,3 +251,9 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, str]:
     except OSError as error:
         raise SrasError(f"{name}: cannot read ({error.strerror or error})") from None
     return decode_grayscale(data, name), hashlib.md5(data).hexdigest()
+
+
+def read_source(path: str | os.PathLike, invert: bool = False) -> tuple[np.ndarray, str]:
+    """A source image as its conversion sees it (``--invert``: grey levels 255 - v), and its file's md5."""
+    array, md5 = read_image(path)
+    return (255 - array if invert else array), md5

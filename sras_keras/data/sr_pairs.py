@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from sras_keras.data.iam import crop_to_foreground
 from sras_keras.data.pipeline import background_level, load_manifest
-from sras_keras.data.readers import read_image
+from sras_keras.data.readers import read_source
 from sras_keras.errors import SrasError
 
 
@@ -40,7 +40,7 @@ def load_hr_images(data_dir: str | Path, parts: list[str], margin: int = 4) -> t
         raise SrasError(f"{data_dir}: no images in part(s) {', '.join(parts)}")
     images = []
     for entry in entries:
-        array, md5 = read_image(root / entry["path"])
+        array, md5 = read_source(root / entry["path"], manifest["config"].get("invert", False))
         if md5 != entry["md5"]:
             raise SrasError(f"{root / entry['path']}: differs from the converted file (md5); convert again")
         crop = crop_to_foreground(array, background, threshold).numpy()[..., 0]

@@ -40,9 +40,10 @@ def source_relative_sizes(data_dir: Path, background: int, threshold: int, min_c
     images belong to no cell and have no size of their own: left out."""
     from tqdm import tqdm
 
-    from sras_keras.data.readers import read_image
+    from sras_keras.data.readers import read_source
 
     splits = json.loads((Path(data_dir) / "splits.json").read_text())
+    invert = json.loads((Path(data_dir) / "manifest.json").read_text())["config"].get("invert", False)
     root = Path(splits["source"]["root"])
     entries = [entry for entry in splits["images"] if not entry.get("synthetic")]
     areas = []
@@ -50,7 +51,7 @@ def source_relative_sizes(data_dir: Path, background: int, threshold: int, min_c
         if not (root / entry["path"]).is_file():
             raise SrasError(f"{root / entry['path']}: source image of {data_dir} is gone; size evidence is measured "
                             "on the source images")
-        areas.append(foreground_area(read_image(root / entry["path"])[0], background, threshold))
+        areas.append(foreground_area(read_source(root / entry["path"], invert)[0], background, threshold))
     sizes = relative_log_sizes(areas, [entry["cell_id"] for entry in entries], min_cell_images)
     return {entry["path"]: (float(size), entry["class"], entry["part"]) for entry, size in zip(entries, sizes)}
 

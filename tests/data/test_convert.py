@@ -1,4 +1,5 @@
 import collections
+import dataclasses
 import json
 
 import numpy as np
@@ -200,6 +201,22 @@ def test_square_resize_and_white_background(class_tree, tmp_path):
     assert manifest["background"] == "white" and manifest["source"]["layout"] == "class_folders"
     image = read_all(tmp_path / "out", ["fold0"])[0]["image"].numpy()[..., 0]
     assert image.shape == (40, 40) and image.min() < 150 and image[:, 0].min() > 200  # padded with white at the sides
+
+
+def test_invert_gives_the_negative_on_a_black_ground(class_tree, tmp_path):
+    """The G band (dark bands on white) inverted reads like the Q band: a plain conversion's negative."""
+    config = ConvertConfig(cell_regex=r"_([^_]+)$", image_size=40, split=SplitConfig("kfold", folds=3, group_by="cell"))
+    plain = convert(class_tree, tmp_path / "plain", config, log=lambda line: None)
+    inverted = convert(class_tree, tmp_path / "inverted", dataclasses.replace(config, invert=True),
+                       log=lambda line: None)
+    assert (plain["background"], inverted["background"]) == ("white", "black")
+    by_path = {r["source_path"].numpy(): r["image"].numpy().astype(int)
+               for r in read_all(tmp_path / "plain", ["fold0"])}
+    records = read_all(tmp_path / "inverted", ["fold0"])
+    assert records and {r["source_path"].numpy() for r in records} == set(by_path)
+    for record in records:
+        negative = 255 - by_path[record["source_path"].numpy()]
+        assert np.abs(record["image"].numpy().astype(int) - negative).max() <= 1  # resampling rounds either way
 
 
 def test_two_jobs_converting_into_one_folder_take_turns(bioimlab_tree, tmp_path):

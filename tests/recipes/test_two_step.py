@@ -70,6 +70,8 @@ def test_two_step_rows_train_per_fold_from_the_pretrained_backbone(tmp_path):
     pretrained = next(run.glob("pretrain-band_b-*/model.keras"))
     fold = run / "small-two_step" / "fold1"
     assert json.loads((fold / "config.json").read_text())["init_from"] == str(pretrained)
+    assert json.loads((fold / "row.json").read_text())["pretrain_wall_seconds"] > 0  # counted in the row's time
+    assert json.loads((run / "small-scratch" / "fold1" / "row.json").read_text())["pretrain_wall_seconds"] is None
     history = (fold / "history.csv").read_text().splitlines()
     assert len(history) == 3  # header + one Adam epoch + one SGD epoch
     assert isinstance(load_classifier(fold / "checkpoints" / "last.keras").optimizer, keras.optimizers.SGD)
