@@ -46,6 +46,8 @@ class ServingModule(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.uint8, name="image")])
     def classify(self, image):
+        if self.settings["invert"]:  # as the run's conversion read its sources (``--invert``)
+            image = 255 - image
         if self.sr_model is not None:
             image = self._upscale(image)
         canvas = tf.cast(self.prepare(image), tf.float32)
@@ -149,7 +151,7 @@ def export_run(run_dir, out=None, export_format: str = "savedmodel", parity_imag
     samples = test_images(settings, parity_images)
     if not samples:
         raise SrasError(f"{run_dir}: its dataset has no test images to check the export against")
-    reference = predictor.probabilities(predictor.prepare([image for _, image in samples]))
+    reference = predictor.probabilities(predictor.prepare([predictor.as_trained(image) for _, image in samples]))
     outputs = np.stack([exported(image) for _, image in samples])
     differences = np.abs(outputs - reference).max(axis=1)
     record = {

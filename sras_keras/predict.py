@@ -164,6 +164,10 @@ class Predictor:
             self.sr_model = load_sr_model(self.settings["sr_model"])
             self.sr_forward = compiled_forward(self.sr_model)  # traced once, not per batch
 
+    def as_trained(self, array: np.ndarray) -> np.ndarray:
+        """A user's image as the run's conversion read its sources: inverted for an ``--invert`` run."""
+        return 255 - array if self.settings["invert"] else array
+
     def prepare(self, arrays: list[np.ndarray]) -> np.ndarray:
         """(H, W) uint8 images -> the model's (B, S, S, 1) float32 input."""
         return self.place(self.upscale(arrays))
@@ -405,8 +409,7 @@ def predict(run_dir, inputs: list, out, *, karyotype: bool = False, size_evidenc
         images, skipped = gather_inputs(inputs, cell_regex)
         if not images:
             raise SrasError(f"none of the {len(skipped)} images could be read (first: {skipped[0][0]}: {skipped[0][1]})")
-        if predictor.settings["invert"]:  # as the run's conversion read its images (G band made Q-like)
-            images = [dataclasses.replace(image, array=255 - image.array) for image in images]
+        images = [dataclasses.replace(image, array=predictor.as_trained(image.array)) for image in images]
         probabilities = predict_files(predictor, images, batch_size, progress, tta, cell_bn)
     if size_evidence:
         image_only = probabilities

@@ -26,6 +26,23 @@ def test_export_matches_keras_on_raw_images(tiny_run, tmp_path, export_format):
         assert (tmp_path / "model.tflite").stat().st_size > 1_000_000  # the weights are inside
 
 
+def test_a_run_trained_on_inverted_images_exports_the_inversion(tiny_run, tmp_path, monkeypatch):
+    """An --invert run's exported graph takes the user's image as given (a G-band negative) and inverts it inside."""
+    import sras_keras.predict as predict_module
+
+    settings = predict_module.run_preprocessing
+    monkeypatch.setattr(predict_module, "run_preprocessing", lambda run: {**settings(run), "invert": True})
+    record = export_run(tiny_run / "run", tmp_path, "savedmodel", parity_images=20)
+    assert record["parity"]["max_abs_diff"] < 1e-4 and record["preprocessing"]["invert"] is True
+    monkeypatch.undo()
+    plain = predict_module.Predictor(tiny_run / "run")
+    classify = tf.saved_model.load(str(tmp_path / "savedmodel")).signatures["classify"]
+    image = np.zeros((70, 30), np.uint8)
+    image[10:60, 8:20] = 180
+    inverted = classify(image=tf.constant(255 - image))["probabilities"].numpy()
+    assert np.abs(inverted - plain.probabilities(plain.prepare([image]))[0]).max() < 1e-4
+
+
 def test_unknown_format(tiny_run, tmp_path):
     with pytest.raises(SrasError, match="unknown export format"):
         export_run(tiny_run / "run", tmp_path, "onnx")

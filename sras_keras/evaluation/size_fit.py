@@ -40,10 +40,11 @@ def source_relative_sizes(data_dir: Path, background: int, threshold: int, min_c
     images belong to no cell and have no size of their own: left out."""
     from tqdm import tqdm
 
+    from sras_keras.data.pipeline import load_manifest
     from sras_keras.data.readers import read_source
 
     splits = json.loads((Path(data_dir) / "splits.json").read_text())
-    invert = json.loads((Path(data_dir) / "manifest.json").read_text())["config"].get("invert", False)
+    invert = load_manifest(data_dir)["config"].get("invert", False)
     root = Path(splits["source"]["root"])
     entries = [entry for entry in splits["images"] if not entry.get("synthetic")]
     areas = []
