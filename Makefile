@@ -40,7 +40,9 @@ demo: $(VENV)/.installed ## Main job on embedded synthetic karyotypes (no downlo
 	$(SRAS) predict $$run $(DEMO)/data/synthetic/$$cell --karyotype --out $(DEMO)/predict && \
 	echo "karyogram of held-out cell $$cell: $(DEMO)/predict/karyograms/$$cell.png"
 
-test: $(VENV)/.installed-dev ## Run the default test suite (unit tests + short real-data tests)
+test: $(VENV)/.installed-dev ## Lint (ruff check, ruff format --check), then the default test suite (unit + short real-data tests)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 test-slow: $(VENV)/.installed-dev ## Run the long tests too

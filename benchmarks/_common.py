@@ -11,8 +11,9 @@ _Y_NAMES = (" 24.", " 24a.", " 24b.")
 
 def cell_folders(source: Path) -> list[Path]:
     """A BioImLab-layout tree's cell folders, in name order (hidden folders and files skipped)."""
-    return sorted((p for p in Path(source).iterdir() if p.is_dir() and not p.name.startswith(".")),
-                  key=lambda p: p.name)
+    return sorted(
+        (p for p in Path(source).iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name
+    )
 
 
 def is_male(folder: Path) -> bool:
@@ -34,7 +35,7 @@ def subset_tree(source: Path, n_images: int, dest: Path, min_cells: int = 6) -> 
     male = [c for c in cells if is_male(c)]
     female = [c for c in cells if c not in male]
     order = [c for pair in zip(male, female) for c in pair]
-    order += male[len(order) // 2:] + female[len(order) // 2:]
+    order += male[len(order) // 2 :] + female[len(order) // 2 :]
     dest.mkdir(parents=True, exist_ok=False)
     taken = images = 0
     for cell in order:

@@ -20,13 +20,24 @@ import tempfile
 import time
 from pathlib import Path
 
-from sras_keras.runinfo import environment, new_run_dir
+from sras_keras.core.provenance import environment, new_run_dir
 
 
 def convert_once(data: Path, out: Path, rotations: int, size: int, seed: int) -> dict:
     command = [
-        str(Path(sys.executable).with_name("sras")), "data", "convert", str(data), str(out),
-        "--split", "paper", "--rotations", str(rotations), "--image-size", str(size), "--seed", str(seed),
+        str(Path(sys.executable).with_name("sras")),
+        "data",
+        "convert",
+        str(data),
+        str(out),
+        "--split",
+        "paper",
+        "--rotations",
+        str(rotations),
+        "--image-size",
+        str(size),
+        "--seed",
+        str(seed),
     ]
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -67,11 +78,15 @@ def main() -> None:
         print(json.dumps(results[-1]), flush=True)
     run = new_run_dir(args.out, "bench/convert", args.seed)
     (run / "config.json").write_text(json.dumps(vars(args), default=str, indent=2))
-    (run / "env.json").write_text(json.dumps(environment(seed=args.seed, data_checksum=results[0]["data_checksum"]), indent=2))
+    (run / "env.json").write_text(
+        json.dumps(environment(seed=args.seed, data_checksum=results[0]["data_checksum"]), indent=2)
+    )
     (run / "results.json").write_text(json.dumps(results, indent=2))
     print(f"{'rotations':>9}{'records':>9}{'seconds':>9}{'rec/s':>8}{'MB':>8}{'peak RSS MB':>13}")
     for r in results:
-        print(f"{r['rotations']:>9}{r['records']:>9}{r['seconds']:>9}{r['records_per_s']:>8}{r['output_mb']:>8}{r['peak_rss_mb']:>13}")
+        print(
+            f"{r['rotations']:>9}{r['records']:>9}{r['seconds']:>9}{r['records_per_s']:>8}{r['output_mb']:>8}{r['peak_rss_mb']:>13}"
+        )
     print(run)
 
 

@@ -29,13 +29,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import tensorflow as tf
 
-from sras_keras.config import ConvertConfig
+from sras_keras.configs.convert import ConvertConfig, SplitConfig
+from sras_keras.core.provenance import environment, new_run_dir
 from sras_keras.data.convert import convert
 from sras_keras.data.iam import iam
 from sras_keras.data.pipeline import make_dataset
 from sras_keras.data.readers import read_image, scan_source
-from sras_keras.data.splits import SplitConfig
-from sras_keras.runinfo import environment, new_run_dir
 
 
 def timed_pass(batches) -> tuple[int, float, float]:
@@ -93,15 +92,22 @@ def main() -> None:
 
         loaders = {
             "tfrecord": lambda: make_dataset(scratch / "tfrecords", ["fold0", "fold1"], batch_size=args.batch_size),
-            "tfrecord_unordered": lambda: make_dataset(scratch / "tfrecords", ["fold0", "fold1"],
-                                                       batch_size=args.batch_size, deterministic=False),
+            "tfrecord_unordered": lambda: make_dataset(
+                scratch / "tfrecords", ["fold0", "fold1"], batch_size=args.batch_size, deterministic=False
+            ),
             "per_file": lambda: per_file_batches(
-                scratch / "classes", [f"{i.class_name}/{i.path.replace('/', '_').replace(' ', '_')}" for i in images],
-                args.size, args.batch_size,
+                scratch / "classes",
+                [f"{i.class_name}/{i.path.replace('/', '_').replace(' ', '_')}" for i in images],
+                args.size,
+                args.batch_size,
             ),
             "image_dataset_from_directory": lambda: tf.keras.utils.image_dataset_from_directory(
-                scratch / "classes", color_mode="rgb", image_size=(args.size, args.size),
-                pad_to_aspect_ratio=True, batch_size=args.batch_size, shuffle=False,
+                scratch / "classes",
+                color_mode="rgb",
+                image_size=(args.size, args.size),
+                pad_to_aspect_ratio=True,
+                batch_size=args.batch_size,
+                shuffle=False,
             ),
         }
         for make in loaders.values():
@@ -114,15 +120,19 @@ def main() -> None:
                 passes[name].append(timed_pass(make()))
         for name, timed in passes.items():
             rates = [count / seconds for count, seconds, _ in timed]
-            results[name] = {"images": sum(p[0] for p in timed), "seconds": round(sum(p[1] for p in timed), 3),
-                             "images_per_s": round(float(np.median(rates)), 1),
-                             "per_pass_images_per_s": [round(rate, 1) for rate in rates],
-                             "slowest_batch_s": round(max(p[2] for p in timed), 3)}
+            results[name] = {
+                "images": sum(p[0] for p in timed),
+                "seconds": round(sum(p[1] for p in timed), 3),
+                "images_per_s": round(float(np.median(rates)), 1),
+                "per_pass_images_per_s": [round(rate, 1) for rate in rates],
+                "slowest_batch_s": round(max(p[2] for p in timed), 3),
+            }
 
     fastest_baseline = max(results["per_file"]["images_per_s"], results["image_dataset_from_directory"]["images_per_s"])
     results["speedup_vs_faster_baseline"] = round(results["tfrecord"]["images_per_s"] / fastest_baseline, 2)
     results["unordered_speedup_vs_faster_baseline"] = round(
-        results["tfrecord_unordered"]["images_per_s"] / fastest_baseline, 2)
+        results["tfrecord_unordered"]["images_per_s"] / fastest_baseline, 2
+    )
     run = new_run_dir(args.out, "bench/pipeline", 0)
     (run / "config.json").write_text(json.dumps(vars(args), default=str, indent=2))
     (run / "env.json").write_text(json.dumps(environment(seed=0), indent=2))
@@ -130,8 +140,10 @@ def main() -> None:
     print(f"{'loader':<30}{'images/s':>10}{'slowest batch s':>17}")
     for name in loaders:
         print(f"{name:<30}{results[name]['images_per_s']:>10}{results[name]['slowest_batch_s']:>17}")
-    print(f"tfrecord / faster baseline: {results['speedup_vs_faster_baseline']}x (deterministic), "
-          f"{results['unordered_speedup_vs_faster_baseline']}x (unordered)   ({run})")
+    print(
+        f"tfrecord / faster baseline: {results['speedup_vs_faster_baseline']}x (deterministic), "
+        f"{results['unordered_speedup_vs_faster_baseline']}x (unordered)   ({run})"
+    )
 
 
 if __name__ == "__main__":

@@ -60,10 +60,29 @@ def main() -> None:
     source, cells = pick_cells(args.dataset, args.cells)
     with tempfile.TemporaryDirectory(prefix="sras-predict-bench-") as scratch:
         run, out = Path(scratch) / "run", Path(scratch) / "predict"
-        train_seconds = sras("train", str(args.dataset), str(run), "--backbone", args.backbone, "--weights", "none",
-                             "--epochs", str(args.epochs), "--no-rotations", "--no-synthetic")
-        predict_seconds = sras("predict", str(run), *(str(source / cell) for cell in cells), "--karyotype",
-                               "--out", str(out), "--batch-size", str(args.batch_size))
+        train_seconds = sras(
+            "train",
+            str(args.dataset),
+            str(run),
+            "--backbone",
+            args.backbone,
+            "--weights",
+            "none",
+            "--epochs",
+            str(args.epochs),
+            "--no-rotations",
+            "--no-synthetic",
+        )
+        predict_seconds = sras(
+            "predict",
+            str(run),
+            *(str(source / cell) for cell in cells),
+            "--karyotype",
+            "--out",
+            str(out),
+            "--batch-size",
+            str(args.batch_size),
+        )
         summary = json.loads((out / "summary.json").read_text())
     results = {
         "backbone": args.backbone,
@@ -78,14 +97,16 @@ def main() -> None:
         "reference_cells_per_minute": REFERENCE_CELLS_PER_MINUTE,
     }
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from sras_keras.runinfo import environment, new_run_dir
+    from sras_keras.core.provenance import environment, new_run_dir
 
     record = new_run_dir(args.out, "bench/predict", 0)
     (record / "config.json").write_text(json.dumps({**vars(args), "cell_ids": cells}, default=str, indent=2))
     (record / "env.json").write_text(json.dumps(environment(seed=0), indent=2))
     (record / "results.json").write_text(json.dumps(results, indent=2))
-    print(f"sras predict --karyotype: {results['cells']} cells ({results['images']} images) in {results['seconds']} s: "
-          f"{results['cells_per_minute']} cells/min; reference {REFERENCE_CELLS_PER_MINUTE}   ({record})")
+    print(
+        f"sras predict --karyotype: {results['cells']} cells ({results['images']} images) in {results['seconds']} s: "
+        f"{results['cells_per_minute']} cells/min; reference {REFERENCE_CELLS_PER_MINUTE}   ({record})"
+    )
 
 
 if __name__ == "__main__":

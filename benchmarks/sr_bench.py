@@ -26,12 +26,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
-
 from _common import subset_tree
+
+from sras_keras.core.provenance import environment, new_run_dir
+from sras_keras.inference.upscale import apply_sr
 from sras_keras.models import SRAFBN
-from sras_keras.runinfo import environment, new_run_dir
-from sras_keras.sr_apply import apply_sr
-from sras_keras.training.sr import load_sr_model
+from sras_keras.models.saving import load_sr_model
 
 REFERENCE_IMAGES_PER_S = 22.3  # light preset, all 5,474 BioImLab images, this machine class (2 CPU cores)
 GOAL_IMAGES_PER_S = 20.0
@@ -79,9 +79,11 @@ def main() -> None:
     (run / "config.json").write_text(json.dumps(vars(args), default=str, indent=2))
     (run / "env.json").write_text(json.dumps(environment(seed=args.seed), indent=2))
     (run / "results.json").write_text(json.dumps(results, indent=2))
-    print(f"SRAFBN {args.preset} x{args.scale} ({parameters:,} parameters): {results['images']} images, "
-          f"{results['images_per_s']} img/s upscaling ({results['wall_images_per_s_with_reading']} img/s with "
-          f"reading and cropping); reference {REFERENCE_IMAGES_PER_S}, goal {GOAL_IMAGES_PER_S}   ({run})")
+    print(
+        f"SRAFBN {args.preset} x{args.scale} ({parameters:,} parameters): {results['images']} images, "
+        f"{results['images_per_s']} img/s upscaling ({results['wall_images_per_s_with_reading']} img/s with "
+        f"reading and cropping); reference {REFERENCE_IMAGES_PER_S}, goal {GOAL_IMAGES_PER_S}   ({run})"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Training-loop overhead: images/s of `sras train`'s loop (its callbacks: early stopping with best weights on
 disk, CSV history, TensorBoard, a checkpoint every epoch, NaN guard, time budget) vs a bare ``model.fit``, on
-the same model, the same tf.data input (built by `sras train`'s own `training_inputs`) and the same seed, in one run. Usage:
+the same model, the same tf.data input (built by `sras train`'s own `training_inputs`) and the same seed, in one
+run. Usage:
 
     python benchmarks/train_overhead_bench.py --data tfrecords/DATASET [--backbone resnet_small] [--epochs 3]
 
@@ -21,10 +22,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 
-from sras_keras.config import TrainConfig
-from sras_keras.data.pipeline import load_manifest, make_dataset
+from sras_keras.configs.train import TrainConfig
+from sras_keras.core.provenance import environment, new_run_dir
+from sras_keras.data.pipeline import load_manifest
 from sras_keras.models import build_classifier
-from sras_keras.runinfo import environment, new_run_dir
 from sras_keras.training.classifier import data_roles, training_callbacks, training_inputs
 
 
@@ -56,12 +57,22 @@ def timed_fit(data: Path, config: TrainConfig, extra_callbacks) -> tuple[list[fl
     keras.utils.set_random_seed(config.seed)
     manifest = load_manifest(data)
     model = build_classifier(config.backbone, manifest["image_size"], weights=None)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     train, validation, steps = training_inputs(data, data_roles(manifest, None), config)
     clock = EpochClock()
-    model.fit(train, validation_data=validation, epochs=config.epochs, steps_per_epoch=steps, verbose=0,
-              shuffle=False, callbacks=[clock, *extra_callbacks, CloseEpoch(clock)])
+    model.fit(
+        train,
+        validation_data=validation,
+        epochs=config.epochs,
+        steps_per_epoch=steps,
+        verbose=0,
+        shuffle=False,
+        callbacks=[clock, *extra_callbacks, CloseEpoch(clock)],
+    )
     return clock.seconds, steps * config.batch_size
 
 
@@ -75,22 +86,38 @@ def main() -> None:
     args = parser.parse_args()
 
     manifest = load_manifest(args.data)
-    config = TrainConfig(backbone=args.backbone, weights="none", batch_size=args.batch_size, epochs=args.epochs,
-                         learning_rate=1e-3, patience=100)
+    config = TrainConfig(
+        backbone=args.backbone,
+        weights="none",
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        learning_rate=1e-3,
+        patience=100,
+    )
     bare, images = timed_fit(args.data, config, [])
     with tempfile.TemporaryDirectory() as scratch:
         (Path(scratch) / "checkpoints").mkdir()
         _, _, callbacks = training_callbacks(Path(scratch), config, {}, resume=False)
         suite, _ = timed_fit(args.data, config, callbacks)
-    rate = {name: round(images * (len(times) - 1) / sum(times[1:]), 1) for name, times in (("bare", bare), ("sras", suite))}
-    results = {"train_images_per_epoch": images, "epoch_seconds": {"bare": bare, "sras": suite},
-               "images_per_s": rate, "overhead_percent": round(100 * (rate["bare"] / rate["sras"] - 1), 2)}
+    rate = {
+        name: round(images * (len(times) - 1) / sum(times[1:]), 1) for name, times in (("bare", bare), ("sras", suite))
+    }
+    results = {
+        "train_images_per_epoch": images,
+        "epoch_seconds": {"bare": bare, "sras": suite},
+        "images_per_s": rate,
+        "overhead_percent": round(100 * (rate["bare"] / rate["sras"] - 1), 2),
+    }
     run = new_run_dir(args.out, "bench/train_overhead", 0)
     (run / "config.json").write_text(json.dumps(vars(args), default=str, indent=2))
-    (run / "env.json").write_text(json.dumps(environment(seed=0, data_checksum=manifest["source"]["checksum"]), indent=2))
+    (run / "env.json").write_text(
+        json.dumps(environment(seed=0, data_checksum=manifest["source"]["checksum"]), indent=2)
+    )
     (run / "results.json").write_text(json.dumps(results, indent=2))
-    print(f"bare model.fit: {rate['bare']} img/s   sras train loop: {rate['sras']} img/s   "
-          f"overhead {results['overhead_percent']}%   ({run})")
+    print(
+        f"bare model.fit: {rate['bare']} img/s   sras train loop: {rate['sras']} img/s   "
+        f"overhead {results['overhead_percent']}%   ({run})"
+    )
 
 
 if __name__ == "__main__":

@@ -8,17 +8,20 @@ synthetic karyotypes, in a few minutes on a CPU. No download.
 There is no paper number for synthetic data; the demo shows the machinery, not the science.
 """
 
-from recipes import register
-from sras_keras.config import ConvertConfig, SRTrainConfig, TrainConfig
-from sras_keras.experiment import Experiment, Row, protocol_split
+from sras_keras.configs.convert import ConvertConfig
+from sras_keras.configs.sr import SRTrainConfig
+from sras_keras.configs.train import TrainConfig
+from sras_keras.experiments.registry import register
+from sras_keras.experiments.spec import Experiment, Row, protocol_split
 
 
 @register("demo")
 def demo(config: str = "cpu") -> Experiment:
     """The demo (see the module docstring); both configs are the same small CPU run."""
     convert = protocol_split("honest", 0, ConvertConfig(image_size=48, rotations=4, smote=True))
-    train = TrainConfig(backbone="resnet_small", weights="none", batch_size=64, epochs=12, learning_rate=2e-3,
-                        patience=6, max_minutes=4)
+    train = TrainConfig(
+        backbone="resnet_small", weights="none", batch_size=64, epochs=12, learning_rate=2e-3, patience=6, max_minutes=4
+    )
     sr = SRTrainConfig(epochs=2, steps_per_epoch=20, val_batches=2, halve_at=(), max_minutes=2)
     row = Row("sras-honest", "SRAS-net (ResNet-small, synthetic demo)", convert, train, sr=True, protocol="honest")
     return Experiment("demo", config, "synthetic", (row,), sr, __doc__)

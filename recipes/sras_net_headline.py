@@ -21,7 +21,8 @@ G validation 91.7%; Q stage 20.4 min; 26.5 min of training) validation 98.02%, 9
 (0.967) -> 98.01% -> 99.46%, 22 of 24 cells right throughout, 24/24 sexes; seed 1 (runs/explore/sras_net_headline/
 20261125T054318Z-s1: 5.5 + 18.6 min) validation 97.83%, 95.65% -> 95.92% -> 97.46% -> 99.28% (mirror + size), 21 of
 24 cells. Paper protocol, seed 0 (runs/sras_net_headline/20261125T060924Z-s0: 5.4 + 23.0 min with evaluation, all
-20 Q epochs): 97.03%, macro-F1 0.970 (96.41% without the G stage). The same seeds without the G stage: validation 97.63, 97.83%, per image 95.56, 95.65%, mirror 95.83,
+20 Q epochs): 97.03%, macro-F1 0.970 (96.41% without the G stage). The same seeds without the G stage: validation
+97.63, 97.83%, per image 95.56, 95.65%, mirror 95.83,
 96.11%, cell BN + mirror 97.28, 96.92%: the G stage never lost on validation and gained 0-3 of 1,104 held-out images
 per image, 0.5-0.7 points with cell BN. The runs of stop 23 predate the report's counting of the G stage in "wall
 min" (``pretrain_wall_seconds``): their G stage times are from their files' times, as above.
@@ -64,11 +65,12 @@ with size evidence 97.83%, assigned 98.55-99.09%: an option for a slower host, n
 
 import dataclasses
 
-from recipes import register
-from recipes._sras_net import make_row, sr_config
-from recipes._two_step import BANDS, PRETRAIN_SPLIT
-from sras_keras.config import ConvertConfig, TrainConfig
-from sras_keras.experiment import Experiment, Pretrain, Row, protocol_split
+from sras_keras.configs.convert import ConvertConfig
+from sras_keras.configs.train import TrainConfig
+from sras_keras.experiments.registry import register
+from sras_keras.experiments.spec import Experiment, Pretrain, Row, protocol_split
+from sras_keras.experiments.sras_net import make_row, sr_config
+from sras_keras.experiments.two_step import BANDS, PRETRAIN_SPLIT
 
 # Rotated copies only near upright: BioImLab's crops come from karyograms, so test chromosomes stand upright, and
 # upside-down copies spend a CPU budget on an invariance the task does not need; with no copies at all the model
@@ -86,15 +88,28 @@ CONVERT = ConvertConfig(image_size=64, rotations=24, smote=True, magnify=2.0)
 # runs/explore/sras_net_headline/ and not adopted (validation gains of 1-2 of 506 images, within noise): rotations
 # within 45 degrees at 9 epochs (val 96.44, test 94.38); weight_decay 0.05 with label_smoothing 0.1 (val 96.64, test
 # 94.75); contrast=0.4 (val 96.64 at epoch 9, test 93.12) - against val 96.25, test 95.29 without them.
-TRAIN = TrainConfig(backbone="resnet_small_bn", weights="none", batch_size=64, epochs=26, learning_rate=3e-3,
-                    patience=26, dropout=0.2, flip="horizontal", max_rotation=30, schedule="cosine", scale=0.2,
-                    max_minutes=29)
+TRAIN = TrainConfig(
+    backbone="resnet_small_bn",
+    weights="none",
+    batch_size=64,
+    epochs=26,
+    learning_rate=3e-3,
+    patience=26,
+    dropout=0.2,
+    flip="horizontal",
+    max_rotation=30,
+    schedule="cosine",
+    scale=0.2,
+    max_minutes=29,
+)
 
 # G band as an intermediate domain (the two-step study's idea, from scratch here): gband65 inverted, since Q-bright
 # bands are G-dark ones, at the Q rows' IAM scale (both sets' chromosome 1 is ~90-100 px long), then the Q stage.
-GBAND_PRETRAIN = Pretrain("gband65", dataclasses.replace(CONVERT, invert=True, cell_regex=BANDS["G"].cell_regex,
-                                                         split=PRETRAIN_SPLIT),
-                          dataclasses.replace(TRAIN, epochs=10, patience=10, max_minutes=7))
+GBAND_PRETRAIN = Pretrain(
+    "gband65",
+    dataclasses.replace(CONVERT, invert=True, cell_regex=BANDS["G"].cell_regex, split=PRETRAIN_SPLIT),
+    dataclasses.replace(TRAIN, epochs=10, patience=10, max_minutes=7),
+)
 GBAND_TRAIN = dataclasses.replace(TRAIN, epochs=20, patience=20, max_minutes=22)
 
 
@@ -102,19 +117,45 @@ GBAND_TRAIN = dataclasses.replace(TRAIN, epochs=20, patience=20, max_minutes=22)
 def sras_net_headline(config: str = "cpu") -> Experiment:
     """The CPU headline (see the module docstring for the command, runtime and the paper's numbers)."""
     if config == "paper":
-        rows = tuple(make_row("paper", protocol, "inception_resnet_v2", label="SRAS-net (Inception_Resnet_V2)",
-                              name="sras", sr=True, smote=True, iam=True, paper_accuracy=97.55)
-                     for protocol in ("paper", "honest"))
+        rows = tuple(
+            make_row(
+                "paper",
+                protocol,
+                "inception_resnet_v2",
+                label="SRAS-net (Inception_Resnet_V2)",
+                name="sras",
+                sr=True,
+                smote=True,
+                iam=True,
+                paper_accuracy=97.55,
+            )
+            for protocol in ("paper", "honest")
+        )
         return Experiment("sras_net_headline", config, "bioimlab", rows, sr_config(config), __doc__)
     rows = tuple(
-        Row(f"resnet_small_bn-{protocol}", "ResNet-small BN, 64 px, IAM x2 (CPU headline)", protocol_split(protocol, 0, CONVERT),
-            dataclasses.replace(TRAIN), protocol=protocol, paper_accuracy=97.55, size_evidence=True,
-            cell_bn=True)
+        Row(
+            f"resnet_small_bn-{protocol}",
+            "ResNet-small BN, 64 px, IAM x2 (CPU headline)",
+            protocol_split(protocol, 0, CONVERT),
+            dataclasses.replace(TRAIN),
+            protocol=protocol,
+            paper_accuracy=97.55,
+            size_evidence=True,
+            cell_bn=True,
+        )
         for protocol in ("honest", "paper")
     ) + tuple(
-        Row(f"resnet_small_bn-gband-{protocol}", "ResNet-small BN, 64 px, IAM x2, G band first (CPU headline)",
-            protocol_split(protocol, 0, CONVERT), GBAND_TRAIN, protocol=protocol, paper_accuracy=97.55,
-            size_evidence=True, cell_bn=True, pretrain=GBAND_PRETRAIN)
+        Row(
+            f"resnet_small_bn-gband-{protocol}",
+            "ResNet-small BN, 64 px, IAM x2, G band first (CPU headline)",
+            protocol_split(protocol, 0, CONVERT),
+            GBAND_TRAIN,
+            protocol=protocol,
+            paper_accuracy=97.55,
+            size_evidence=True,
+            cell_bn=True,
+            pretrain=GBAND_PRETRAIN,
+        )
         for protocol in ("honest", "paper")
     )
     return Experiment("sras_net_headline", config, "bioimlab", rows, None, __doc__)

@@ -17,9 +17,9 @@ rows and were measured there, so they were not run twice):
 seed (seed spread not measured); the paper protocol adds ~2 points over the honest one at every step.
 """
 
-from recipes import register
-from recipes._sras_net import CPU_SMALL_BACKBONE, PAPER_LABEL, make_row, sr_config
-from sras_keras.experiment import Experiment
+from sras_keras.experiments.registry import register
+from sras_keras.experiments.spec import Experiment
+from sras_keras.experiments.sras_net import CPU_SMALL_BACKBONE, PAPER_LABEL, make_row, sr_config
 
 STEPS = (  # name, label suffix, sr, smote, iam, paper accuracy
     ("base", "", False, False, False, 91.69),
@@ -34,8 +34,17 @@ def sras_net_table3(config: str = "cpu") -> Experiment:
     """SRAS-net Table 3 (see the module docstring for the command, runtime and the paper's numbers)."""
     backbone = "inception_resnet_v2" if config == "paper" else CPU_SMALL_BACKBONE
     rows = [
-        make_row(config, protocol, backbone, label=f"{prefix}{PAPER_LABEL[backbone]}", name=name, sr=sr,
-                 smote=smote, iam=iam, paper_accuracy=accuracy)
+        make_row(
+            config,
+            protocol,
+            backbone,
+            label=f"{prefix}{PAPER_LABEL[backbone]}",
+            name=name,
+            sr=sr,
+            smote=smote,
+            iam=iam,
+            paper_accuracy=accuracy,
+        )
         for protocol in ("paper", "honest")
         for name, prefix, sr, smote, iam, accuracy in STEPS
     ]

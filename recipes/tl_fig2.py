@@ -18,11 +18,15 @@ import dataclasses
 import time
 from pathlib import Path
 
-from recipes import register
-from sras_keras.errors import SrasError
-from sras_keras.experiment import Analysis, collect_rows, write_results
-from sras_keras.io_utils import write_json_atomic
-from sras_keras.runinfo import environment, new_run_dir
+from sras_keras.core.errors import SrasError
+from sras_keras.core.io import write_json_atomic
+from sras_keras.core.provenance import environment, new_run_dir
+from sras_keras.core.tables import markdown_table
+from sras_keras.experiments.registry import register
+from sras_keras.experiments.report import collect_rows, write_results
+from sras_keras.experiments.spec import Analysis
+from sras_keras.experiments.transfer_study import gains_figure, two_step_gains
+from sras_keras.models.tl_architectures import TL_ARCHITECTURES
 
 PAPER_GAINS = {("MobileNetV3-L", "Q"): 3.3, ("VGG-16", "G"): -2.5, ("VGG-16", "Q"): -0.5}
 
@@ -35,33 +39,61 @@ class GainFigure:
 
 
 def run(params: GainFigure, data_root: Path, runs: Path, results: Path, log=print) -> Path:
-    from sras_keras.evaluation.transfer_study import gains_figure, two_step_gains
-    from sras_keras.models.tl_architectures import TL_ARCHITECTURES
-
     rows = collect_rows(runs, params.table)
     started = time.monotonic()
     gains = two_step_gains(rows, params.resamples, params.seed)
     if not gains:
-        raise SrasError(f"no architecture of {params.table} under {runs} has finished both its two-step row and its "
-                        f"baseline row (run `sras cv run --recipe {params.table}` first)")
+        raise SrasError(
+            f"no architecture of {params.table} under {runs} has finished both its two-step row and its "
+            f"baseline row (run `sras cv run --recipe {params.table}` first)"
+        )
     run_dir = new_run_dir(runs, "tl_fig2", params.seed)
     write_json_atomic(run_dir / "config.json", dataclasses.asdict(params))
     write_json_atomic(run_dir / "env.json", environment(seed=params.seed))
     write_json_atomic(run_dir / "results.json", {"gains": gains, "wall_seconds": round(time.monotonic() - started, 1)})
     parameters = {name: architecture.expected_params for name, architecture in TL_ARCHITECTURES.items()}
-    figure = gains_figure(gains, parameters, run_dir / "figures" / "tl_fig2.png",
-                          f"two-step vs {gains[0]['baseline']} ({params.resamples:,} paired bootstrap resamples)")
+    figure = gains_figure(
+        gains,
+        parameters,
+        run_dir / "figures" / "tl_fig2.png",
+        f"two-step vs {gains[0]['baseline']} ({params.resamples:,} paired bootstrap resamples)",
+    )
     for gain in gains:
         gain["paper_gain_points"] = PAPER_GAINS.get((gain["architecture"], gain["band"]))
-    header = ["architecture", "band", "protocol", "baseline", "paper Δ (points)", "Δ Macro-F1 (points)", "95% CI",
-              "p (two-sided)", "images"]
-    lines = ["# tl_fig2: Macro-F1 change of two-step transfer", "", f"Figure: {figure}", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for gain in gains:
-        paper = "" if gain["paper_gain_points"] is None else f"{gain['paper_gain_points']:+.1f}"
-        lines.append(f"| {gain['architecture']} | {gain['band']} | {gain['protocol']} | {gain['baseline']} | {paper} | "
-                     f"{100 * gain['difference']:+.2f} | [{100 * gain['ci_low']:+.2f}, {100 * gain['ci_high']:+.2f}] | "
-                     f"{gain['p_two_sided']:.4f} | {gain['n']} |")
+    header = [
+        "architecture",
+        "band",
+        "protocol",
+        "baseline",
+        "paper Δ (points)",
+        "Δ Macro-F1 (points)",
+        "95% CI",
+        "p (two-sided)",
+        "images",
+    ]
+    lines = [
+        "# tl_fig2: Macro-F1 change of two-step transfer",
+        "",
+        f"Figure: {figure}",
+        "",
+        *markdown_table(
+            header,
+            [
+                [
+                    gain["architecture"],
+                    gain["band"],
+                    gain["protocol"],
+                    gain["baseline"],
+                    "" if gain["paper_gain_points"] is None else f"{gain['paper_gain_points']:+.1f}",
+                    f"{100 * gain['difference']:+.2f}",
+                    f"[{100 * gain['ci_low']:+.2f}, {100 * gain['ci_high']:+.2f}]",
+                    f"{gain['p_two_sided']:.4f}",
+                    gain["n"],
+                ]
+                for gain in gains
+            ],
+        ),
+    ]
     write_results(results, "tl_fig2", lines, gains)
     return run_dir
 

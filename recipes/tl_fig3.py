@@ -16,12 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
-from recipes import register
+from sras_keras.core.errors import SrasError
+from sras_keras.core.io import atomic_path, write_json_atomic
+from sras_keras.core.provenance import environment, new_run_dir
+from sras_keras.core.run_files import FINAL
 from sras_keras.data.labels import CLASS_NAMES
-from sras_keras.errors import SrasError
-from sras_keras.experiment import Analysis, collect_rows
-from sras_keras.io_utils import atomic_path, write_json_atomic
-from sras_keras.runinfo import environment, new_run_dir
+from sras_keras.evaluation.gradcam import grad_cam
+from sras_keras.experiments.registry import register
+from sras_keras.experiments.report import collect_rows
+from sras_keras.experiments.spec import Analysis
+from sras_keras.experiments.transfer_study import fold_test_images, gradcam_grid
+from sras_keras.models.saving import load_classifier
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,26 +43,28 @@ def _fold0_models(params: GradCamFigure, runs: Path) -> dict[str, str]:
     models = {}
     for row in collect_rows(runs, params.table):
         tags = dict(tuple(pair) for pair in row.get("tags") or ())
-        if (tags.get("architecture"), tags.get("band"), tags.get("protocol")) == (params.architecture, params.band,
-                                                                                     params.protocol):
+        if (tags.get("architecture"), tags.get("band"), tags.get("protocol")) == (
+            params.architecture,
+            params.band,
+            params.protocol,
+        ):
             models[tags["approach"]] = (row.get("fold_runs") or [row["run"]])[0]
     if not models:
-        raise SrasError(f"no finished {params.table} row of {params.architecture} / {params.band} band / "
-                        f"{params.protocol} protocol under {runs}")
+        raise SrasError(
+            f"no finished {params.table} row of {params.architecture} / {params.band} band / "
+            f"{params.protocol} protocol under {runs}"
+        )
     return dict(sorted(models.items(), key=lambda item: ("scratch", "imagenet", "two_step").index(item[0])))
 
 
 def run(params: GradCamFigure, data_root: Path, runs: Path, results: Path, log=print) -> Path:
-    from sras_keras.evaluation.classifier import load_classifier
-    from sras_keras.evaluation.gradcam import grad_cam
-    from sras_keras.evaluation.transfer_study import fold_test_images, gradcam_grid
-    from sras_keras.training.run_dir import FINAL
-
     fold_runs = _fold0_models(params, runs)
     models = {approach: load_classifier(Path(run) / FINAL) for approach, run in fold_runs.items()}
     images, labels, paths = fold_test_images(next(iter(fold_runs.values())), 512, params.seed)
-    predictions = {approach: np.asarray(model.predict(images, batch_size=64, verbose=0)).argmax(1)
-                   for approach, model in models.items()}
+    predictions = {
+        approach: np.asarray(model.predict(images, batch_size=64, verbose=0)).argmax(1)
+        for approach, model in models.items()
+    }
     correct = np.flatnonzero(np.all([predicted == labels for predicted in predictions.values()], axis=0))
     baseline = "imagenet" if "imagenet" in models else "scratch"
     wrong = np.flatnonzero(predictions[baseline] != labels)
@@ -67,23 +74,48 @@ def run(params: GradCamFigure, data_root: Path, runs: Path, results: Path, log=p
     title = f"{params.architecture}, {params.band} band, fold 0 ({params.protocol} protocol)"
     figures = []
     if len(correct):
-        chosen = correct[:params.samples]
+        chosen = correct[: params.samples]
         columns = [(approach, grad_cam(model, images[chosen], labels[chosen])) for approach, model in models.items()]
-        figures.append(gradcam_grid(images[chosen], columns, [CLASS_NAMES[labels[i]] for i in chosen],
-                                    run_dir / "figures" / "tl_fig3.png", f"Grad-CAM, true class: {title}"))
+        figures.append(
+            gradcam_grid(
+                images[chosen],
+                columns,
+                [CLASS_NAMES[labels[i]] for i in chosen],
+                run_dir / "figures" / "tl_fig3.png",
+                f"Grad-CAM, true class: {title}",
+            )
+        )
     if len(wrong):
-        chosen = wrong[:params.samples]
+        chosen = wrong[: params.samples]
         model = models[baseline]
-        columns = [("predicted class", grad_cam(model, images[chosen], predictions[baseline][chosen])),
-                   ("true class", grad_cam(model, images[chosen], labels[chosen]))]
+        columns = [
+            ("predicted class", grad_cam(model, images[chosen], predictions[baseline][chosen])),
+            ("true class", grad_cam(model, images[chosen], labels[chosen])),
+        ]
         names = [f"{CLASS_NAMES[labels[i]]} as {CLASS_NAMES[predictions[baseline][i]]}" for i in chosen]
-        figures.append(gradcam_grid(images[chosen], columns, names, run_dir / "figures" / "tl_fig4.png",
-                                    f"Grad-CAM of errors, {baseline}: {title}"))
-    write_json_atomic(run_dir / "results.json", {
-        "models": fold_runs, "images_looked_at": len(labels), "correct_under_every_approach": int(len(correct)),
-        f"misclassified_by_{baseline}": int(len(wrong)), "figures": [str(f) for f in figures],
-        "samples": {"correct": [paths[i] for i in correct[:params.samples]],
-                    "misclassified": [paths[i] for i in wrong[:params.samples]]}})
+        figures.append(
+            gradcam_grid(
+                images[chosen],
+                columns,
+                names,
+                run_dir / "figures" / "tl_fig4.png",
+                f"Grad-CAM of errors, {baseline}: {title}",
+            )
+        )
+    write_json_atomic(
+        run_dir / "results.json",
+        {
+            "models": fold_runs,
+            "images_looked_at": len(labels),
+            "correct_under_every_approach": int(len(correct)),
+            f"misclassified_by_{baseline}": int(len(wrong)),
+            "figures": [str(f) for f in figures],
+            "samples": {
+                "correct": [paths[i] for i in correct[: params.samples]],
+                "misclassified": [paths[i] for i in wrong[: params.samples]],
+            },
+        },
+    )
     results.mkdir(parents=True, exist_ok=True)
     with atomic_path(results / "tl_fig3.md") as temporary:
         temporary.write_text(f"# tl_fig3: Grad-CAM, {title}\n\n" + "\n".join(f"- {f}" for f in figures) + "\n")

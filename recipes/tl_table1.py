@@ -24,11 +24,14 @@ import dataclasses
 import time
 from pathlib import Path
 
-from recipes import register
-from recipes._two_step import BANDS
-from sras_keras.experiment import Analysis, write_results
-from sras_keras.io_utils import write_json_atomic
-from sras_keras.runinfo import environment, new_run_dir
+from sras_keras.core.io import write_json_atomic
+from sras_keras.core.provenance import environment, new_run_dir
+from sras_keras.core.tables import markdown_table
+from sras_keras.evaluation.domains import chromosome_images, domain_table, embedder, natural_images
+from sras_keras.experiments.registry import register
+from sras_keras.experiments.report import write_results
+from sras_keras.experiments.spec import Analysis
+from sras_keras.experiments.two_step import BANDS
 
 PAPER_MMD2 = {"G vs Q": 0.148, "G vs natural": 0.310, "Q vs natural": 0.264}
 
@@ -50,8 +53,6 @@ CPU = DomainSimilarity(weights="none", image_size=64, max_images=400)
 
 
 def run(params: DomainSimilarity, data_root: Path, runs: Path, results: Path, log=print) -> Path:
-    from sras_keras.evaluation.domains import chromosome_images, domain_table, embedder, natural_images
-
     run_dir = new_run_dir(runs, "tl_table1", params.seed)
     write_json_atomic(run_dir / "config.json", dataclasses.asdict(params))
     write_json_atomic(run_dir / "env.json", environment(seed=params.seed))
@@ -61,26 +62,48 @@ def run(params: DomainSimilarity, data_root: Path, runs: Path, results: Path, lo
     embeddings = {}
     for name, band in BANDS.items():
         log(f"embedding {band.label} with {params.backbone} ({params.weights} weights)")
-        images = chromosome_images(data_root / band.source, params.image_size, params.max_images, params.seed,
-                                   band.cell_regex)
+        images = chromosome_images(
+            data_root / band.source, params.image_size, params.max_images, params.seed, band.cell_regex
+        )
         embeddings[name] = embed(images)
     log("embedding the natural images")
     embeddings["natural"] = embed(natural_images(params.natural, params.image_size, params.max_images, params.seed))
     rows = domain_table(embeddings, params.bootstraps, params.permutations, params.seed)
     for row in rows:
         row["paper_mmd2"] = PAPER_MMD2.get(row["pair"])
-    write_json_atomic(run_dir / "results.json", {"weights": params.weights, "rows": rows,
-                                                 "wall_seconds": round(time.monotonic() - started, 1)})
+    write_json_atomic(
+        run_dir / "results.json",
+        {"weights": params.weights, "rows": rows, "wall_seconds": round(time.monotonic() - started, 1)},
+    )
     header = ["pair", "paper MMD^2", "MMD^2", "95% CI", "p (permutation)", "CORAL", "n", "bandwidth"]
-    lines = [f"# tl_table1: domain similarity ({params.backbone}, {params.weights} weights, {params.image_size} px)",
-             "", f"Run: {run_dir}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        paper = "" if row["paper_mmd2"] is None else f"{row['paper_mmd2']:.3f}"
-        lines.append(f"| {row['pair']} | {paper} | {row['mmd2']:.4f} | [{row['ci_low']:.4f}, {row['ci_high']:.4f}] | "
-                     f"{row['p_value']:.4f} | {row['coral']:.3g} | {row['n_x']} / {row['n_y']} | {row['bandwidth']:.3g} |")
+    lines = [
+        f"# tl_table1: domain similarity ({params.backbone}, {params.weights} weights, {params.image_size} px)",
+        "",
+        f"Run: {run_dir}",
+        "",
+        *markdown_table(
+            header,
+            [
+                [
+                    row["pair"],
+                    "" if row["paper_mmd2"] is None else f"{row['paper_mmd2']:.3f}",
+                    f"{row['mmd2']:.4f}",
+                    f"[{row['ci_low']:.4f}, {row['ci_high']:.4f}]",
+                    f"{row['p_value']:.4f}",
+                    f"{row['coral']:.3g}",
+                    f"{row['n_x']} / {row['n_y']}",
+                    f"{row['bandwidth']:.3g}",
+                ]
+                for row in rows
+            ],
+        ),
+    ]
     if params.weights == "none":
-        lines += ["", "Random embedding weights (no ImageNet weights here): these distances compare low-level image "
-                      "statistics, not the ImageNet features of the paper."]
+        lines += [
+            "",
+            "Random embedding weights (no ImageNet weights here): these distances compare low-level image "
+            "statistics, not the ImageNet features of the paper.",
+        ]
     write_results(results, "tl_table1", lines, rows)
     return run_dir
 

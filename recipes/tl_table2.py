@@ -27,9 +27,17 @@ other band as an intermediate stage helps the Q band (+14.1 points, paired-boots
 costs the G band 2.8 points ([-4.8, -0.9]) at this scale (tl_fig2).
 """
 
-from recipes import register
-from recipes._two_step import APPROACHES, BANDS, CPU_CONVERT, CPU_TRAIN, PAPER_CONVERT, PAPER_TRAIN, make_row
-from sras_keras.experiment import Experiment
+from sras_keras.experiments.registry import register
+from sras_keras.experiments.spec import Experiment
+from sras_keras.experiments.two_step import (
+    APPROACHES,
+    BANDS,
+    CPU_CONVERT,
+    CPU_TRAIN,
+    PAPER_CONVERT,
+    PAPER_TRAIN,
+    make_row,
+)
 from sras_keras.models.tl_architectures import TL_ARCHITECTURES
 
 CPU_ARCHITECTURES = ("MobileNetV3-L", "ResNet-34")

@@ -7,7 +7,8 @@ package live in different environments:
     python scripts/torch_parity.py check --out /tmp/parity
 
 `export` writes, per architecture, its state dict (BatchNorm running statistics randomised too) as safetensors, an
-input batch and the PyTorch feature map; `check` converts each checkpoint with `sras_keras.weights` and compares
+input batch and the PyTorch feature map; `check` converts each checkpoint with
+`sras_keras.models.torch_weights.convert` and compares
 the Keras backbone's output on the same input (max abs difference, relative to the output's scale).
 """
 
@@ -67,8 +68,8 @@ def export(out: Path) -> None:
 
 
 def check(out: Path) -> None:
-    from sras_keras.models.backbones import build_backbone
-    from sras_keras.weights import convert_torch_checkpoint
+    from sras_keras.models.registry import build_backbone
+    from sras_keras.models.torch_weights.convert import convert_torch_checkpoint
 
     results = {}
     for name, (_, size) in CASES.items():

@@ -61,8 +61,10 @@ def write_class_tree(root: Path, cells: int = 3, names=None, background: int = 2
 def top1_predictions(folder: Path) -> dict[str, tuple[str, float]]:
     """`sras predict`'s predictions.csv in ``folder``: file name -> (top-1 class, its probability)."""
     with open(folder / "predictions.csv") as handle:
-        return {row["file"].replace("\\", "/").rsplit("/", 1)[-1]: (row["top1"], float(row["p_top1"]))
-                for row in csv.DictReader(handle)}
+        return {
+            row["file"].replace("\\", "/").rsplit("/", 1)[-1]: (row["top1"], float(row["p_top1"]))
+            for row in csv.DictReader(handle)
+        }
 
 
 @pytest.fixture
@@ -90,9 +92,9 @@ def require_real_set(real_data_dir: Path, name: str) -> Path:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """A 1-epoch classifier on 6 synthetic cells at 32 px (holdout split): `root/run`, `root/data`, `root/source`."""
-    from sras_keras.config import ConvertConfig, TrainConfig
+    from sras_keras.configs.convert import ConvertConfig, SplitConfig
+    from sras_keras.configs.train import TrainConfig
     from sras_keras.data.convert import convert
-    from sras_keras.data.splits import SplitConfig
     from sras_keras.data.synthetic import write_synthetic_dataset
     from sras_keras.training.classifier import train_classifier
 

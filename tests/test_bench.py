@@ -10,8 +10,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("## Goals", "## Input pipeline", "## Conversion", "## SR inference speed", "## Training-loop overhead",
-            "## Prediction throughput", "## Processes")
+SECTIONS = (
+    "## Goals",
+    "## Input pipeline",
+    "## Conversion",
+    "## SR inference speed",
+    "## Training-loop overhead",
+    "## Prediction throughput",
+    "## Processes",
+)
 
 
 def load_bench_all():
@@ -25,29 +32,95 @@ def canned_report() -> dict:
     loader = {"images": 100, "seconds": 1.0, "images_per_s": 100.0, "slowest_batch_s": 0.1}
     ok = {"status": "ok", "wall_s": 1.0, "process_peak_rss_mb": 500.0, "run_dir": "runs/bench/x"}
     benchmarks = {
-        "pipeline": {**ok, "config": {"passes": 1, "size": 64, "batch_size": 32},
-                     "results": {"tfrecord": {**loader, "images_per_s": 400.0}, "tfrecord_unordered": loader,
-                                 "per_file": loader, "image_dataset_from_directory": {**loader, "images_per_s": 120.0},
-                                 "speedup_vs_faster_baseline": 3.33, "unordered_speedup_vs_faster_baseline": 0.83}},
-        "convert": {**ok, "config": {"size": 64}, "results": [
-            {"rotations": 24, "records": 9, "seconds": 1, "records_per_s": 9, "output_mb": 1, "shards": 1,
-             "peak_rss_mb": 700.0},
-            {"rotations": 6, "records": 3, "seconds": 1, "records_per_s": 3, "output_mb": 1, "shards": 1,
-             "peak_rss_mb": 600.0}]},
-        "sr": {**ok, "config": {}, "results": {
-            "preset": "light", "scale": 2, "parameters": 283794, "batch_size": 16, "images": 46, "seconds": 2.0,
-            "images_per_s": 23.0, "wall_images_per_s_with_reading": 20.0, "reference_images_per_s": 22.3,
-            "goal_images_per_s": 20.0}},
-        "train_overhead": {**ok, "config": {"backbone": "resnet_small", "batch_size": 32, "epochs": 2},
-                           "results": {"train_images_per_epoch": 64, "epoch_seconds": {"bare": [2, 1], "sras": [2, 1]},
-                                       "images_per_s": {"bare": 64.0, "sras": 60.0}, "overhead_percent": 6.67}},
-        "predict": {"status": "failed", "exit_code": 1, "wall_s": 1.0, "process_peak_rss_mb": 1.0,
-                    "output_tail": "boom"},
+        "pipeline": {
+            **ok,
+            "config": {"passes": 1, "size": 64, "batch_size": 32},
+            "results": {
+                "tfrecord": {**loader, "images_per_s": 400.0},
+                "tfrecord_unordered": loader,
+                "per_file": loader,
+                "image_dataset_from_directory": {**loader, "images_per_s": 120.0},
+                "speedup_vs_faster_baseline": 3.33,
+                "unordered_speedup_vs_faster_baseline": 0.83,
+            },
+        },
+        "convert": {
+            **ok,
+            "config": {"size": 64},
+            "results": [
+                {
+                    "rotations": 24,
+                    "records": 9,
+                    "seconds": 1,
+                    "records_per_s": 9,
+                    "output_mb": 1,
+                    "shards": 1,
+                    "peak_rss_mb": 700.0,
+                },
+                {
+                    "rotations": 6,
+                    "records": 3,
+                    "seconds": 1,
+                    "records_per_s": 3,
+                    "output_mb": 1,
+                    "shards": 1,
+                    "peak_rss_mb": 600.0,
+                },
+            ],
+        },
+        "sr": {
+            **ok,
+            "config": {},
+            "results": {
+                "preset": "light",
+                "scale": 2,
+                "parameters": 283794,
+                "batch_size": 16,
+                "images": 46,
+                "seconds": 2.0,
+                "images_per_s": 23.0,
+                "wall_images_per_s_with_reading": 20.0,
+                "reference_images_per_s": 22.3,
+                "goal_images_per_s": 20.0,
+            },
+        },
+        "train_overhead": {
+            **ok,
+            "config": {"backbone": "resnet_small", "batch_size": 32, "epochs": 2},
+            "results": {
+                "train_images_per_epoch": 64,
+                "epoch_seconds": {"bare": [2, 1], "sras": [2, 1]},
+                "images_per_s": {"bare": 64.0, "sras": 60.0},
+                "overhead_percent": 6.67,
+            },
+        },
+        "predict": {
+            "status": "failed",
+            "exit_code": 1,
+            "wall_s": 1.0,
+            "process_peak_rss_mb": 1.0,
+            "output_tail": "boom",
+        },
     }
-    return {"created": "now", "commit": "abc", "quick": True, "data": "d", "subset_images": 0,
-            "machine": {"cpu": "cpu", "cores_usable": 2, "cores_total": 2, "memory_gb": 8, "os": "os",
-                        "python": "3.11", "load_average_start": [0.1, 0.1, 0.1], "load_average_end": None},
-            "total_s": 60, "benchmarks": benchmarks}
+    return {
+        "created": "now",
+        "commit": "abc",
+        "quick": True,
+        "data": "d",
+        "subset_images": 0,
+        "machine": {
+            "cpu": "cpu",
+            "cores_usable": 2,
+            "cores_total": 2,
+            "memory_gb": 8,
+            "os": "os",
+            "python": "3.11",
+            "load_average_start": [0.1, 0.1, 0.1],
+            "load_average_end": None,
+        },
+        "total_s": 60,
+        "benchmarks": benchmarks,
+    }
 
 
 def test_goals_and_markdown_from_canned_results():
@@ -73,10 +146,29 @@ def test_quick_run_end_to_end(tmp_path):
     write_synthetic_dataset(tmp_path / "source", n_cells=8, seed=1, male_fraction=0.5)
     results = tmp_path / "results"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_all.py"), "--data", str(tmp_path / "source"), "--quick",
-         "--images", "0", "--size", "32", "--train-size", "32", "--cells", "2",
-         "--out", str(tmp_path / "runs"), "--results", str(results)],
-        capture_output=True, text=True, cwd=tmp_path)
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_all.py"),
+            "--data",
+            str(tmp_path / "source"),
+            "--quick",
+            "--images",
+            "0",
+            "--size",
+            "32",
+            "--train-size",
+            "32",
+            "--cells",
+            "2",
+            "--out",
+            str(tmp_path / "runs"),
+            "--results",
+            str(results),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     text = (results / "bench.md").read_text()
     assert all(section in text for section in SECTIONS)

@@ -8,8 +8,23 @@ from sras_keras.cli import main
 def test_convert_inspect_verify(bioimlab_tree, tmp_path):
     runner = CliRunner()
     out = tmp_path / "out"
-    result = runner.invoke(main, ["data", "convert", str(bioimlab_tree), str(out), "--split", "holdout",
-                                  "--rotations", "2", "--image-size", "24", "--seed", "3"])
+    result = runner.invoke(
+        main,
+        [
+            "data",
+            "convert",
+            str(bioimlab_tree),
+            str(out),
+            "--split",
+            "holdout",
+            "--rotations",
+            "2",
+            "--image-size",
+            "24",
+            "--seed",
+            "3",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "records" in result.output and "split=holdout group_by=cell seed=3" in result.output
     summary = json.loads(runner.invoke(main, ["data", "inspect", str(out), "--json"]).output)

@@ -2,14 +2,13 @@
 after data never leave OUT or overwrite each other."""
 
 import ast
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from sras_keras.errors import SrasError
+from sras_keras.core.errors import SrasError
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sras_keras"
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
@@ -80,8 +79,16 @@ keras.config.enable_unsafe_deserialization()
 """
     problems, loads = unsafe_uses(bad)
     assert loads == 2
-    for expected in ("imports pickle", "imports from yaml", "calls eval()", "calls exec()", "allow_pickle",
-                     "load_model() without safe_mode=True", "safe_mode=...) not True", "enable_unsafe"):
+    for expected in (
+        "imports pickle",
+        "imports from yaml",
+        "calls eval()",
+        "calls exec()",
+        "allow_pickle",
+        "load_model() without safe_mode=True",
+        "safe_mode=...) not True",
+        "enable_unsafe",
+    ):
         assert any(expected in problem for problem in problems), (expected, problems)
     good = "import numpy as np\nimport keras\nnp.load('a.npy')\nkeras.saving.load_model('m', safe_mode=True)\n"
     assert unsafe_uses(good) == ([], 1)
@@ -96,19 +103,27 @@ def test_package_loads_models_safely_and_never_unpickles_or_evaluates():
         problems += found
         loads += count
     assert not problems, "\n".join(problems)
-    assert loads >= 2  # evaluation/classifier.py (predict, evaluate, --resume all use it), training/sr.py
+    assert loads == 1  # models/saving.py: every classifier and SR model is loaded there
 
 
 def test_overrides_are_json_never_evaluated(tmp_path, monkeypatch):
-    from sras_keras.config import ConvertConfig, TrainConfig
-    from sras_keras.experiment import Experiment, Row, apply_overrides
+    from sras_keras.configs.convert import ConvertConfig
+    from sras_keras.configs.train import TrainConfig
+    from sras_keras.experiments.spec import Experiment, Row, apply_overrides
 
     monkeypatch.chdir(tmp_path)
     experiment = Experiment("x", "cpu", "bioimlab", (Row("r", "r", ConvertConfig(), TrainConfig()),))
     payload = "__import__('os').system('touch pwned')"
-    changed = apply_overrides(experiment, {"train.epochs": "3", "train.learning_rate": "1e-3",
-                                           "train.backbone": payload, "convert.image_size": "2*32",
-                                           "train.flip": '"horizontal"'})
+    changed = apply_overrides(
+        experiment,
+        {
+            "train.epochs": "3",
+            "train.learning_rate": "1e-3",
+            "train.backbone": payload,
+            "convert.image_size": "2*32",
+            "train.flip": '"horizontal"',
+        },
+    )
     train, convert = changed.rows[0].train, changed.rows[0].convert
     assert train.epochs == 3 and train.learning_rate == 1e-3 and train.flip == "horizontal"
     assert train.backbone == payload and convert.image_size == "2*32"  # kept as text, not run or computed
@@ -118,6 +133,7 @@ def test_overrides_are_json_never_evaluated(tmp_path, monkeypatch):
 
 
 # ---- Lambda layers are refused -------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def lambda_model(tmp_path_factory):
@@ -131,16 +147,16 @@ def lambda_model(tmp_path_factory):
 
 
 def test_a_lambda_layer_is_refused_by_the_classifier_loader(lambda_model):
-    from sras_keras.evaluation.classifier import load_classifier
+    from sras_keras.models.saving import load_classifier
 
     # Keras safe mode: the lambda's bytecode is never loaded; how sras predict, evaluate and --resume load models
-    with pytest.raises(SrasError, match=r"model\.keras: not a loadable model in Keras safe mode .*Lambda") as error:
+    with pytest.raises(SrasError, match=r"model\.keras: not a loadable Keras model in safe mode .*Lambda") as error:
         load_classifier(lambda_model)
     assert "\n" not in str(error.value)
 
 
 def test_a_lambda_layer_is_refused_by_the_sr_loader(lambda_model):
-    from sras_keras.training.sr import load_sr_model
+    from sras_keras.models.saving import load_sr_model
 
     with pytest.raises(SrasError, match=r"model\.keras: not a loadable Keras model .*Lambda"):
         load_sr_model(lambda_model)
@@ -154,22 +170,39 @@ def test_predict_refuses_a_run_whose_model_has_a_lambda_layer(tiny_run, lambda_m
     run = tmp_path / "run"
     shutil.copytree(tiny_run / "run", run)
     shutil.copy(lambda_model, run / "model.keras")
-    result = CliRunner().invoke(main, ["predict", str(run), str(tiny_run / "source" / "1"), "--out",
-                                       str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        main, ["predict", str(run), str(tiny_run / "source" / "1"), "--out", str(tmp_path / "out")]
+    )
     assert result.exit_code == 1, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith(f"error: {run / 'model.keras'}: not a loadable model"), lines
+    assert len(lines) == 1 and lines[0].startswith(f"error: {run / 'model.keras'}: not a loadable Keras model"), lines
     assert not (tmp_path / "out").exists()
 
 
 # ---- outputs named after data stay inside OUT ----------------------------------------------------------------------
 
-HOSTILE = ["../../evil", "/abs", "a/b", "a b", "a_b", "A_B", "..", ".", "", "...", "x" * 400, "é/ü", "\udcff\udcfe",
-           "cell-1", "cell", "a_b-" + "0" * 8]
+HOSTILE = [
+    "../../evil",
+    "/abs",
+    "a/b",
+    "a b",
+    "a_b",
+    "A_B",
+    "..",
+    ".",
+    "",
+    "...",
+    "x" * 400,
+    "é/ü",
+    "\udcff\udcfe",
+    "cell-1",
+    "cell",
+    "a_b-" + "0" * 8,
+]
 
 
 def test_karyogram_names_stay_in_the_folder_and_never_collide(tmp_path):
-    from sras_keras.predict import karyogram_names
+    from sras_keras.inference.outputs import karyogram_names
 
     names = karyogram_names(HOSTILE)
     assert list(names) == HOSTILE
@@ -183,9 +216,10 @@ def test_karyogram_names_stay_in_the_folder_and_never_collide(tmp_path):
 
 
 def test_two_folders_with_the_same_cell_name_are_refused(tmp_path):
-    from sras_keras.predict import gather_inputs
-    from tests.conftest import draw_chromosome
     from PIL import Image
+
+    from sras_keras.inference.inputs import gather_inputs
+    from tests.conftest import draw_chromosome
 
     for parent in ("a", "b"):
         folder = tmp_path / parent / "c7"  # not a class name: a cell folder
@@ -200,7 +234,7 @@ def test_two_folders_with_the_same_cell_name_are_refused(tmp_path):
 
 
 def test_predict_keeps_cells_with_alike_names_apart(tiny_run, tmp_path):
-    from sras_keras.predict import predict
+    from sras_keras.inference.predict import predict
 
     source = tmp_path / "in"
     for cell, name in (("1", "a b"), ("2", "a_b"), ("3", "(1)")):

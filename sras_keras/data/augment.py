@@ -59,8 +59,14 @@ def random_scale(images: tf.Tensor, max_change: float, background: float, seed, 
     # About the anchor a: input = a + (output - a) / factor, in the transform's pixel-index coordinates
     anchor_x, anchor_y = ((width - 1) / 2, (height - 1) / 2) if centred else (0.0, 0.0)
     zeros = tf.zeros_like(inverse)
-    transforms = tf.stack([inverse, zeros, anchor_x * (1 - inverse), zeros, inverse, anchor_y * (1 - inverse),
-                           zeros, zeros], axis=1)
-    return tf.raw_ops.ImageProjectiveTransformV3(images=images, transforms=transforms,
-                                                 output_shape=tf.shape(images)[1:3], fill_value=background,
-                                                 interpolation="BILINEAR", fill_mode="CONSTANT")
+    transforms = tf.stack(
+        [inverse, zeros, anchor_x * (1 - inverse), zeros, inverse, anchor_y * (1 - inverse), zeros, zeros], axis=1
+    )
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images,
+        transforms=transforms,
+        output_shape=tf.shape(images)[1:3],
+        fill_value=background,
+        interpolation="BILINEAR",
+        fill_mode="CONSTANT",
+    )

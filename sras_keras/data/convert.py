@@ -12,32 +12,28 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
+import json
 import math
 import sys
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
 
-from sras_keras.config import ConvertConfig, fingerprint
+from sras_keras.configs.convert import ConvertConfig
+from sras_keras.core.errors import SrasError
+from sras_keras.core.io import exclusive, fingerprint, sha256_of, write_json_atomic
+from sras_keras.core.provenance import environment
+from sras_keras.core.run_files import CONVERT_STATE, MANIFEST, SPLITS
 from sras_keras.data import iam as iam_lib
 from sras_keras.data.labels import CLASS_NAMES
 from sras_keras.data.readers import SourceImage, read_source, scan_source
 from sras_keras.data.rotation import rotate_expanded, rotation_angles
-from sras_keras.data.splits import (
-    assign_parts,
-    duplicates_across_parts,
-    parts_from_file,
-    splits_document,
-    write_splits,
-)
-from sras_keras.data.tfrecord import RecordMeta, SCHEMA_VERSION, serialize_example, shard_name, write_shard
-from sras_keras.errors import SrasError
-from sras_keras.io_utils import exclusive, sha256_of, write_json_atomic
-from sras_keras.runinfo import environment
+from sras_keras.data.smote import smote_images
+from sras_keras.data.splits import assign_parts, duplicates_across_parts, parts_from_file, splits_document, write_splits
+from sras_keras.data.tfrecord import SCHEMA_VERSION, RecordMeta, serialize_example, shard_name, write_shard
 
-MANIFEST = "manifest.json"
-STATE = ".sras-convert.json"
-SPLITS = "splits.json"
 _BACKGROUNDS = {"black": 0, "white": 255}
 
 
@@ -62,8 +58,6 @@ class ScannedSource:
 
 def scan_and_check(source: str | Path, config: ConvertConfig, progress: bool = False) -> ScannedSource:
     """Read every image once: md5, decodability, background polarity and a non-empty foreground."""
-    from tqdm import tqdm
-
     root = Path(source)
     layout, images = scan_source(root, config.layout, config.label_coding, config.cell_regex)
     md5s, sizes, votes, has_foreground = [], [], collections.Counter(), []
@@ -146,8 +140,7 @@ def plan_shards(parts: list[str], config: ConvertConfig, part_names: list[str], 
 def _chunk(part, kind, members, per_shard, angles) -> list[ShardPlan]:
     count = max(1, math.ceil(len(members) / per_shard)) if members else 0
     return [
-        ShardPlan(shard_name(part, kind, k, count), part, kind, tuple(members[k::count]), angles)
-        for k in range(count)
+        ShardPlan(shard_name(part, kind, k, count), part, kind, tuple(members[k::count]), angles) for k in range(count)
     ]
 
 
@@ -156,15 +149,13 @@ def synthesise(
 ) -> list[tuple[SourceImage, str, SyntheticImage]]:
     """SMOTE X and Y up to the largest class of ``members`` (real images), on their preprocessed (same-shape)
     images; SMOTE runs before the rotated copies are made, which then include the synthetic images."""
-    import tensorflow as tf
-
-    from sras_keras.balance import smote_images
-
-    final = iam_lib.final_image(config.preprocess, config.image_size, scanned.background, config.threshold,
-                                config.placement, config.magnify)
+    final = iam_lib.final_image(
+        config.preprocess, config.image_size, scanned.background, config.threshold, config.placement, config.magnify
+    )
     fit = tf.function(final, input_signature=[tf.TensorSpec([None, None], tf.uint8)])
-    canvases = np.stack([fit(read_source(scanned.root / scanned.images[i].path, config.invert)[0]).numpy()[..., 0]
-                         for i in members])
+    canvases = np.stack(
+        [fit(read_source(scanned.root / scanned.images[i].path, config.invert)[0]).numpy()[..., 0] for i in members]
+    )
     labels = np.array([scanned.images[i].label for i in members])
     result = smote_images(canvases, labels, seed=config.split.seed)
     made = []
@@ -181,11 +172,10 @@ def _record_encoder(config: ConvertConfig, background: int):
     For IAM that is the fitted crop (at most image_size on its long side); the pipeline pads it onto the canvas,
     which costs far less than decoding a mostly empty 224 x 224 PNG. Other preprocessings store the final image.
     """
-    import tensorflow as tf
-
     if config.preprocess == "iam":
         prepare = lambda image: iam_lib.fit_to_canvas(  # noqa: E731
-            image, config.image_size, background, config.threshold, config.magnify)
+            image, config.image_size, background, config.threshold, config.magnify
+        )
     else:
         prepare = iam_lib.final_image(config.preprocess, config.image_size, background, config.threshold)
 
@@ -257,14 +247,12 @@ def _shard_records(plan: ShardPlan, scanned: ScannedSource, images, parts, synth
 
 def _prepare_out(out: Path, identity: str) -> bool:
     """Check OUT may receive this dataset; True when it is already complete. Clears stale temporary files."""
-    import json
-
     if not out.exists():
         out.mkdir(parents=True)
         return False
     if not out.is_dir():
         raise SrasError(f"{out}: exists and is not a folder")
-    for marker in (MANIFEST, STATE):
+    for marker in (MANIFEST, CONVERT_STATE):
         if (out / marker).exists():
             try:
                 existing = json.loads((out / marker).read_text()).get("identity")
@@ -294,10 +282,6 @@ def convert(source: str | Path, out: str | Path, config: ConvertConfig, progress
 
 
 def _convert(source: str | Path, out: Path, config: ConvertConfig, progress: bool, log) -> dict:
-    import json
-
-    from tqdm import tqdm
-
     _check(config)
     scanned = scan_and_check(source, config, progress)
     images, md5s, synthetic = list(scanned.images), list(scanned.md5s), {}
@@ -332,7 +316,7 @@ def _convert(source: str | Path, out: Path, config: ConvertConfig, progress: boo
         log(f"{out}: already converted (manifest.json matches); nothing to do")
         return json.loads((out / MANIFEST).read_text())
 
-    write_json_atomic(out / STATE, {"identity": identity, "config": config.to_dict()})
+    write_json_atomic(out / CONVERT_STATE, {"identity": identity, "config": config.to_dict()})
     source_info = {
         "root": str(scanned.root.resolve()),
         "layout": scanned.layout,
@@ -364,7 +348,7 @@ def _convert(source: str | Path, out: Path, config: ConvertConfig, progress: boo
         part: sum(1 for index in synthetic if parts[index] == part) for part in part_names
     }
     write_json_atomic(out / MANIFEST, manifest)
-    (out / STATE).unlink(missing_ok=True)
+    (out / CONVERT_STATE).unlink(missing_ok=True)
     return manifest
 
 

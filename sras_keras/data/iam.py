@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from sras_keras.errors import SrasError
+from sras_keras.core.errors import SrasError
 
 PLACEMENTS = ("top_left", "center")
 PREPROCESSORS = ("iam", "square_resize", "stretch")
@@ -92,13 +92,17 @@ def _pad_to(image: tf.Tensor, size: int, background: int, placement: str) -> tf.
     else:
         raise SrasError(f"unknown placement {placement!r}; choose one of {', '.join(PLACEMENTS)}")
     # padded as float32 (exact for uint8 values): TFLite's pad kernel has no uint8 version
-    padded = tf.pad(tf.cast(image, tf.float32), [[top, extra_h - top], [left, extra_w - left], [0, 0]],
-                    constant_values=float(background))
+    padded = tf.pad(
+        tf.cast(image, tf.float32),
+        [[top, extra_h - top], [left, extra_w - left], [0, 0]],
+        constant_values=float(background),
+    )
     return tf.reshape(tf.cast(padded, image.dtype), [size, size, 1])
 
 
-def fit_to_canvas(image, size: int = 224, background: int = 0, threshold: int = DEFAULT_THRESHOLD,
-                  magnify: float = 1.0) -> tf.Tensor:
+def fit_to_canvas(
+    image, size: int = 224, background: int = 0, threshold: int = DEFAULT_THRESHOLD, magnify: float = 1.0
+) -> tf.Tensor:
     """IAM's first half: crop to the foreground and shrink only when the long side exceeds ``size``.
 
     The aspect ratio is kept and, at ``magnify`` 1 (the paper), nothing is ever upscaled. ``magnify`` > 1 first
@@ -132,7 +136,9 @@ def center_batch(top_left: tf.Tensor, heights, widths, background: int = 0) -> t
     def shift(tensor, lengths, axis):
         source = positions - ((size - tf.cast(lengths, tf.int32)) // 2)[:, tf.newaxis]  # (B, S): line sources
         moved = tf.gather(tensor, tf.clip_by_value(source, 0, size - 1), axis=axis, batch_dims=1)
-        inside = (source >= 0)[:, :, tf.newaxis, tf.newaxis] if axis == 1 else (source >= 0)[:, tf.newaxis, :, tf.newaxis]
+        inside = (
+            (source >= 0)[:, :, tf.newaxis, tf.newaxis] if axis == 1 else (source >= 0)[:, tf.newaxis, :, tf.newaxis]
+        )
         return tf.where(inside, moved, tf.cast(background, tensor.dtype))
 
     return shift(shift(top_left, heights, 1), widths, 2)
@@ -178,8 +184,14 @@ def stretch(image, size: int = 224, background: int = 0, threshold: int = DEFAUL
     return tf.reshape(_resize(crop, size, size), [size, size, 1])
 
 
-def final_image(name: str, size: int, background: int, threshold: int = DEFAULT_THRESHOLD, placement="top_left",
-                magnify: float = 1.0):
+def final_image(
+    name: str,
+    size: int,
+    background: int,
+    threshold: int = DEFAULT_THRESHOLD,
+    placement="top_left",
+    magnify: float = 1.0,
+):
     """The named preprocessing as a function of one (H, W[, 1]) uint8 image -> (size, size, 1) uint8
     (``magnify``: IAM only)."""
     if magnify != 1.0 and name != "iam":

@@ -4,13 +4,18 @@ a converted dataset is intact."""
 from __future__ import annotations
 
 import collections
+import sys
 from pathlib import Path
 
+import tensorflow as tf
+from tqdm import tqdm
+
+from sras_keras.core.errors import SrasError
+from sras_keras.core.io import sha256_of
 from sras_keras.data.labels import CLASS_NAMES
-from sras_keras.data.pipeline import load_manifest
+from sras_keras.data.pipeline import load_manifest, record_decoder
 from sras_keras.data.readers import scan_source
 from sras_keras.data.tfrecord import parse_shard_name
-from sras_keras.io_utils import sha256_of
 
 
 def inspect_path(path: str | Path, layout: str = "auto", label_coding="standard", cell_regex=None) -> dict:
@@ -72,8 +77,6 @@ def check_shards(data_dir: str | Path, files=None, manifest: dict | None = None)
     """Raise SrasError naming the first shard of ``files`` (paths or names; default: every shard) that is missing or
     whose size or sha256 differs from ``manifest.json``: the fast part of ``verify`` (hashing runs at about disk
     speed, no record is parsed), for commands to run before they read a dataset."""
-    from sras_keras.errors import SrasError
-
     data_dir = Path(data_dir)
     manifest = manifest or load_manifest(data_dir)
     wanted = None if files is None else {Path(file).name for file in files}
@@ -86,20 +89,15 @@ def check_shards(data_dir: str | Path, files=None, manifest: dict | None = None)
         except OSError:
             raise SrasError(f"{path}: shard missing (listed in manifest.json); convert the dataset again") from None
         if size != shard["bytes"] or sha256_of(path) != shard["sha256"]:
-            raise SrasError(f"{path}: shard is corrupted (its sha256 differs from manifest.json); run "
-                            f"`sras data verify {data_dir}` and convert the dataset again")
+            raise SrasError(
+                f"{path}: shard is corrupted (its sha256 differs from manifest.json); run "
+                f"`sras data verify {data_dir}` and convert the dataset again"
+            )
 
 
 def verify(data_dir: str | Path, progress: bool = False) -> list[str]:
     """Problems found in a converted dataset (empty when intact): missing, extra or altered shards, record
     counts that differ from the manifest, and records whose CRC or content does not parse."""
-    import sys
-
-    import tensorflow as tf
-    from tqdm import tqdm
-
-    from sras_keras.data.pipeline import record_decoder
-
     data_dir = Path(data_dir)
     manifest = load_manifest(data_dir)
     decode_record = record_decoder(manifest)
@@ -126,4 +124,3 @@ def verify(data_dir: str | Path, progress: bool = False) -> list[str]:
         if count != shard["records"]:
             problems.append(f"{path}: {count} records, manifest.json says {shard['records']}")
     return problems
-

@@ -3,7 +3,7 @@
 Internally a class is an index 0..23 in karyotype order: 0..21 = autosomes 1..22, 22 = X, 23 = Y.
 """
 
-from sras_keras.errors import SrasError
+from sras_keras.core.errors import SrasError
 
 CLASS_NAMES = tuple([str(i) for i in range(1, 23)] + ["X", "Y"])
 NUM_CLASSES = len(CLASS_NAMES)

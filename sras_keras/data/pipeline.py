@@ -14,11 +14,12 @@ from typing import Callable
 
 import tensorflow as tf
 
-from sras_keras.config import FLIPS
+from sras_keras.configs.train import FLIPS
+from sras_keras.core.errors import SrasError
+from sras_keras.core.provenance import usable_cpus
 from sras_keras.data.augment import random_contrast, random_gaussian_blur, random_scale
 from sras_keras.data.iam import center_batch, place_on_canvas
 from sras_keras.data.tfrecord import parse_example
-from sras_keras.errors import SrasError
 
 AUTOTUNE = tf.data.AUTOTUNE
 PARSE_BATCH = 256
@@ -56,11 +57,15 @@ def shard_files(
     """The shard paths of ``parts``: the original images, plus the rotated copies (``rotations``) and SMOTE's
     synthetic images (``synthetic``) where the part has them. Training wants all three; evaluation only the first."""
     manifest = manifest or load_manifest(data_dir)
-    return [str(Path(data_dir) / shard["file"]) for shard in _selected_shards(manifest, data_dir, parts, rotations, synthetic)]
+    return [
+        str(Path(data_dir) / shard["file"])
+        for shard in _selected_shards(manifest, data_dir, parts, rotations, synthetic)
+    ]
 
 
-def record_count(data_dir: str | Path, parts: list[str], rotations: bool, synthetic: bool = False,
-                 max_rotation: float | None = None) -> int:
+def record_count(
+    data_dir: str | Path, parts: list[str], rotations: bool, synthetic: bool = False, max_rotation: float | None = None
+) -> int:
     """About how many records ``make_dataset`` will read from ``parts`` (from the manifest, without a pass;
     exact without ``max_rotation``, whose share of each image's copies is the same for every image)."""
     manifest = load_manifest(data_dir)
@@ -140,7 +145,7 @@ def make_dataset(
     files = shard_files(data_dir, parts, rotations, manifest, synthetic)
     if not files:
         raise SrasError(f"{data_dir}: no shards for part(s) {', '.join(parts)}")
-    parallel = AUTOTUNE if autotune else _cores()
+    parallel = AUTOTUNE if autotune else usable_cpus()
     options = tf.data.Options()
     options.deterministic = deterministic
     if not autotune:
@@ -156,12 +161,23 @@ def make_dataset(
         num_parallel_calls=parallel if autotune else min(parallel, cycle_length),
         deterministic=deterministic,
     )
-    keys = None if with_metadata else ("image", "label", *(("rotation",) if max_rotation is not None else ()),
-                                       *(("source_path",) if cell_batches else ()))
+    keys = (
+        None
+        if with_metadata
+        else (
+            "image",
+            "label",
+            *(("rotation",) if max_rotation is not None else ()),
+            *(("source_path",) if cell_batches else ()),
+        )
+    )
     # Parsed in batches, then handed on one record at a time: ~25% more images/s than parsing each record alone in
     # an ad-hoc comparison here (not a recorded run); the records, and so the shuffle's input, keep their order.
-    dataset = dataset.batch(PARSE_BATCH).map(lambda batch: parse_example(batch, keys), num_parallel_calls=parallel,
-                                             deterministic=deterministic).unbatch()
+    dataset = (
+        dataset.batch(PARSE_BATCH)
+        .map(lambda batch: parse_example(batch, keys), num_parallel_calls=parallel, deterministic=deterministic)
+        .unbatch()
+    )
     if max_rotation is not None:
         dataset = dataset.filter(lambda record: _tilt(record["rotation"]) <= max_rotation + 1e-3)
     if shuffle:
@@ -222,8 +238,9 @@ def make_dataset(
     if flip != "none":  # per-element seeds from a seeded stream: deterministic, different every epoch
         coins = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(4)
         coins = coins.map(lambda bits: tf.reshape(bits, [2, 2]))
-        dataset = tf.data.Dataset.zip((dataset, coins)).map(flipped, num_parallel_calls=parallel,
-                                                             deterministic=deterministic)
+        dataset = tf.data.Dataset.zip((dataset, coins)).map(
+            flipped, num_parallel_calls=parallel, deterministic=deterministic
+        )
     if canvas and centred:
         dataset = dataset.map(with_crop_shape, num_parallel_calls=parallel, deterministic=deterministic)
 
@@ -232,13 +249,17 @@ def make_dataset(
             return elements.batch(batch_size)
         # padded_batch copies each crop into the top-left of a background canvas in C++: ~1.5x the images/s of
         # ragged_batch followed by a vectorised pad, measured here (benchmarks/pipeline_bench.py).
-        return elements.padded_batch(batch_size, padded_shapes=_canvas_shapes(elements.element_spec, canvas["size"]),
-                                     padding_values=_canvas_padding(elements.element_spec, canvas["background"]))
+        return elements.padded_batch(
+            batch_size,
+            padded_shapes=_canvas_shapes(elements.element_spec, canvas["size"]),
+            padding_values=_canvas_padding(elements.element_spec, canvas["background"]),
+        )
 
     if cell_batches:
         cell_at = len(dataset.element_spec) - (2 if centred else 1)
-        dataset = dataset.group_by_window(lambda *element: element[cell_at], lambda _, window: batched(window),
-                                          window_size=batch_size)
+        dataset = dataset.group_by_window(
+            lambda *element: element[cell_at], lambda _, window: batched(window), window_size=batch_size
+        )
     else:
         dataset = batched(dataset)
     augmented = blur > 0 or contrast > 0 or scale > 0
@@ -257,15 +278,17 @@ def home_cells(data_dir: str | Path) -> tf.lookup.StaticHashTable:
     cell_of = {image["path"]: image["cell_id"] for image in images}
     if not any(cell_of.values()):
         raise SrasError(f"{data_dir}: its images carry no cell ids, so batches cannot be filled by cell")
-    home = {image["path"]: cell_of[image["parents"][0]] if image.get("synthetic") else image["cell_id"]
-            for image in images}
+    home = {
+        image["path"]: cell_of[image["parents"][0]] if image.get("synthetic") else image["cell_id"] for image in images
+    }
     if "" in home.values():
         missing = next(path for path, cell in home.items() if not cell)
         raise SrasError(f"{data_dir}: {missing} has no cell id, so batches cannot be filled by cell")
     index = {cell: k for k, cell in enumerate(sorted(set(home.values())))}
     return tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(list(home), tf.constant([index[cell] for cell in home.values()],
-                                                                    tf.int64)), default_value=-1)
+        tf.lookup.KeyValueTensorInitializer(list(home), tf.constant([index[cell] for cell in home.values()], tf.int64)),
+        default_value=-1,
+    )
 
 
 def _canvas_shapes(element_spec, size: int):
@@ -291,9 +314,3 @@ def kept_rotation_fraction(rotations: int, max_rotation: float | None) -> float:
         return 1.0
     angles = [k * 360 / rotations for k in range(rotations)]
     return sum(min(a, 360 - a) <= max_rotation + 1e-3 for a in angles) / rotations
-
-
-def _cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

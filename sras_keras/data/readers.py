@@ -21,9 +21,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from sras_keras.core.errors import SrasError
 from sras_keras.data.labels import CLASS_NAMES, NUM_CLASSES, parse_label
-from sras_keras.errors import SrasError
 
 IMAGE_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg")
 LAYOUTS = ("auto", "bioimlab", "class_folders")
@@ -90,13 +91,15 @@ def _listing(folder: Path) -> list[Path]:
 def _subfolders(root: Path) -> list[Path]:
     # A symlink loop is not a folder (is_dir is False on ELOOP), so it is listed as a file and refused by name;
     # only two levels are ever walked, so a link back to an ancestor cannot recurse.
-    return sorted((_checked_name(p) for p in _listing(root) if p.is_dir() and not _is_ignored(p.name)),
-                  key=lambda p: p.name)
+    return sorted(
+        (_checked_name(p) for p in _listing(root) if p.is_dir() and not _is_ignored(p.name)), key=lambda p: p.name
+    )
 
 
 def _files(folder: Path) -> list[Path]:
-    return sorted((_checked_name(p) for p in _listing(folder) if not p.is_dir() and not _is_ignored(p.name)),
-                  key=lambda p: p.name)
+    return sorted(
+        (_checked_name(p) for p in _listing(folder) if not p.is_dir() and not _is_ignored(p.name)), key=lambda p: p.name
+    )
 
 
 def detect_layout(root: Path) -> str:
@@ -128,10 +131,29 @@ def _scan_bioimlab(root: Path) -> list[SourceImage]:
     return images
 
 
+def cell_pattern(cell_regex: str | None) -> re.Pattern | None:
+    """``--cell-regex`` compiled, or None when not given; an invalid one, or one without a group, is an error."""
+    if not cell_regex:
+        return None
+    try:
+        pattern = re.compile(cell_regex)
+    except re.error as error:
+        raise SrasError(f"--cell-regex {cell_regex!r} is not a valid regular expression ({error})") from None
+    if pattern.groups < 1:
+        raise SrasError(f"--cell-regex {cell_regex!r} needs a capture group (the cell id), e.g. '_([^_]+)$'")
+    return pattern
+
+
+def cell_from_stem(pattern: re.Pattern, stem: str) -> str | None:
+    """The cell id in a file stem: the group named ``cell``, else the first group; None where it does not match."""
+    match = pattern.search(stem)
+    if not match:
+        return None
+    return match.group("cell") if "cell" in pattern.groupindex else match.group(1)
+
+
 def _scan_class_folders(root: Path, label_coding: str, cell_regex: str | None) -> list[SourceImage]:
-    pattern = re.compile(cell_regex) if cell_regex else None
-    if pattern is not None and pattern.groups < 1 and "cell" not in pattern.groupindex:
-        raise SrasError(f"--cell-regex {cell_regex!r} needs a capture group (the cell id)")
+    pattern = cell_pattern(cell_regex)
     images = []
     for folder in _subfolders(root):
         try:
@@ -142,10 +164,9 @@ def _scan_class_folders(root: Path, label_coding: str, cell_regex: str | None) -
             _check_image_file(file)
             cell_id = ""
             if pattern is not None:
-                match = pattern.search(file.stem)
-                if not match:
+                cell_id = cell_from_stem(pattern, file.stem)
+                if cell_id is None:
                     raise SrasError(f"{file}: --cell-regex {cell_regex!r} does not match its name")
-                cell_id = match.group("cell") if "cell" in pattern.groupindex else match.group(1)
             images.append(SourceImage(f"{folder.name}/{file.name}", label, cell_id))
     return images
 
@@ -187,8 +208,6 @@ def decode_grayscale(data: bytes, name: str) -> np.ndarray:
 
     16-bit images are scaled to 8 bits; palette images are converted through their palette.
     """
-    from PIL import Image
-
     name = display_path(name)
     if not data:
         raise SrasError(f"{name}: empty file (0 bytes)")
@@ -200,8 +219,10 @@ def decode_grayscale(data: bytes, name: str) -> np.ndarray:
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size
                 if width * height > MAX_IMAGE_PIXELS:
-                    raise SrasError(f"{name}: image too large ({width} x {height} pixels; at most "
-                                    f"{MAX_IMAGE_PIXELS:,} are accepted)")
+                    raise SrasError(
+                        f"{name}: image too large ({width} x {height} pixels; at most "
+                        f"{MAX_IMAGE_PIXELS:,} are accepted)"
+                    )
                 image.load()
                 array = _to_gray_array(image, name)
     except SrasError:

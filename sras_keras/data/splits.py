@@ -16,52 +16,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 
+from sras_keras.configs.convert import SplitConfig
+from sras_keras.core.errors import SrasError
+from sras_keras.core.io import write_json_atomic
 from sras_keras.data.labels import CLASS_NAMES, Y_INDEX
 from sras_keras.data.readers import SourceImage
-from sras_keras.errors import SrasError
-from sras_keras.io_utils import write_json_atomic
-
-SCHEMES = ("paper", "holdout", "kfold")
-GROUPINGS = ("image", "cell")
-_DEFAULT_GROUPING = {"paper": "image", "holdout": "cell", "kfold": "image"}
-
-
-@dataclasses.dataclass(frozen=True)
-class SplitConfig:
-    scheme: str = "paper"
-    seed: int = 0
-    group_by: str | None = None  # None: the scheme's own default (paper: image, holdout: cell, kfold: image)
-    folds: int = 5
-    val_fraction: float = 0.1
-    test_fraction: float = 0.2
-
-    def resolved(self) -> "SplitConfig":
-        """The config with ``group_by`` filled in and every field checked."""
-        if self.scheme not in SCHEMES:
-            raise SrasError(f"unknown split {self.scheme!r}; choose one of {', '.join(SCHEMES)}")
-        group_by = self.group_by or _DEFAULT_GROUPING[self.scheme]
-        if group_by not in GROUPINGS:
-            raise SrasError(f"unknown --group-by {group_by!r}; choose one of {', '.join(GROUPINGS)}")
-        if self.scheme == "paper" and group_by != "image":
-            raise SrasError("the paper split is image-level by definition; use --split holdout to group by cell")
-        if self.scheme == "kfold" and self.folds < 2:
-            raise SrasError(f"--folds must be at least 2, got {self.folds}")
-        if self.scheme == "holdout" and not (
-            0 <= self.val_fraction < 1 and 0 < self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1
-        ):
-            raise SrasError("holdout fractions must satisfy 0 <= val, 0 < test and val + test < 1")
-        return dataclasses.replace(self, group_by=group_by)
-
-    @property
-    def validation_part(self) -> str | None:
-        """Where early stopping looks: the paper reuses its test set, which is the leak it is known for."""
-        return {"paper": "test", "holdout": "val", "kfold": None}[self.scheme]
-
-    def parts(self) -> list[str]:
-        if self.scheme == "kfold":
-            return [f"fold{k}" for k in range(self.folds)]
-        return ["train", "test"] if self.scheme == "paper" else ["train", "val", "test"]
 
 
 def assign_parts(images: list[SourceImage], config: SplitConfig) -> list[str]:
@@ -85,8 +46,6 @@ def assign_parts(images: list[SourceImage], config: SplitConfig) -> list[str]:
 
 def _stratified_parts(labels: np.ndarray, config: SplitConfig) -> list[str]:
     """Image-level stratified train/test (paper: 4:1) or train/val/test (holdout by image)."""
-    from sklearn.model_selection import train_test_split
-
     test_fraction = 0.2 if config.scheme == "paper" else config.test_fraction
     indices = np.arange(len(labels))
     rest, test = train_test_split(indices, test_size=test_fraction, stratify=labels, random_state=config.seed)
@@ -100,8 +59,6 @@ def _stratified_parts(labels: np.ndarray, config: SplitConfig) -> list[str]:
 
 
 def _kfold_parts(images: list[SourceImage], labels: np.ndarray, config: SplitConfig) -> list[str]:
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-
     if config.group_by == "cell":
         folds = StratifiedGroupKFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
         groups = [image.cell_id for image in images]

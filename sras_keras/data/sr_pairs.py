@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from sras_keras.data.iam import crop_to_foreground
+from sras_keras.core.errors import SrasError
+from sras_keras.data.iam import crop_to_foreground, foreground_mask
 from sras_keras.data.pipeline import background_level, load_manifest
 from sras_keras.data.readers import read_source
-from sras_keras.errors import SrasError
 
 
 def load_hr_images(data_dir: str | Path, parts: list[str], margin: int = 4) -> tuple[list[np.ndarray], list[dict], int]:
@@ -34,8 +34,11 @@ def load_hr_images(data_dir: str | Path, parts: list[str], margin: int = 4) -> t
     background = background_level(manifest)
     threshold = manifest["config"]["threshold"]
     # SMOTE's images (a --smote conversion) have no source file and are not native resolution: SR skips them
-    entries = [entry for entry in json.loads((data_dir / "splits.json").read_text())["images"]
-               if entry["part"] in parts and not entry.get("synthetic")]
+    entries = [
+        entry
+        for entry in json.loads((data_dir / "splits.json").read_text())["images"]
+        if entry["part"] in parts and not entry.get("synthetic")
+    ]
     if not entries:
         raise SrasError(f"{data_dir}: no images in part(s) {', '.join(parts)}")
     images = []
@@ -58,10 +61,6 @@ def downscale(hr: tf.Tensor, scale: int) -> tf.Tensor:
 def crop_to_multiple(image: np.ndarray, scale: int) -> np.ndarray:
     height, width = (image.shape[0] // scale) * scale, (image.shape[1] // scale) * scale
     return image[:height, :width]
-
-
-def foreground_mask(image: np.ndarray, background: int, threshold: int = 20) -> np.ndarray:
-    return np.abs(image.astype(np.int16) - background) > threshold
 
 
 class PatchSampler:
@@ -89,7 +88,8 @@ class PatchSampler:
         if not (extra_h or extra_w):
             return image
         return np.pad(
-            image, ((extra_h // 2, extra_h - extra_h // 2), (extra_w // 2, extra_w - extra_w // 2)),
+            image,
+            ((extra_h // 2, extra_h - extra_h // 2), (extra_w // 2, extra_w - extra_w // 2)),
             constant_values=self.background,
         )
 

@@ -16,18 +16,39 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from scipy import ndimage
+from tqdm import tqdm
 
+from sras_keras.core.errors import SrasError
 from sras_keras.data.labels import CLASS_NAMES, NUM_CLASSES, X_INDEX, Y_INDEX
-from sras_keras.errors import SrasError
 
 # Per class index 0..23 (chromosomes 1..22, X, Y): (relative length as % of the haploid autosomal
 # length, centromere index p/(p+q)), from the standard ISCN ideogram proportions of human metaphase
 # chromosomes. They drive each class's length and centromere position.
 CLASS_GEOMETRY = (
-    (8.44, 0.48), (8.02, 0.39), (6.83, 0.47), (6.30, 0.29), (6.08, 0.29), (5.90, 0.39),
-    (5.36, 0.39), (4.93, 0.34), (4.80, 0.35), (4.59, 0.33), (4.61, 0.40), (4.66, 0.30),
-    (3.74, 0.17), (3.56, 0.18), (3.46, 0.20), (3.36, 0.41), (3.25, 0.34), (2.93, 0.31),
-    (2.67, 0.47), (2.56, 0.45), (1.90, 0.31), (2.04, 0.30), (5.12, 0.40), (2.15, 0.27),
+    (8.44, 0.48),
+    (8.02, 0.39),
+    (6.83, 0.47),
+    (6.30, 0.29),
+    (6.08, 0.29),
+    (5.90, 0.39),
+    (5.36, 0.39),
+    (4.93, 0.34),
+    (4.80, 0.35),
+    (4.59, 0.33),
+    (4.61, 0.40),
+    (4.66, 0.30),
+    (3.74, 0.17),
+    (3.56, 0.18),
+    (3.46, 0.20),
+    (3.36, 0.41),
+    (3.25, 0.34),
+    (2.93, 0.31),
+    (2.67, 0.47),
+    (2.56, 0.45),
+    (1.90, 0.31),
+    (2.04, 0.30),
+    (5.12, 0.40),
+    (2.15, 0.27),
 )
 SEXES = ("female", "male")
 
@@ -206,8 +227,6 @@ def write_synthetic_dataset(out_dir, n_cells=12, seed=0, male_fraction=0.4, prog
     try:
         cells = range(1, n_cells + 1)
         if progress:
-            from tqdm import tqdm
-
             cells = tqdm(cells, desc="synthetic cells", unit="cell")
         for cell_id in cells:
             cell_dir = staging / str(cell_id)

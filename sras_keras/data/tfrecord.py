@@ -13,11 +13,13 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from sras_keras.io_utils import atomic_path
+from sras_keras.core.io import atomic_path
 
 SCHEMA_VERSION = 1
 SHARD_KINDS = ("original", "rot", "smote")
-_SHARD_NAME = re.compile(r"^(?P<part>[a-z0-9]+)(?:-(?P<kind>rot|smote))?-(?P<index>\d{5})-of-(?P<count>\d{5})\.tfrecord$")
+_SHARD_NAME = re.compile(
+    r"^(?P<part>[a-z0-9]+)(?:-(?P<kind>rot|smote))?-(?P<index>\d{5})-of-(?P<count>\d{5})\.tfrecord$"
+)
 
 
 @dataclasses.dataclass(frozen=True)

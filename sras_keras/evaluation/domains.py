@@ -12,9 +12,17 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import keras
 import numpy as np
+import tensorflow as tf
+from PIL import Image
+from sklearn.datasets import load_sample_images
 
-from sras_keras.errors import SrasError
+from sras_keras.core.errors import SrasError
+from sras_keras.data.iam import background_of, square_resize
+from sras_keras.data.readers import read_image, scan_source
+from sras_keras.evaluation.statistics import coral_distance, mmd_test
+from sras_keras.models import build_backbone, get_backbone
 
 NATURAL_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
@@ -22,9 +30,6 @@ NATURAL_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 def chromosome_images(root, size: int, max_images: int = 0, seed: int = 0, cell_regex: str | None = None) -> np.ndarray:
     """(N, size, size, 3) float32 in [0, 255]: a chromosome source tree, square-resized, gray replicated to RGB.
     ``max_images`` > 0 takes a seeded random subset."""
-    from sras_keras.data.iam import background_of, square_resize
-    from sras_keras.data.readers import read_image, scan_source
-
     _, images = scan_source(root, cell_regex=cell_regex)
     if max_images:
         keep = np.sort(np.random.default_rng(seed).permutation(len(images))[:max_images])
@@ -39,8 +44,6 @@ def chromosome_images(root, size: int, max_images: int = 0, seed: int = 0, cell_
 def natural_images(folder, size: int, max_images: int = 0, seed: int = 0) -> np.ndarray:
     """(N, size, size, 3) float32 in [0, 255]: the pictures in ``folder`` (recursively), centre-cropped to a square
     and resized; with no folder, scikit-learn's two sample photographs cut into random crops (a small stand-in)."""
-    from PIL import Image
-
     if folder:
         files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in NATURAL_EXTENSIONS)
         if not files:
@@ -55,8 +58,6 @@ def natural_images(folder, size: int, max_images: int = 0, seed: int = 0) -> np.
             except OSError as error:
                 raise SrasError(f"{file}: unreadable natural image ({error})") from None
         return np.stack(pictures).astype(np.float32)
-    from sklearn.datasets import load_sample_images
-
     rng = np.random.default_rng(seed)
     photos = load_sample_images().images
     crops = []
@@ -64,14 +65,15 @@ def natural_images(folder, size: int, max_images: int = 0, seed: int = 0) -> np.
         photo = photos[index % len(photos)]
         side = int(rng.integers(min(photo.shape[:2]) // 4, min(photo.shape[:2])))
         top, left = rng.integers(0, photo.shape[0] - side + 1), rng.integers(0, photo.shape[1] - side + 1)
-        crops.append(np.asarray(Image.fromarray(photo[top:top + side, left:left + side]).resize((size, size),
-                                                                                                 Image.BILINEAR)))
+        crops.append(
+            np.asarray(
+                Image.fromarray(photo[top : top + side, left : left + side]).resize((size, size), Image.BILINEAR)
+            )
+        )
     return np.stack(crops).astype(np.float32)
 
 
 def _centre_square(picture, size: int) -> np.ndarray:
-    from PIL import Image
-
     side = min(picture.size)
     left, top = (picture.width - side) // 2, (picture.height - side) // 2
     return np.asarray(picture.crop((left, top, left + side, top + side)).resize((size, size), Image.BILINEAR))
@@ -80,11 +82,6 @@ def _centre_square(picture, size: int) -> np.ndarray:
 def embedder(backbone: str, image_size: int, weights, seed: int = 0):
     """``images -> (N, D)`` pooled features of one ``backbone`` instance (its own preprocessing) on RGB images in
     [0, 255]. One instance embeds every domain: with random weights, two builds would be two different maps."""
-    import keras
-    import tensorflow as tf
-
-    from sras_keras.models import build_backbone, get_backbone
-
     spec = get_backbone(backbone)
     keras.utils.set_random_seed(seed)
     pooled = keras.Sequential([build_backbone(backbone, image_size, weights), keras.layers.GlobalAveragePooling2D()])
@@ -92,8 +89,10 @@ def embedder(backbone: str, image_size: int, weights, seed: int = 0):
     forward = tf.function(lambda batch: pooled(spec.preprocess(batch), training=False), reduce_retracing=True)
 
     def embed(images: np.ndarray, batch_size: int = 32) -> np.ndarray:
-        features = [np.asarray(forward(tf.constant(images[start:start + batch_size], tf.float32)))
-                    for start in range(0, len(images), batch_size)]
+        features = [
+            np.asarray(forward(tf.constant(images[start : start + batch_size], tf.float32)))
+            for start in range(0, len(images), batch_size)
+        ]
         return np.concatenate(features).astype(np.float64)
 
     return embed
@@ -101,8 +100,6 @@ def embedder(backbone: str, image_size: int, weights, seed: int = 0):
 
 def domain_table(embeddings: dict[str, np.ndarray], bootstraps: int, permutations: int, seed: int) -> list[dict]:
     """MMD^2 (bootstrap CI, permutation p) and CORAL for every pair of domains, in the order given."""
-    from sras_keras.evaluation.statistics import coral_distance, mmd_test
-
     rows = []
     for (name_a, a), (name_b, b) in itertools.combinations(embeddings.items(), 2):
         result = mmd_test(a, b, bootstraps=bootstraps, permutations=permutations, seed=seed)

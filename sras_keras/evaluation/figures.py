@@ -5,25 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
 import numpy as np
+from matplotlib.figure import Figure
+from sklearn.manifold import TSNE
 
 from sras_keras.data.labels import CLASS_NAMES
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def confusion_matrix_figure(matrix, path: str | Path, title: str = "") -> Path:
     """Counts in karyotype order (1..22, X, Y), true class down, predicted across."""
-    plt = _pyplot()
     matrix = np.asarray(matrix)
-    figure, axis = plt.subplots(figsize=(9, 8))
+    figure = Figure(figsize=(9, 8))
+    axis = figure.subplots()
     image = axis.imshow(matrix, cmap="Blues")
     ticks = np.arange(len(CLASS_NAMES))
     axis.set_xticks(ticks, CLASS_NAMES, fontsize=7)
@@ -33,8 +27,15 @@ def confusion_matrix_figure(matrix, path: str | Path, title: str = "") -> Path:
     threshold = matrix.max() / 2 if matrix.size else 0
     for (row, col), count in np.ndenumerate(matrix):
         if count:
-            axis.text(col, row, str(count), ha="center", va="center", fontsize=5,
-                      color="white" if count > threshold else "black")
+            axis.text(
+                col,
+                row,
+                str(count),
+                ha="center",
+                va="center",
+                fontsize=5,
+                color="white" if count > threshold else "black",
+            )
     accuracy = np.trace(matrix) / max(1, matrix.sum())
     axis.set_title(f"{title}  accuracy = {100 * accuracy:.2f}%".strip())
     figure.colorbar(image, ax=axis, fraction=0.046)
@@ -42,22 +43,19 @@ def confusion_matrix_figure(matrix, path: str | Path, title: str = "") -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=130)
-    plt.close(figure)
     return path
 
 
 def tsne_figure(features: np.ndarray, labels: np.ndarray, path: str | Path, seed: int = 0, title: str = "") -> Path:
     """2-D t-SNE of ``features`` coloured and labelled by class; deterministic for a seed."""
-    from sklearn.manifold import TSNE
-
-    plt = _pyplot()
     labels = np.asarray(labels)
     perplexity = float(min(30, max(2, (len(features) - 1) / 3)))
     embedded = TSNE(n_components=2, perplexity=perplexity, random_state=seed, init="pca").fit_transform(
         np.asarray(features, dtype=np.float32)
     )
-    figure, axis = plt.subplots(figsize=(8, 8))
-    colours = plt.get_cmap("tab20", len(CLASS_NAMES))
+    figure = Figure(figsize=(8, 8))
+    axis = figure.subplots()
+    colours = matplotlib.colormaps["tab20"].resampled(len(CLASS_NAMES))
     for index, name in enumerate(CLASS_NAMES):
         points = embedded[labels == index]
         if len(points):
@@ -71,5 +69,4 @@ def tsne_figure(features: np.ndarray, labels: np.ndarray, path: str | Path, seed
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=130)
-    plt.close(figure)
     return path

@@ -12,15 +12,16 @@ from __future__ import annotations
 import keras
 import numpy as np
 import tensorflow as tf
+from matplotlib import colormaps
 
-from sras_keras.errors import SrasError
+from sras_keras.core.errors import SrasError
+from sras_keras.models.classifier import classifier_backbone, classifier_backbone_name
+from sras_keras.models.heads import FEATURES_LAYER
+from sras_keras.models.registry import get_backbone
 
 
 def gradcam_model(model: keras.Model, feature_layer: str | None = None) -> keras.Model:
     """``inputs -> (feature map, probabilities)``: the classifier's backbone output unless ``feature_layer``."""
-    from sras_keras.models.backbones import get_backbone
-    from sras_keras.models.classifier import FEATURES_LAYER, classifier_backbone, classifier_backbone_name
-
     if feature_layer is None:  # re-wire the classifier so its nested backbone's output is reachable
         backbone = classifier_backbone(model)
         inputs = keras.Input(model.input_shape[1:])
@@ -30,10 +31,13 @@ def gradcam_model(model: keras.Model, feature_layer: str | None = None) -> keras
         else:  # a token sequence: read the registry's token layer, on the way to the backbone's output
             token_layer = get_backbone(classifier_backbone_name(model)).token_layer
             if token_layer is None:
-                raise SrasError(f"Grad-CAM: backbone {backbone.name!r} ends in {backbone.output.shape}, not a "
-                                f"spatial map, and names no token layer")
-            features, outputs = keras.Model(backbone.inputs, [backbone.get_layer(token_layer).output,
-                                                              backbone.output])(rgb)
+                raise SrasError(
+                    f"Grad-CAM: backbone {backbone.name!r} ends in {backbone.output.shape}, not a "
+                    f"spatial map, and names no token layer"
+                )
+            features, outputs = keras.Model(backbone.inputs, [backbone.get_layer(token_layer).output, backbone.output])(
+                rgb
+            )
         for name in (FEATURES_LAYER, "dropout", "probabilities"):
             outputs = model.get_layer(name)(outputs)
         return keras.Model(inputs, [features, outputs])
@@ -72,13 +76,11 @@ def _token_grid(tokens):
     side = int(np.sqrt(count))
     while side * side > count - 1:  # at least one prefix token: the largest square below the count
         side -= 1
-    return tf.reshape(tokens[:, count - side * side:, :], (-1, side, side, tokens.shape[-1]))
+    return tf.reshape(tokens[:, count - side * side :, :], (-1, side, side, tokens.shape[-1]))
 
 
 def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.4) -> np.ndarray:
     """A grayscale (H, W) uint8 image under a jet-coloured heatmap in [0, 1]: (H, W, 3) uint8."""
-    from matplotlib import colormaps
-
     gray = np.repeat(np.asarray(image, dtype=np.float32)[..., None] / 255.0, 3, axis=-1)
     coloured = colormaps["jet"](np.clip(heatmap, 0, 1))[..., :3]
     return np.round(255 * ((1 - alpha) * gray + alpha * coloured)).astype(np.uint8)

@@ -9,14 +9,13 @@ column disagrees with its Acc. column for some classes: the paper is inconsisten
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support, roc_auc_score
 
 from sras_keras.data.labels import CLASS_NAMES, NUM_CLASSES
 
 
 def classification_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict:
     """Overall and per-class metrics for integer ``labels`` (n,) and class ``probabilities`` (n, 24)."""
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support, roc_auc_score
-
     labels = np.asarray(labels)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     predictions = probabilities.argmax(axis=1)
@@ -28,8 +27,15 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dic
     total = matrix.sum()
     present = np.unique(labels)
     auc = (
-        float(roc_auc_score(labels, probabilities[:, present] / probabilities[:, present].sum(1, keepdims=True),
-                            multi_class="ovr", average="macro", labels=present))
+        float(
+            roc_auc_score(
+                labels,
+                probabilities[:, present] / probabilities[:, present].sum(1, keepdims=True),
+                multi_class="ovr",
+                average="macro",
+                labels=present,
+            )
+        )
         if len(present) > 2
         else float("nan")
     )

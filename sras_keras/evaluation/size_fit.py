@@ -12,69 +12,34 @@ import json
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import f1_score
 
+from sras_keras.core.errors import SrasError
+from sras_keras.core.io import write_json_atomic
+from sras_keras.core.provenance import environment
 from sras_keras.data.labels import CLASS_NAMES
-from sras_keras.errors import SrasError
-from sras_keras.io_utils import write_json_atomic
-from sras_keras.runinfo import environment
-from sras_keras.size_evidence import SizeEvidence, foreground_area, relative_log_sizes
+from sras_keras.inference.karyotype import assign_cells
+from sras_keras.inference.outputs import summarise
+from sras_keras.inference.predictor import Predictor, predict_records
+from sras_keras.inference.size_evidence import SizeEvidence, size_evidence_file, source_relative_sizes
 
 
-def size_evidence_file(tta: bool = False, cell_bn: bool = False) -> str:
-    """One fit per kind of probabilities: the weight is chosen for the model's single-view or mirror-averaged ones,
-    with the model's or each cell's own BatchNorm statistics."""
-    return f"size_evidence{'_tta' if tta else ''}{'_cellbn' if cell_bn else ''}.json"
-
-
-def load_size_evidence(run_dir: Path, tta: bool = False, cell_bn: bool = False) -> SizeEvidence:
-    path = Path(run_dir) / size_evidence_file(tta, cell_bn)
-    if not path.is_file():
-        raise SrasError(f"{run_dir}: no {path.name}; fit it first with `sras size-evidence {run_dir}"
-                        f"{' --tta' if tta else ''}{' --cell-bn' if cell_bn else ''}`")
-    return SizeEvidence.from_dict(json.loads(path.read_text())["evidence"])
-
-
-def source_relative_sizes(data_dir: Path, background: int, threshold: int, min_cell_images: int,
-                          progress: bool = False) -> dict[str, tuple[float, str, str]]:
-    """Every source image of a converted dataset: path -> (log cell-relative area, class name, part). SMOTE's
-    images belong to no cell and have no size of their own: left out."""
-    from tqdm import tqdm
-
-    from sras_keras.data.pipeline import load_manifest
-    from sras_keras.data.readers import read_source
-
-    splits = json.loads((Path(data_dir) / "splits.json").read_text())
-    invert = load_manifest(data_dir)["config"].get("invert", False)
-    root = Path(splits["source"]["root"])
-    entries = [entry for entry in splits["images"] if not entry.get("synthetic")]
-    areas = []
-    for entry in tqdm(entries, unit="image", desc="areas", disable=not progress):
-        if not (root / entry["path"]).is_file():
-            raise SrasError(f"{root / entry['path']}: source image of {data_dir} is gone; size evidence is measured "
-                            "on the source images")
-        areas.append(foreground_area(read_source(root / entry["path"], invert)[0], background, threshold))
-    sizes = relative_log_sizes(areas, [entry["cell_id"] for entry in entries], min_cell_images)
-    return {entry["path"]: (float(size), entry["class"], entry["part"]) for entry, size in zip(entries, sizes)}
-
-
-def fit_size_evidence(run_dir, min_cell_images: int = 10, progress: bool = False, tta: bool = False,
-                      cell_bn: bool = False) -> dict:
+def fit_size_evidence(
+    run_dir, min_cell_images: int = 10, progress: bool = False, tta: bool = False, cell_bn: bool = False
+) -> dict:
     """Fit, choose the weight, score the test part; writes and returns ``RUN/size_evidence.json``'s content
     (``size_evidence_tta.json`` for ``tta``: the model's probabilities averaged with the mirror view's; ``_cellbn``
     for ``cell_bn``: each cell normalised with its own statistics)."""
-    from sklearn.metrics import f1_score
-
-    from sras_keras.karyotype import assign_cells
-    from sras_keras.predict import Predictor, predict_records, summarise
-
     run_dir = Path(run_dir)
     predictor = Predictor(run_dir)
     settings, data_dir = predictor.settings, Path(predictor.settings["data_dir"])
     splits = json.loads((data_dir / "splits.json").read_text())
     validation_part = splits["validation_part"]
     if "test" not in splits["counts"] or validation_part is None:
-        raise SrasError(f"{data_dir}: size evidence needs a split with a test part and a validation part "
-                        "(holdout or paper), not K folds")
+        raise SrasError(
+            f"{data_dir}: size evidence needs a split with a test part and a validation part "
+            "(holdout or paper), not K folds"
+        )
     sizes = source_relative_sizes(data_dir, settings["background"], settings["threshold"], min_cell_images, progress)
     train = [(size, CLASS_NAMES.index(name)) for size, name, part in sizes.values() if part == "train"]
     evidence = SizeEvidence.fit([s for s, _ in train], [k for _, k in train], len(CLASS_NAMES), min_cell_images)
@@ -94,15 +59,33 @@ def fit_size_evidence(run_dir, min_cell_images: int = 10, progress: bool = False
     for name, weight in (("without", 0.0), ("with", evidence.weight)):
         fused = evidence.fuse(probabilities, relative, weight)
         summary = summarise(images, fused, assign_cells(fused, cell_ids))
-        test[name] = {**{key: summary[key] for key in ("accuracy_argmax", "accuracy_assigned", "sex_correct_cells",
-                                                        "sex_cells", "cells_all_assigned_right")},
-                      "macro_f1_argmax": float(f1_score(truth, fused.argmax(1), average="macro"))}
-    record = {"evidence": evidence.to_dict(), "tta": tta, "cell_bn": cell_bn, "weight_chosen_on": validation_part,
-              "weight_chosen_on_test_set": validation_part == "test", "validation_by_weight": tried,
-              "test_images": len(images), "test_cells": len(set(cell_ids)),
-              # an image-level split (the paper's) leaves pieces of cells in the test part: assignment means little
-              "test_cells_whole": splits["config"].get("group_by") == "cell",
-              "images_without_size_evidence": int(np.isnan(relative).sum()), "test": test,
-              "env": environment(data_checksum=splits["source"]["checksum"])}
+        test[name] = {
+            **{
+                key: summary[key]
+                for key in (
+                    "accuracy_argmax",
+                    "accuracy_assigned",
+                    "sex_correct_cells",
+                    "sex_cells",
+                    "cells_all_assigned_right",
+                )
+            },
+            "macro_f1_argmax": float(f1_score(truth, fused.argmax(1), average="macro")),
+        }
+    record = {
+        "evidence": evidence.to_dict(),
+        "tta": tta,
+        "cell_bn": cell_bn,
+        "weight_chosen_on": validation_part,
+        "weight_chosen_on_test_set": validation_part == "test",
+        "validation_by_weight": tried,
+        "test_images": len(images),
+        "test_cells": len(set(cell_ids)),
+        # an image-level split (the paper's) leaves pieces of cells in the test part: assignment means little
+        "test_cells_whole": splits["config"].get("group_by") == "cell",
+        "images_without_size_evidence": int(np.isnan(relative).sum()),
+        "test": test,
+        "env": environment(data_checksum=splits["source"]["checksum"]),
+    }
     write_json_atomic(run_dir / size_evidence_file(tta, cell_bn), record)
     return record

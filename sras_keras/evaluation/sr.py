@@ -8,11 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from matplotlib.figure import Figure
+from tqdm import tqdm
 
-from sras_keras.data.sr_pairs import crop_to_multiple, downscale, foreground_mask, load_hr_images
+from sras_keras.core.io import write_json_atomic
+from sras_keras.core.provenance import environment
+from sras_keras.data.iam import foreground_mask
+from sras_keras.data.sr_pairs import crop_to_multiple, downscale, load_hr_images
 from sras_keras.evaluation.image_quality import SSIM_WINDOW, psnr, shave, ssim
-from sras_keras.io_utils import write_json_atomic
-from sras_keras.runinfo import environment
 
 
 def _mean(values):
@@ -20,11 +23,10 @@ def _mean(values):
     return float(np.mean(finite)) if finite else float("nan")
 
 
-def evaluate_sr(model, data_dir, parts: list[str], out: str | Path, max_images: int | None = None,
-                progress: bool = False) -> dict:
+def evaluate_sr(
+    model, data_dir, parts: list[str], out: str | Path, max_images: int | None = None, progress: bool = False
+) -> dict:
     """Score ``model`` on the whole held-out images of ``parts``; writes ``metrics.json`` and a figure to ``out``."""
-    from tqdm import tqdm
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     images, entries, background = load_hr_images(data_dir, parts)
@@ -50,11 +52,15 @@ def evaluate_sr(model, data_dir, parts: list[str], out: str | Path, max_images: 
             scores["foreground"][name]["psnr"].append(psnr(target, result, mask=mask) if mask.any() else float("nan"))
             scores["whole"][name]["ssim"].append(ssim(target, result) if big_enough else float("nan"))
             scores["foreground"][name]["ssim"].append(ssim(target, result, mask=mask) if big_enough else float("nan"))
-        examples.setdefault(entry["class"], (lr.numpy()[0, :, :, 0], outputs["bicubic"].numpy()[0, :, :, 0],
-                                             sr_steps[-1].numpy()[0, :, :, 0], hr))
+        examples.setdefault(
+            entry["class"],
+            (lr.numpy()[0, :, :, 0], outputs["bicubic"].numpy()[0, :, :, 0], sr_steps[-1].numpy()[0, :, :, 0], hr),
+        )
     last = names[-1]
     summary = {
-        region: {name: {metric: _mean(values) for metric, values in by_metric.items()} for name, by_metric in table.items()}
+        region: {
+            name: {metric: _mean(values) for metric, values in by_metric.items()} for name, by_metric in table.items()
+        }
         for region, table in scores.items()
     }
     metrics = {
@@ -76,13 +82,9 @@ def evaluate_sr(model, data_dir, parts: list[str], out: str | Path, max_images: 
 
 def comparison_figure(examples: dict, path: Path, classes=("1", "7", "13", "19", "X", "Y")) -> None:
     """Rows of LR | bicubic | SRAFBN | HR for a few classes, as the paper's Fig 6."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     chosen = [name for name in classes if name in examples] or list(examples)[:6]
-    figure, axes = plt.subplots(len(chosen), 4, figsize=(8, 2.2 * len(chosen)), squeeze=False)
+    figure = Figure(figsize=(8, 2.2 * len(chosen)))
+    axes = figure.subplots(len(chosen), 4, squeeze=False)
     for row, name in zip(axes, chosen):
         for axis, image, title in zip(row, examples[name], ("LR", "bicubic", "SRAFBN", "HR")):
             axis.imshow(np.clip(image, 0, 1), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
@@ -91,4 +93,3 @@ def comparison_figure(examples: dict, path: Path, classes=("1", "7", "13", "19",
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
-    plt.close(figure)

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.spatial.distance import pdist, squareform
 from scipy.special import ndtr, ndtri
 
-from sras_keras.errors import SrasError
+from sras_keras.core.errors import SrasError
 
 BANDWIDTH_MAX_POINTS = 2000
 CHUNK_ELEMENTS = 4_000_000  # bounds the (pooled rows x resamples) work arrays to ~32 MB

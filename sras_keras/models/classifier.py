@@ -6,10 +6,10 @@ and backbone preprocessing, so an exported `.keras` file needs nothing but this 
 
 import keras
 
-from sras_keras.errors import SrasError
-from sras_keras.models.backbones import build_backbone, get_backbone
+from sras_keras.core.errors import SrasError
+from sras_keras.models.heads import FEATURES_LAYER
+from sras_keras.models.registry import build_backbone, get_backbone
 
-FEATURES_LAYER = "features"
 HEADS = ("sras", "native")
 _POOLINGS = {"avg": keras.layers.GlobalAveragePooling2D, "max": keras.layers.GlobalMaxPooling2D}
 
@@ -43,7 +43,13 @@ class GrayToRGB(keras.layers.Layer):
 
 
 def build_classifier(
-    backbone, input_size, num_classes=24, weights=None, dropout=None, pooling="avg", head="sras",
+    backbone,
+    input_size,
+    num_classes=24,
+    weights=None,
+    dropout=None,
+    pooling="avg",
+    head="sras",
     batchnorm_momentum=None,
 ):
     """`sras_<backbone>` (`sras_<backbone>_native` with the native head): gray (S, S, 1) in [0, 255] -> class
@@ -92,7 +98,8 @@ def build_classifier(
 def set_batchnorm_momentum(model: keras.Model, momentum: float) -> None:
     """Short runs need fast-moving BatchNorm statistics: after ~100 steps at 0.99-0.999 the moving averages are
     still far from the batches' and inference-mode outputs collapse (MobileNetV3-L from scratch on gband65,
-    in a one-off diagnostic here, not a recorded run: 3% accuracy in inference mode on the very training batches that it gets 88% right in training
+    in a one-off diagnostic here, not a recorded run: 3% accuracy in inference mode on the very training batches
+    that it gets 88% right in training
     mode; 88% at 0.9). The value is saved in the layer configs, so reloaded models keep it."""
     for layer in model.layers:
         if isinstance(layer, keras.Model):

@@ -46,7 +46,6 @@ class TLArchitecture:
         return self.published_params - (self.head_in_features * 1000 + 1000) + (self.head_in_features * 24 + 24)
 
 
-TL_NUM_CLASSES = 24
 TL_REFERENCE_SIZE = 224
 
 _ARCHITECTURES = (

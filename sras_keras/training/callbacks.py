@@ -10,12 +10,9 @@ from pathlib import Path
 
 import keras
 
-from sras_keras.errors import SrasError
-from sras_keras.io_utils import atomic_path, write_json_atomic
-
-CHECKPOINT = Path("checkpoints") / "last.keras"
-STATE = Path("checkpoints") / "state.json"
-BEST_WEIGHTS = Path("checkpoints") / "best.weights.h5"
+from sras_keras.core.errors import SrasError
+from sras_keras.core.io import atomic_path, write_json_atomic
+from sras_keras.core.run_files import BEST_WEIGHTS, CHECKPOINT, STATE
 
 
 def pending_best(out: Path, epoch: int) -> Path:
@@ -61,8 +58,10 @@ class FiniteLoss(keras.callbacks.Callback):
             return
         epoch, batch = self.bad_batch
         kept = json.loads((out / STATE).read_text())["epoch"] if (out / STATE).exists() else 0
-        raise SrasError(f"{out}: the loss became NaN/inf at epoch {epoch}, batch {batch}; training stopped. The last "
-                        f"good checkpoint ({CHECKPOINT}, epoch {kept}) is kept: lower --learning-rate and --resume")
+        raise SrasError(
+            f"{out}: the loss became NaN/inf at epoch {epoch}, batch {batch}; training stopped. The last "
+            f"good checkpoint ({CHECKPOINT}, epoch {kept}) is kept: lower --learning-rate and --resume"
+        )
 
 
 class BestEpoch(keras.callbacks.Callback):
@@ -79,7 +78,9 @@ class BestEpoch(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
         if value is None:
-            raise KeyError(f"early stopping monitors {self.monitor!r}, which the logs do not have: {sorted(logs or {})}")
+            raise KeyError(
+                f"early stopping monitors {self.monitor!r}, which the logs do not have: {sorted(logs or {})}"
+            )
         if value > self.best:
             self.best, self.best_epoch, self.wait = float(value), epoch + 1, 0
             with atomic_path(pending_best(self.out, epoch + 1)) as temporary:  # Checkpoint commits it

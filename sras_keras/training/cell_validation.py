@@ -10,9 +10,9 @@ import contextlib
 import keras
 import numpy as np
 
-from sras_keras.cell_norm import MIN_CELL_IMAGES, batchnorm_layers, cell_groups, cell_statistics
+from sras_keras.core.errors import SrasError
 from sras_keras.data.pipeline import make_dataset
-from sras_keras.errors import SrasError
+from sras_keras.inference.views import MIN_CELL_IMAGES, batchnorm_layers, cell_groups, cell_statistics
 
 METRIC = "val_cell_accuracy"
 
@@ -23,8 +23,9 @@ class CellValidation(keras.callbacks.Callback):
     def __init__(self, data_dir, part: str, batch_size: int):
         super().__init__()
         images, labels, cells = [], [], []
-        for batch, batch_labels, metadata in make_dataset(data_dir, part, batch_size=batch_size, rotations=False,
-                                                          synthetic=False, with_metadata=True, autotune=False):
+        for batch, batch_labels, metadata in make_dataset(
+            data_dir, part, batch_size=batch_size, rotations=False, synthetic=False, with_metadata=True, autotune=False
+        ):
             images.append(batch.numpy())
             labels.append(batch_labels.numpy())
             cells += [cell.decode() for cell in metadata["cell_id"].numpy()]

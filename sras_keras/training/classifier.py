@@ -7,6 +7,7 @@ honest protocol: test cells are touched once, after training), a ``kfold`` split
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import tempfile
@@ -15,25 +16,27 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from sras_keras.config import KFOLD_VALIDATION, SCHEDULES, TrainConfig
+from sras_keras.configs.train import KFOLD_VALIDATION, SCHEDULES, TrainConfig
+from sras_keras.core.errors import SrasError
+from sras_keras.core.io import write_json_atomic
+from sras_keras.core.provenance import environment
+from sras_keras.core.run_files import BEST_WEIGHTS, CHECKPOINT, FINAL, STATE
 from sras_keras.data.inspect import check_shards
 from sras_keras.data.pipeline import load_manifest, make_dataset, record_count, shard_files
-from sras_keras.errors import SrasError
-from sras_keras.io_utils import write_json_atomic
-from sras_keras.runinfo import environment
-from sras_keras.training.callbacks import (
-    BEST_WEIGHTS,
-    CHECKPOINT,
-    BestEpoch,
-    Checkpoint,
-    FiniteLoss,
-    TimeBudget,
-    save_model_atomic,
-)
+from sras_keras.evaluation.classifier import evaluate_run
+from sras_keras.models import SmoothedSparseCrossentropy, build_classifier, check_compatible
+from sras_keras.models.saving import load_classifier
+from sras_keras.training.callbacks import BestEpoch, Checkpoint, FiniteLoss, TimeBudget, save_model_atomic
 from sras_keras.training.cell_validation import METRIC, CellValidation
-from sras_keras.training.distribute import (distribution_strategy, is_chief, keras_distribute_fixes,
-                                            set_precision_policy, shard_by_data)
-from sras_keras.training.run_dir import FINAL, prepare_run
+from sras_keras.training.distribute import (
+    distribution_strategy,
+    is_chief,
+    keras_distribute_fixes,
+    set_precision_policy,
+    shard_by_data,
+)
+from sras_keras.training.run_dir import prepare_run
+from sras_keras.training.transfer import carry_backbone, make_optimizer, optimizer_kind, optimizer_stages
 
 
 def data_roles(manifest: dict, fold: int | None, kfold_validation: str = "test_fold") -> dict:
@@ -46,15 +49,26 @@ def data_roles(manifest: dict, fold: int | None, kfold_validation: str = "test_f
         if fold is None or not 0 <= fold < len(parts):
             raise SrasError(f"a K-fold dataset needs --fold 0..{len(parts) - 1}")
         if kfold_validation not in KFOLD_VALIDATION:
-            raise SrasError(f"unknown kfold_validation {kfold_validation!r}; choose one of {', '.join(KFOLD_VALIDATION)}")
+            raise SrasError(
+                f"unknown kfold_validation {kfold_validation!r}; choose one of {', '.join(KFOLD_VALIDATION)}"
+            )
         held = f"fold{fold}"
         validation = held if kfold_validation == "test_fold" else f"fold{(fold + 1) % len(parts)}"
-        return {"train": [p for p in parts if p not in (held, validation)], "val": validation, "test": held,
-                "protocol": "paper" if validation == held else "honest"}
+        return {
+            "train": [p for p in parts if p not in (held, validation)],
+            "val": validation,
+            "test": held,
+            "protocol": "paper" if validation == held else "honest",
+        }
     if fold is not None:
         raise SrasError(f"--fold applies to K-fold datasets; this one has a {scheme} split")
     validation = manifest["validation_part"]
-    return {"train": ["train"], "val": validation, "test": "test", "protocol": "paper" if validation == "test" else "honest"}
+    return {
+        "train": ["train"],
+        "val": validation,
+        "test": "test",
+        "protocol": "paper" if validation == "test" else "honest",
+    }
 
 
 def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
@@ -67,14 +81,15 @@ def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
     if config.epochs < 2:
         raise SrasError("the cosine schedule needs at least 2 epochs (one of them warms up)")
     return keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=steps_per_epoch * (config.epochs - 1), warmup_target=config.learning_rate,
-        warmup_steps=steps_per_epoch)
+        0.0,
+        decay_steps=steps_per_epoch * (config.epochs - 1),
+        warmup_target=config.learning_rate,
+        warmup_steps=steps_per_epoch,
+    )
 
 
 def training_loss(config: TrainConfig):
     """Plain cross-entropy on the integer labels (the paper), or the same with label smoothing."""
-    from sras_keras.models import SmoothedSparseCrossentropy
-
     if not 0.0 <= config.label_smoothing < 1.0:
         raise SrasError(f"label_smoothing must be in [0, 1), got {config.label_smoothing}")
     if config.label_smoothing == 0.0:
@@ -87,14 +102,27 @@ def training_inputs(data_dir, roles: dict, config: TrainConfig):
 
     One endless training iterator and a fixed-parallelism validation pipeline: rebuilding an autotuned pipeline
     every epoch stalled short epochs here (30 s -> 60 s an epoch for 4,000 images)."""
-    train = make_dataset(data_dir, roles["train"], batch_size=config.batch_size, rotations=config.rotations,
-                         synthetic=config.synthetic, shuffle=True, repeat=True, seed=config.seed,
-                         shuffle_buffer=config.shuffle_buffer, flip=config.flip, max_rotation=config.max_rotation,
-                         blur=config.blur, contrast=config.contrast, scale=config.scale,
-                         cell_batches=config.cell_batches)
+    train = make_dataset(
+        data_dir,
+        roles["train"],
+        batch_size=config.batch_size,
+        rotations=config.rotations,
+        synthetic=config.synthetic,
+        shuffle=True,
+        repeat=True,
+        seed=config.seed,
+        shuffle_buffer=config.shuffle_buffer,
+        flip=config.flip,
+        max_rotation=config.max_rotation,
+        blur=config.blur,
+        contrast=config.contrast,
+        scale=config.scale,
+        cell_batches=config.cell_batches,
+    )
     records = record_count(data_dir, roles["train"], config.rotations, config.synthetic, config.max_rotation)
-    validation = make_dataset(data_dir, roles["val"], batch_size=config.batch_size, rotations=False, synthetic=False,
-                              autotune=False)
+    validation = make_dataset(
+        data_dir, roles["val"], batch_size=config.batch_size, rotations=False, synthetic=False, autotune=False
+    )
     # A known length: otherwise Keras learns it from the first validation pass and warns "Your input ran out of
     # data; interrupting training" at its end
     val_records = record_count(data_dir, [roles["val"]], False)
@@ -104,16 +132,14 @@ def training_inputs(data_dir, roles: dict, config: TrainConfig):
 
 
 def _load_checkpoint(path: Path, config: TrainConfig) -> keras.Model:
-    from sras_keras.evaluation.classifier import load_classifier
-    from sras_keras.models import check_compatible
-
     model = load_classifier(path)
     check_compatible(model, config.backbone, 24, source=str(path))
     return model
 
 
-def training_callbacks(out: Path, config: TrainConfig, state: dict, resume: bool, data_dir=None,
-                       roles: dict | None = None):
+def training_callbacks(
+    out: Path, config: TrainConfig, state: dict, resume: bool, data_dir=None, roles: dict | None = None
+):
     """(NaN guard, early stopping, every callback of a run): what `sras train` adds to a bare `model.fit`.
     Monitoring ``val_cell_accuracy`` adds its validation pass over ``roles['val']`` of ``data_dir``, first."""
     guard = FiniteLoss()
@@ -133,27 +159,37 @@ def training_callbacks(out: Path, config: TrainConfig, state: dict, resume: bool
 
 def train_classifier(data_dir, out, config: TrainConfig, resume: bool = False, log=print) -> dict:
     """Train (or resume) a classifier run in ``out``, evaluate it on the test part; returns the test metrics."""
-    from sras_keras.evaluation.classifier import evaluate_run
-
     out = Path(out)
     strategy = distribution_strategy(config.strategy)  # first: a multi-worker strategy must precede any TF op
     if not is_chief(strategy):
         return _train_worker(data_dir, out, config, strategy, resume)
     manifest = load_manifest(data_dir)
     roles = data_roles(manifest, config.fold, config.kfold_validation)
-    check_shards(data_dir, shard_files(data_dir, roles["train"], config.rotations, manifest, config.synthetic)
-                 + shard_files(data_dir, [roles["val"], roles["test"]], False, manifest), manifest)  # before any write
+    check_shards(
+        data_dir,
+        shard_files(data_dir, roles["train"], config.rotations, manifest, config.synthetic)
+        + shard_files(data_dir, [roles["val"], roles["test"]], False, manifest),
+        manifest,
+    )  # before any write
     state = prepare_run(out, config.to_dict(), resume, finished="metrics.json")
-    initial_epoch = state.get("epoch", 0)
     keras.utils.set_random_seed(config.seed)
     set_precision_policy(config.mixed_precision)
     if not resume:
         write_json_atomic(out / "config.json", config.to_dict())
-    write_json_atomic(out / "data.json", {"data_dir": str(Path(data_dir).resolve()), **roles,
-                                          "split": manifest["config"]["split"], "smote": manifest["config"].get("smote")})
+    write_json_atomic(
+        out / "data.json",
+        {
+            "data_dir": str(Path(data_dir).resolve()),
+            **roles,
+            "split": manifest["config"]["split"],
+            "smote": manifest["config"].get("smote"),
+        },
+    )
     write_json_atomic(out / "env.json", environment(seed=config.seed, data_checksum=manifest["source"]["checksum"]))
     if roles["protocol"] == "paper":
-        log(f"protocol=paper: the checkpoint is selected on '{roles['val']}', which is also the test set (as published)")
+        log(
+            f"protocol=paper: the checkpoint is selected on '{roles['val']}', which is also the test set (as published)"
+        )
 
     model, best = _fit(data_dir, out, config, strategy, manifest, roles, state, out / CHECKPOINT if resume else None)
     log(f"best {config.monitor} {best.best:.4f} at epoch {best.best_epoch}; restored those weights")
@@ -163,14 +199,19 @@ def train_classifier(data_dir, out, config: TrainConfig, resume: bool = False, l
     return evaluate_run(out, model=model)
 
 
-def _fit(data_dir, out: Path, config: TrainConfig, strategy, manifest: dict, roles: dict, state: dict,
-         checkpoint: Path | None):
+def _fit(
+    data_dir,
+    out: Path,
+    config: TrainConfig,
+    strategy,
+    manifest: dict,
+    roles: dict,
+    state: dict,
+    checkpoint: Path | None,
+):
     """Build the model (or load ``checkpoint``) under ``strategy`` and train it from ``state`` with every callback
     writing to ``out``; returns (the model with its best epoch's weights, the early-stopping callback). A resumed
     run whose training had ended (last epoch or early stop reached, then killed before its outputs) trains no more."""
-    from sras_keras.models import build_classifier
-    from sras_keras.training.transfer import carry_backbone, make_optimizer, optimizer_kind, optimizer_stages
-
     train, validation, steps = training_inputs(data_dir, roles, config)
     adam_rate = learning_rate_schedule(config, steps)
     stages = optimizer_stages(config)
@@ -179,8 +220,14 @@ def _fit(data_dir, out: Path, config: TrainConfig, strategy, manifest: dict, rol
             model = _load_checkpoint(checkpoint, config)
         else:
             weights = None if config.weights == "none" else config.weights
-            model = build_classifier(config.backbone, manifest["image_size"], weights=weights, dropout=config.dropout,
-                                     head=config.head, batchnorm_momentum=config.batchnorm_momentum)
+            model = build_classifier(
+                config.backbone,
+                manifest["image_size"],
+                weights=weights,
+                dropout=config.dropout,
+                head=config.head,
+                batchnorm_momentum=config.batchnorm_momentum,
+            )
             if config.init_from:  # two-step transfer: the previous stage's backbone, a fresh head
                 carry_backbone(model, config.init_from)
     guard, best, callbacks = training_callbacks(out, config, state, checkpoint is not None, data_dir, roles)
@@ -190,11 +237,20 @@ def _fit(data_dir, out: Path, config: TrainConfig, strategy, manifest: dict, rol
             continue
         if optimizer_kind(model) != kind:  # a fresh build, or the switch; a resumed stage keeps its optimizer state
             with strategy.scope():
-                model.compile(optimizer=make_optimizer(kind, config, adam_rate), loss=training_loss(config),
-                              metrics=["accuracy"])
+                model.compile(
+                    optimizer=make_optimizer(kind, config, adam_rate), loss=training_loss(config), metrics=["accuracy"]
+                )
         keras_distribute_fixes(model, strategy, train.element_spec)
-        model.fit(train, validation_data=validation, epochs=end, initial_epoch=max(first, initial_epoch),
-                  steps_per_epoch=steps, callbacks=callbacks, verbose=2, shuffle=False)  # the pipeline shuffles
+        model.fit(
+            train,
+            validation_data=validation,
+            epochs=end,
+            initial_epoch=max(first, initial_epoch),
+            steps_per_epoch=steps,
+            callbacks=callbacks,
+            verbose=2,
+            shuffle=False,
+        )  # the pipeline shuffles
         initial_epoch = end
         if model.stop_training:  # early stopping, the time budget or a broken loss ends every stage
             break
@@ -207,10 +263,6 @@ def _train_worker(data_dir, out: Path, config: TrainConfig, strategy, resume: bo
     """A non-chief worker of a multi-worker run: the same training steps as the chief (which writes ``out``),
     its own checkpoints in a temporary folder; resumes from the chief's checkpoint (``out`` on a shared disk).
     Returns {}: the chief evaluates."""
-    import json
-
-    from sras_keras.training.callbacks import STATE
-
     manifest = load_manifest(data_dir)
     roles = data_roles(manifest, config.fold, config.kfold_validation)
     state = json.loads((out / STATE).read_text()) if resume else {}
@@ -221,8 +273,9 @@ def _train_worker(data_dir, out: Path, config: TrainConfig, strategy, resume: bo
         (scratch / "checkpoints").mkdir()
         if resume and (out / BEST_WEIGHTS).exists():
             shutil.copyfile(out / BEST_WEIGHTS, scratch / BEST_WEIGHTS)
-        model, _ = _fit(data_dir, scratch, config, strategy, manifest, roles, state,
-                        out / CHECKPOINT if resume else None)
+        model, _ = _fit(
+            data_dir, scratch, config, strategy, manifest, roles, state, out / CHECKPOINT if resume else None
+        )
         save_model_atomic(model, scratch / FINAL)  # as the chief does: the same saves on every worker
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -22,8 +22,9 @@ import os
 
 import keras
 import tensorflow as tf
+from keras.src.backend.tensorflow import trainer
 
-from sras_keras.errors import SrasError
+from sras_keras.core.errors import SrasError
 
 STRATEGIES = ("auto", "mirrored", "multiworker")
 
@@ -56,9 +57,11 @@ def distribution_strategy(kind: str = "auto") -> tf.distribute.Strategy:
 def _cluster_resolver():
     text = os.environ.get("TF_CONFIG")
     if not text:
-        raise SrasError("--strategy multiworker needs TF_CONFIG, e.g. "
-                        '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
-                        '"task": {"type": "worker", "index": 0}}')
+        raise SrasError(
+            "--strategy multiworker needs TF_CONFIG, e.g. "
+            '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+            '"task": {"type": "worker", "index": 0}}'
+        )
     try:
         document = json.loads(text)
         workers = document["cluster"]["worker"]
@@ -101,9 +104,6 @@ def keras_distribute_fixes(model, strategy: tf.distribute.Strategy, element_spec
     """
     if getattr(model, "_distribute_strategy", None) is None:
         return
-    import keras
-    from keras.src.backend.tensorflow import trainer
-
     if strategy.extended._in_multi_worker_mode() and not getattr(trainer.reduce_per_replica, "_sras_patched", False):
         original_reduce = trainer.reduce_per_replica
 
@@ -112,8 +112,11 @@ def keras_distribute_fixes(model, strategy: tf.distribute.Strategy, element_spec
                 return original_reduce(values, strategy, reduction)
 
             def reduce_one(value):
-                local = (strategy.experimental_local_results(value)[0]
-                         if isinstance(value, tf.distribute.DistributedValues) else value)
+                local = (
+                    strategy.experimental_local_results(value)[0]
+                    if isinstance(value, tf.distribute.DistributedValues)
+                    else value
+                )
                 if local.shape.rank == 0:
                     return strategy.reduce("MEAN", value, axis=None)
                 return original_reduce(value, strategy, reduction)
@@ -124,8 +127,9 @@ def keras_distribute_fixes(model, strategy: tf.distribute.Strategy, element_spec
         trainer.reduce_per_replica = reduce_per_replica
 
     original_build = model._maybe_symbolic_build
-    zeros = tf.nest.map_structure(lambda spec: tf.zeros([1 if d is None else d for d in spec.shape], spec.dtype),
-                                  element_spec)
+    zeros = tf.nest.map_structure(
+        lambda spec: tf.zeros([1 if d is None else d for d in spec.shape], spec.dtype), element_spec
+    )
 
     def build(iterator=None, data_batch=None):
         return original_build(iterator=None, data_batch=zeros if data_batch is None else data_batch)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sras_keras.errors import SrasError
-from sras_keras.io_utils import atomic_path
-from sras_keras.training.callbacks import STATE, settle_best
+from sras_keras.core.errors import SrasError
+from sras_keras.core.io import atomic_path
+from sras_keras.core.run_files import FINAL, STATE
+from sras_keras.training.callbacks import settle_best
 
-FINAL = "model.keras"
 RESUMABLE_CHANGES = ("epochs", "max_minutes", "strategy")  # strategy: the global batch is the same under all
 
 
@@ -30,8 +30,10 @@ def prepare_run(out: Path, config: dict, resume: bool, finished: str = FINAL) ->
         if {k: v for k, v in saved.items() if k not in RESUMABLE_CHANGES} != {
             k: v for k, v in config.items() if k not in RESUMABLE_CHANGES
         }:
-            raise SrasError(f"{out}: --resume with a different config than config.json "
-                            f"(only {' and '.join(RESUMABLE_CHANGES)} may change)")
+            raise SrasError(
+                f"{out}: --resume with a different config than config.json "
+                f"(only {' and '.join(RESUMABLE_CHANGES)} may change)"
+            )
         state = json.loads((out / STATE).read_text())
         if state["epoch"] >= config["epochs"] and (out / finished).exists():
             raise SrasError(f"{out}: already trained {state['epoch']} epochs; raise --epochs to continue")

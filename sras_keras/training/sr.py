@@ -14,33 +14,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sras_keras.config import SRTrainConfig
+from sras_keras.configs.sr import SRTrainConfig
+from sras_keras.core.io import write_json_atomic
+from sras_keras.core.provenance import environment
+from sras_keras.core.run_files import CHECKPOINT, FINAL
 from sras_keras.data.sr_pairs import PatchSampler, crop_to_multiple, downscale, load_hr_images
-from sras_keras.errors import SrasError
-from sras_keras.io_utils import write_json_atomic
-from sras_keras.runinfo import environment
-from sras_keras.training.callbacks import CHECKPOINT, Checkpoint, FiniteLoss, TimeBudget, save_model_atomic
+from sras_keras.models import SRAFBN
+from sras_keras.models.saving import load_sr_model
+from sras_keras.training.callbacks import Checkpoint, FiniteLoss, TimeBudget, save_model_atomic
 from sras_keras.training.distribute import distribution_strategy, set_precision_policy
-from sras_keras.training.run_dir import FINAL, prepare_run
-
-
-
-def load_sr_model(path: str | Path) -> keras.Model:
-    """An SRAFBN saved by this suite, loaded in Keras safe mode; anything else is a clear error."""
-    import sras_keras.models  # noqa: F401  (registers the custom layers for deserialisation)
-    from sras_keras.models import SRAFBN
-
-    path = Path(path)
-    if not path.is_file():
-        raise SrasError(f"{path}: no such model file")
-    try:
-        model = keras.saving.load_model(path, safe_mode=True)
-    except Exception as error:  # Keras raises many types for a wrong or damaged file
-        first_line = str(error).splitlines()[0][:200] if str(error) else ""
-        raise SrasError(f"{path}: not a loadable Keras model ({type(error).__name__}: {first_line})") from None
-    if not isinstance(model, SRAFBN):
-        raise SrasError(f"{path}: holds a {type(model).__name__}, not an SRAFBN super-resolution model")
-    return model
+from sras_keras.training.run_dir import prepare_run
 
 
 class _SampleImages(keras.callbacks.Callback):
@@ -49,7 +32,9 @@ class _SampleImages(keras.callbacks.Callback):
     def __init__(self, log_dir: Path, samples: list[np.ndarray], scale: int):
         super().__init__()
         self.writer = tf.summary.create_file_writer(str(log_dir / "samples"))
-        self.samples = [crop_to_multiple(sample, scale).astype(np.float32)[None, :, :, None] / 255 for sample in samples]
+        self.samples = [
+            crop_to_multiple(sample, scale).astype(np.float32)[None, :, :, None] / 255 for sample in samples
+        ]
         self.scale = scale
 
     def on_epoch_end(self, epoch, logs=None):
@@ -65,8 +50,6 @@ class _SampleImages(keras.callbacks.Callback):
 
 def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resume: bool = False, log=print) -> dict:
     """Train (or resume) an SRAFBN run in ``out``; returns the last epoch's logs."""
-    from sras_keras.models import SRAFBN
-
     out = Path(out)
     state = prepare_run(out, config.to_dict(), resume)
     initial_epoch = state.get("epoch", 0)
@@ -74,12 +57,18 @@ def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resum
     set_precision_policy(config.mixed_precision)
 
     images, _, background = load_hr_images(data_dir, list(config.train_parts))
-    sampler = PatchSampler(images, background, config.patch_size, config.min_foreground, seed=config.seed + initial_epoch)
+    sampler = PatchSampler(
+        images, background, config.patch_size, config.min_foreground, seed=config.seed + initial_epoch
+    )
     if sampler.padded:
-        log(f"{sampler.padded} of {len(images)} training images are smaller than the {config.patch_size}px patch: "
-            "padded with background")
+        log(
+            f"{sampler.padded} of {len(images)} training images are smaller than the {config.patch_size}px patch: "
+            "padded with background"
+        )
     val_images, _, _ = load_hr_images(data_dir, list(config.val_parts))
-    val_sampler = PatchSampler(val_images, background, config.patch_size, config.min_foreground, seed=10_000 + config.seed)
+    val_sampler = PatchSampler(
+        val_images, background, config.patch_size, config.min_foreground, seed=10_000 + config.seed
+    )
     validation = (
         val_sampler.dataset(config.batch_size, config.scale)
         .take(config.val_batches)

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import keras
 
-from sras_keras.config import OPTIMIZERS, TrainConfig
-from sras_keras.errors import SrasError
+from sras_keras.configs.train import OPTIMIZERS, TrainConfig
+from sras_keras.core.errors import SrasError
+from sras_keras.models import classifier_backbone, classifier_backbone_name
+from sras_keras.models.saving import load_classifier
 
 SGD_MOMENTUM = 0.9
 
@@ -16,18 +18,19 @@ SGD_MOMENTUM = 0.9
 def carry_backbone(model: keras.Model, source: str | Path) -> None:
     """Start ``model``'s backbone from the backbone of the trained classifier in ``source`` (a `.keras` file, loaded
     in safe mode); the head stays freshly initialised, so the class sets of the two stages need not agree."""
-    from sras_keras.models import classifier_backbone, classifier_backbone_name
-    from sras_keras.evaluation.classifier import load_classifier
-
     trained = load_classifier(Path(source))
     if classifier_backbone_name(trained) != classifier_backbone_name(model):
-        raise SrasError(f"{source}: a {classifier_backbone_name(trained)} classifier cannot start a "
-                        f"{classifier_backbone_name(model)} run")
+        raise SrasError(
+            f"{source}: a {classifier_backbone_name(trained)} classifier cannot start a "
+            f"{classifier_backbone_name(model)} run"
+        )
     body, trained_body = classifier_backbone(model), classifier_backbone(trained)
     shapes = [tuple(w.shape) for w in body.weights], [tuple(w.shape) for w in trained_body.weights]
     if shapes[0] != shapes[1]:
-        raise SrasError(f"{source}: its backbone's weights do not fit this run's (another input size: "
-                        f"{trained.input_shape[1]} px here {model.input_shape[1]} px?)")
+        raise SrasError(
+            f"{source}: its backbone's weights do not fit this run's (another input size: "
+            f"{trained.input_shape[1]} px here {model.input_shape[1]} px?)"
+        )
     body.set_weights(trained_body.get_weights())
 
 
@@ -38,8 +41,9 @@ def optimizer_stages(config: TrainConfig) -> list[tuple[int, int, str]]:
     if config.optimizer == "adam":
         return [(0, config.epochs, "adam")]
     if not 0 < config.sgd_epoch < config.epochs:
-        raise SrasError(f"adam_then_sgd needs 0 < sgd_epoch < epochs; got sgd_epoch={config.sgd_epoch}, "
-                        f"epochs={config.epochs}")
+        raise SrasError(
+            f"adam_then_sgd needs 0 < sgd_epoch < epochs; got sgd_epoch={config.sgd_epoch}, epochs={config.epochs}"
+        )
     return [(0, config.sgd_epoch, "adam"), (config.sgd_epoch, config.epochs, "sgd")]
 
 

@@ -23,12 +23,16 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image
 
 from sras_keras.cli import main
+from sras_keras.core.errors import SrasError
 from sras_keras.data.readers import MAX_IMAGE_PIXELS, decode_grayscale, display_path, read_image, scan_source
-from sras_keras.errors import SrasError
 from tests.conftest import write_class_tree
 
-SWEEP = settings(deadline=None, derandomize=True, database=None,
-                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SWEEP = settings(
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def sweep(examples: int):
@@ -72,6 +76,7 @@ def read_or_clean_error(path: Path):
 
 # ---- readers -------------------------------------------------------------------------------------------------------
 
+
 @sweep(200)
 @given(extension=st.sampled_from(sorted(FORMATS)), fraction=st.floats(0, 1, exclude_max=True))
 def test_truncated_files_are_a_clean_error_or_the_exact_image(extension, fraction):
@@ -108,8 +113,12 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
 
 def png_claiming(width: int, height: int, rows: bytes = b"") -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(rows, 9))
-            + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(rows, 9))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def bmp_claiming(width: int, height: int) -> bytes:
@@ -141,17 +150,18 @@ def test_a_real_decompression_bomb_is_refused():
 
 
 @sweep(40)
-@given(image=arrays(np.uint16, st.tuples(st.integers(1, 12), st.integers(1, 12))),
-       fmt=st.sampled_from(["PNG", "TIFF"]))
+@given(image=arrays(np.uint16, st.tuples(st.integers(1, 12), st.integers(1, 12))), fmt=st.sampled_from(["PNG", "TIFF"]))
 def test_sixteen_bit_images_are_scaled_to_eight_bits(image, fmt):
     array = decode_grayscale(encoded(image, fmt), "wide")
     np.testing.assert_array_equal(array, np.round(image.astype(np.float64) * 255 / 65535).astype(np.uint8))
 
 
 @sweep(40)
-@given(grey=st.lists(st.integers(0, 255), min_size=1, max_size=256),
-       indices=arrays(np.uint8, st.tuples(st.integers(1, 10), st.integers(1, 10))),
-       fmt=st.sampled_from(["PNG", "BMP", "TIFF"]))
+@given(
+    grey=st.lists(st.integers(0, 255), min_size=1, max_size=256),
+    indices=arrays(np.uint8, st.tuples(st.integers(1, 10), st.integers(1, 10))),
+    fmt=st.sampled_from(["PNG", "BMP", "TIFF"]),
+)
 def test_grey_palette_images_read_through_their_palette(grey, indices, fmt):
     indices = indices % len(grey)
     image = Image.fromarray(indices, "P")
@@ -162,8 +172,11 @@ def test_grey_palette_images_read_through_their_palette(grey, indices, fmt):
 
 
 @sweep(40)
-@given(image=arrays(np.uint8, st.tuples(st.integers(1, 8), st.integers(1, 8), st.just(3))),
-       palette=st.booleans(), fmt=st.sampled_from(["PNG", "BMP", "TIFF"]))
+@given(
+    image=arrays(np.uint8, st.tuples(st.integers(1, 8), st.integers(1, 8), st.just(3))),
+    palette=st.booleans(),
+    fmt=st.sampled_from(["PNG", "BMP", "TIFF"]),
+)
 def test_colour_images_are_a_clean_error(image, palette, fmt):
     assume(not np.all(image == image[..., :1]))
     picture = Image.fromarray(image, "RGB")
@@ -197,13 +210,15 @@ def test_special_files_are_refused_without_blocking(tmp_path):
 
 # ---- odd names and links in a source tree --------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def class_source(tmp_path_factory):
     return write_class_tree(tmp_path_factory.mktemp("odd") / "source", cells=1)
 
 
 NAME_BYTES = st.binary(min_size=1, max_size=12).filter(
-    lambda name: b"/" not in name and b"\x00" not in name and not name.startswith(b"."))
+    lambda name: b"/" not in name and b"\x00" not in name and not name.startswith(b".")
+)
 
 
 @sweep(40)
@@ -280,6 +295,7 @@ def test_symlink_loop_inside_a_convert_source(tmp_path):
 
 # ---- sras data convert: bad files leave no output ------------------------------------------------------------------
 
+
 def _bad_content(kind: str, seed: int) -> tuple[str, bytes, str]:
     """(extension, bytes, expected phrase) of one bad file."""
     rng = np.random.default_rng(seed)
@@ -302,8 +318,12 @@ def _bad_content(kind: str, seed: int) -> tuple[str, bytes, str]:
 
 
 @sweep(30)
-@given(kind=st.sampled_from(["truncated", "random", "empty", "huge", "colour", "blank"]),
-       folder=st.sampled_from(["1", "9", "22", "X", "Y"]), seed=st.integers(0, 2**16), out_exists=st.booleans())
+@given(
+    kind=st.sampled_from(["truncated", "random", "empty", "huge", "colour", "blank"]),
+    folder=st.sampled_from(["1", "9", "22", "X", "Y"]),
+    seed=st.integers(0, 2**16),
+    out_exists=st.booleans(),
+)
 def test_convert_stops_on_a_bad_file_with_nothing_written(class_source, kind, folder, seed, out_exists):
     extension, data, phrase = _bad_content(kind, seed)
     bad = class_source / folder / f"bad_1_x_1000{extension}"
@@ -312,8 +332,9 @@ def test_convert_stops_on_a_bad_file_with_nothing_written(class_source, kind, fo
     if out_exists:
         out.mkdir()
     try:
-        result = CliRunner().invoke(main, ["data", "convert", str(class_source), str(out), "--image-size", "24",
-                                           "--cell-regex", "_([^_]+)$"])
+        result = CliRunner().invoke(
+            main, ["data", "convert", str(class_source), str(out), "--image-size", "24", "--cell-regex", "_([^_]+)$"]
+        )
     finally:
         bad.unlink()
     try:
@@ -328,11 +349,11 @@ def test_convert_stops_on_a_bad_file_with_nothing_written(class_source, kind, fo
 
 # ---- a corrupted shard ---------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
-    from sras_keras.config import ConvertConfig
+    from sras_keras.configs.convert import ConvertConfig, SplitConfig
     from sras_keras.data.convert import convert
-    from sras_keras.data.splits import SplitConfig
     from sras_keras.data.synthetic import write_synthetic_dataset
 
     root = tmp_path_factory.mktemp("shards")
@@ -364,17 +385,40 @@ def test_verify_names_a_shard_with_one_flipped_bit(converted, tmp_path):
     assert all(shard in line for line in errors)  # and no other shard is blamed
 
 
-@pytest.mark.parametrize("shard", ["train-00000-of-00001.tfrecord", "train-rot-00000-of-00001.tfrecord",
-                                   "val-00000-of-00001.tfrecord", "test-00000-of-00001.tfrecord"])
+@pytest.mark.parametrize(
+    "shard",
+    [
+        "train-00000-of-00001.tfrecord",
+        "train-rot-00000-of-00001.tfrecord",
+        "val-00000-of-00001.tfrecord",
+        "test-00000-of-00001.tfrecord",
+    ],
+)
 def test_train_stops_before_training_on_a_corrupted_shard(converted, tmp_path, shard):
     data = flipped_copy(converted, tmp_path / "data", shard, offset=0.9)
     run = tmp_path / "run"
-    result = CliRunner().invoke(main, ["train", str(data), str(run), "--backbone", "resnet_small", "--weights", "none",
-                                       "--epochs", "1", "--batch-size", "8"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(data),
+            str(run),
+            "--backbone",
+            "resnet_small",
+            "--weights",
+            "none",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+        ],
+    )
     assert result.exit_code == 1, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert lines == [f"error: {data / shard}: shard is corrupted (its sha256 differs from manifest.json); run "
-                     f"`sras data verify {data}` and convert the dataset again"]
+    assert lines == [
+        f"error: {data / shard}: shard is corrupted (its sha256 differs from manifest.json); run "
+        f"`sras data verify {data}` and convert the dataset again"
+    ]
     assert not run.exists()  # stopped before the run folder was made
 
 

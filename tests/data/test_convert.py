@@ -6,15 +6,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sras_keras.config import ConvertConfig
+from sras_keras.configs.convert import ConvertConfig, SplitConfig
+from sras_keras.core.errors import SrasError
 from sras_keras.data import convert as convert_module
 from sras_keras.data.convert import convert
+from sras_keras.data.iam import iam
 from sras_keras.data.inspect import verify
 from sras_keras.data.pipeline import load_manifest, record_decoder, shard_files
-from sras_keras.data.splits import SplitConfig
-from sras_keras.data.iam import iam
 from sras_keras.data.readers import read_image
-from sras_keras.errors import SrasError
 
 CONFIG = ConvertConfig(
     split=SplitConfig("holdout", seed=0, val_fraction=0.25, test_fraction=0.25),
@@ -51,7 +50,9 @@ def test_round_trip_with_rotations_on_training_records_only(bioimlab_tree, tmp_p
     for record in train:
         angles[record["source_path"].numpy()].add(round(float(record["rotation"]), 3))
     assert all(a == {0.0, 90.0, 180.0, 270.0} for a in angles.values())
-    assert manifest["counts"]["records"]["train"] == len(train) == 4 * sum(manifest["counts"]["images"]["train"].values())
+    assert (
+        manifest["counts"]["records"]["train"] == len(train) == 4 * sum(manifest["counts"]["images"]["train"].values())
+    )
 
     for part in ("val", "test"):
         records = read_all(out, [part])
@@ -72,7 +73,7 @@ def test_labels_and_metadata_match_the_source(bioimlab_tree, tmp_path):
     for record in read_all(out, ["test", "val"]):
         path = record["source_path"].numpy().decode()
         cell, name = path.split("/")
-        number = name.split(" ")[1].rstrip("ab.bmp")
+        number = name.split(" ")[1].removesuffix(".bmp").rstrip("ab")
         expected = {"23": "X", "24": "Y"}.get(number, number)
         assert record["class_name"].numpy().decode() == expected
         assert record["cell_id"].numpy().decode() == cell
@@ -89,7 +90,9 @@ def test_kfold_every_fold_gets_rotations(bioimlab_tree, tmp_path):
     assert manifest["rotated_parts"] == ["fold0", "fold1"]
     for part in ("fold0", "fold1"):
         assert manifest["counts"]["records"][part] == 2 * sum(manifest["counts"]["images"][part].values())
-        assert len(read_all(tmp_path / "out", [part], rotations=False)) == sum(manifest["counts"]["images"][part].values())
+        assert len(read_all(tmp_path / "out", [part], rotations=False)) == sum(
+            manifest["counts"]["images"][part].values()
+        )
 
 
 def test_resume_after_interruption_gives_identical_shards(bioimlab_tree, tmp_path, monkeypatch):
@@ -149,10 +152,13 @@ def test_bad_image_stops_before_anything_is_written(bioimlab_tree, tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"magnify": 0.5}, "must be at least 1"),
-    ({"magnify": 2.0, "preprocess": "square_resize"}, "iam only"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"magnify": 0.5}, "must be at least 1"),
+        ({"magnify": 2.0, "preprocess": "square_resize"}, "iam only"),
+    ],
+)
 def test_bad_magnify_is_refused_before_anything_is_written(bioimlab_tree, tmp_path, changes, message):
     import dataclasses
 
@@ -195,7 +201,10 @@ def test_verify_catches_a_flipped_byte_and_a_missing_shard(bioimlab_tree, tmp_pa
 
 def test_square_resize_and_white_background(class_tree, tmp_path):
     config = ConvertConfig(
-        cell_regex=r"_([^_]+)$", preprocess="square_resize", image_size=40, split=SplitConfig("kfold", folds=3, group_by="cell")
+        cell_regex=r"_([^_]+)$",
+        preprocess="square_resize",
+        image_size=40,
+        split=SplitConfig("kfold", folds=3, group_by="cell"),
     )
     manifest = convert(class_tree, tmp_path / "out", config, log=lambda line: None)
     assert manifest["background"] == "white" and manifest["source"]["layout"] == "class_folders"
@@ -207,11 +216,13 @@ def test_invert_gives_the_negative_on_a_black_ground(class_tree, tmp_path):
     """The G band (dark bands on white) inverted reads like the Q band: a plain conversion's negative."""
     config = ConvertConfig(cell_regex=r"_([^_]+)$", image_size=40, split=SplitConfig("kfold", folds=3, group_by="cell"))
     plain = convert(class_tree, tmp_path / "plain", config, log=lambda line: None)
-    inverted = convert(class_tree, tmp_path / "inverted", dataclasses.replace(config, invert=True),
-                       log=lambda line: None)
+    inverted = convert(
+        class_tree, tmp_path / "inverted", dataclasses.replace(config, invert=True), log=lambda line: None
+    )
     assert (plain["background"], inverted["background"]) == ("white", "black")
-    by_path = {r["source_path"].numpy(): r["image"].numpy().astype(int)
-               for r in read_all(tmp_path / "plain", ["fold0"])}
+    by_path = {
+        r["source_path"].numpy(): r["image"].numpy().astype(int) for r in read_all(tmp_path / "plain", ["fold0"])
+    }
     records = read_all(tmp_path / "inverted", ["fold0"])
     assert records and {r["source_path"].numpy() for r in records} == set(by_path)
     for record in records:
@@ -224,7 +235,7 @@ def test_two_jobs_converting_into_one_folder_take_turns(bioimlab_tree, tmp_path)
     import threading
     import time
 
-    from sras_keras.io_utils import exclusive
+    from sras_keras.core.io import exclusive
 
     out, waiting, later = tmp_path / "out", [], []
     with exclusive(out):  # a first job is building it

@@ -6,12 +6,11 @@ import json
 import pytest
 import tensorflow as tf
 
-from sras_keras.config import ConvertConfig
+from sras_keras.configs.convert import ConvertConfig, SplitConfig
+from sras_keras.core.errors import SrasError
 from sras_keras.data.convert import convert
 from sras_keras.data.labels import X_INDEX, Y_INDEX
 from sras_keras.data.pipeline import load_manifest, make_dataset, record_decoder, shard_files
-from sras_keras.data.splits import SplitConfig
-from sras_keras.errors import SrasError
 from tests.conftest import write_bioimlab_tree
 
 
@@ -27,8 +26,12 @@ def records(out, parts, **kinds):
 
 
 def test_honest_smote_touches_training_records_only(source, tmp_path):
-    config = ConvertConfig(split=SplitConfig("holdout", seed=0, val_fraction=0.25, test_fraction=0.25), rotations=2,
-                           image_size=32, smote=True)
+    config = ConvertConfig(
+        split=SplitConfig("holdout", seed=0, val_fraction=0.25, test_fraction=0.25),
+        rotations=2,
+        image_size=32,
+        smote=True,
+    )
     manifest = convert(source, tmp_path / "out", config, log=lambda line: None)
     train_counts = manifest["counts"]["images"]["train"]
     largest = max(train_counts.values())

@@ -64,7 +64,9 @@ def test_square_resize_pads_centred_and_enlarges():
 def test_same_result_in_tf_data_and_eagerly():
     images = [canvas_with_block((60, 40), (25, 9), (3, 7)), canvas_with_block((250, 90), (240, 30), (5, 5))]
     eager = [iam(image, size=128).numpy() for image in images]
-    dataset = tf.data.Dataset.from_generator(lambda: iter(images), output_signature=tf.TensorSpec([None, None], tf.uint8))
+    dataset = tf.data.Dataset.from_generator(
+        lambda: iter(images), output_signature=tf.TensorSpec([None, None], tf.uint8)
+    )
     graph = [out.numpy() for out in dataset.map(lambda image: iam(image, size=128))]
     for a, b in zip(eager, graph):
         np.testing.assert_array_equal(a, b)
@@ -104,8 +106,8 @@ def test_magnify_enlarges_small_crops_keeps_their_proportions_and_still_fits():
 
 
 def test_magnify_is_refused_for_preprocessings_that_fill_the_canvas():
+    from sras_keras.core.errors import SrasError
     from sras_keras.data.iam import final_image
-    from sras_keras.errors import SrasError
 
     with pytest.raises(SrasError, match="IAM only"):
         final_image("square_resize", 64, 0, magnify=2)

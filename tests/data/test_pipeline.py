@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
 
-from sras_keras.config import ConvertConfig
+from sras_keras.configs.convert import ConvertConfig, SplitConfig
+from sras_keras.core.errors import SrasError
 from sras_keras.data.convert import convert
 from sras_keras.data.pipeline import make_dataset, record_count
-from sras_keras.data.splits import SplitConfig
-from sras_keras.errors import SrasError
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +62,9 @@ def test_unknown_part(converted):
 def test_flips_mirror_each_chromosome_before_placement(converted):
     out, _ = converted
     plain = next(iter(make_dataset(out, "test", batch_size=64, autotune=False)))[0].numpy()[..., 0]
-    flipped = next(iter(make_dataset(out, "test", batch_size=64, autotune=False, flip="both", seed=3)))[0].numpy()[..., 0]
+    flipped = next(iter(make_dataset(out, "test", batch_size=64, autotune=False, flip="both", seed=3)))[0].numpy()[
+        ..., 0
+    ]
     again = next(iter(make_dataset(out, "test", batch_size=64, autotune=False, flip="both", seed=3)))[0].numpy()[..., 0]
     np.testing.assert_array_equal(flipped, again)
     mirrored = 0
@@ -121,8 +122,10 @@ def test_batched_canvas_matches_the_per_record_decoder(tmp_path, placement):
     convert(source, tmp_path / "out", config, log=lambda line: None)
     manifest = load_manifest(tmp_path / "out")
     decode = record_decoder(manifest)
-    expected = {record["source_path"].numpy(): record["image"].numpy()
-                for record in tf.data.TFRecordDataset(shard_files(tmp_path / "out", ["test"], False)).map(decode)}
+    expected = {
+        record["source_path"].numpy(): record["image"].numpy()
+        for record in tf.data.TFRecordDataset(shard_files(tmp_path / "out", ["test"], False)).map(decode)
+    }
     batches = list(make_dataset(tmp_path / "out", "test", batch_size=5, rotations=False, with_metadata=True))
     seen = 0
     for images, _, metadata in batches:
@@ -142,29 +145,32 @@ def test_cell_batches_fill_each_batch_from_one_cell(tmp_path, placement):
     from tests.conftest import write_bioimlab_tree
 
     source = write_bioimlab_tree(tmp_path / "source", cells=10, male_cells=(1, 2, 3, 4, 5, 6, 7, 8, 9, 10))
-    config = ConvertConfig(split=SplitConfig("holdout", seed=0), rotations=2, image_size=24, smote=True,
-                           placement=placement)
+    config = ConvertConfig(
+        split=SplitConfig("holdout", seed=0), rotations=2, image_size=24, smote=True, placement=placement
+    )
     manifest = convert(source, tmp_path / "out", config, log=lambda line: None)
     images = json.loads((tmp_path / "out" / "splits.json").read_text())["images"]
     cell_of = {image["path"]: image["cell_id"] for image in images}
-    home = {image["path"]: cell_of[image["parents"][0]] if image.get("synthetic") else image["cell_id"]
-            for image in images}
+    home = {
+        image["path"]: cell_of[image["parents"][0]] if image.get("synthetic") else image["cell_id"] for image in images
+    }
     options = dict(batch_size=8, shuffle=True, seed=2, flip="horizontal", scale=0.1, cell_batches=True)
     batches = list(make_dataset(tmp_path / "out", "train", with_metadata=True, **options))
     paths = [path.decode() for _, _, metadata in batches for path in metadata["source_path"].numpy()]
-    assert all(len({home[path.decode()] for path in metadata["source_path"].numpy()}) == 1
-               for _, _, metadata in batches)
+    assert all(
+        len({home[path.decode()] for path in metadata["source_path"].numpy()}) == 1 for _, _, metadata in batches
+    )
     assert len(paths) == record_count(tmp_path / "out", ["train"], True, synthetic=True)
     assert sum(len(labels) == 8 for _, labels, _ in batches) >= len(batches) - len(set(home.values()))
     synthetic = [path for path in paths if path.startswith("smote/")]
     assert synthetic and manifest["counts"]["synthetic"]["train"] > 0
     plain = list(make_dataset(tmp_path / "out", "train", **options))  # without metadata: (image, label) only
     assert all(len(batch) == 2 and batch[0].shape[1:] == (24, 24, 1) for batch in plain)
-    np.testing.assert_array_equal(np.concatenate([labels for _, labels in plain]),
-                                  np.concatenate([labels for _, labels, _ in batches]))
+    np.testing.assert_array_equal(
+        np.concatenate([labels for _, labels in plain]), np.concatenate([labels for _, labels, _ in batches])
+    )
     mixed = list(make_dataset(tmp_path / "out", "train", with_metadata=True, **{**options, "cell_batches": False}))
-    assert any(len({home[path.decode()] for path in metadata["source_path"].numpy()}) > 1
-               for _, _, metadata in mixed)
+    assert any(len({home[path.decode()] for path in metadata["source_path"].numpy()}) > 1 for _, _, metadata in mixed)
 
 
 def test_cell_batches_need_cell_ids(tmp_path):

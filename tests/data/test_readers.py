@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sras_keras.core.errors import SrasError
 from sras_keras.data.labels import CLASS_NAMES, X_INDEX, Y_INDEX, parse_label
 from sras_keras.data.readers import read_image, scan_source
-from sras_keras.errors import SrasError
 
 
 def test_label_codings():
@@ -80,7 +80,11 @@ def test_missing_source():
 
 @pytest.mark.parametrize(
     "content, problem",
-    [(b"", "empty file"), (b"BM\x00\x01garbage", "not a readable image"), (b"\x89PNG\r\n\x1a\nxx", "not a readable image")],
+    [
+        (b"", "empty file"),
+        (b"BM\x00\x01garbage", "not a readable image"),
+        (b"\x89PNG\r\n\x1a\nxx", "not a readable image"),
+    ],
 )
 def test_unreadable_images_are_named(tmp_path, content, problem):
     path = tmp_path / "bad.png"

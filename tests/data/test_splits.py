@@ -2,16 +2,10 @@ import collections
 
 import pytest
 
+from sras_keras.configs.convert import SplitConfig
+from sras_keras.core.errors import SrasError
 from sras_keras.data.readers import SourceImage
-from sras_keras.data.splits import (
-    SplitConfig,
-    assign_parts,
-    duplicates_across_parts,
-    parts_from_file,
-    splits_document,
-    write_splits,
-)
-from sras_keras.errors import SrasError
+from sras_keras.data.splits import assign_parts, duplicates_across_parts, parts_from_file, splits_document, write_splits
 
 
 def bioimlab_like(cells=119, males=45):

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from sras_keras.core.errors import SrasError
 from sras_keras.data.sr_pairs import PatchSampler, downscale
-from sras_keras.errors import SrasError
 
 
 def chromosome(height, width, value=200):

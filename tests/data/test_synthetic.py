@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sras_keras.core.errors import SrasError
 from sras_keras.data.labels import CLASS_NAMES, X_INDEX, Y_INDEX
 from sras_keras.data.synthetic import (
     CLASS_GEOMETRY,
@@ -14,7 +15,6 @@ from sras_keras.data.synthetic import (
     render_chromosome,
     write_synthetic_dataset,
 )
-from sras_keras.errors import SrasError
 
 BIOIMLAB_NAME = re.compile(r"^(\d+) (\d+)([ab]?)\.bmp$")
 AUTOSOMES = {c: 2 for c in range(X_INDEX)}

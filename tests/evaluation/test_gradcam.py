@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from sras_keras.errors import SrasError
+from sras_keras.core.errors import SrasError
 from sras_keras.evaluation.gradcam import grad_cam, gradcam_model, overlay
 
 
@@ -15,7 +15,7 @@ def planted(rng, n, size=24, patch=6):
     corners = rng.integers(0, size - patch, (n, 2))
     for image, label, (top, left) in zip(images, labels, corners):
         if label:
-            image[top:top + patch, left:left + patch] = 255
+            image[top : top + patch, left : left + patch] = 255
     return images, labels, corners
 
 

@@ -35,7 +35,9 @@ def test_per_class_table(known):
     x = metrics["per_class"]["X"]
     tp = matrix[22, 22]
     assert x["precision"] == pytest.approx(tp / matrix[:, 22].sum())
-    assert x["binary_accuracy"] == pytest.approx((len(labels) - matrix[:, 22].sum() - matrix[22].sum() + 2 * tp) / len(labels))
+    assert x["binary_accuracy"] == pytest.approx(
+        (len(labels) - matrix[:, 22].sum() - matrix[22].sum() + 2 * tp) / len(labels)
+    )
 
 
 def test_perfect_predictions():

@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import f1_score
 
-from sras_keras.errors import SrasError
+from sras_keras.core.errors import SrasError
 from sras_keras.evaluation.statistics import (
     bootstrap_ci,
     coral_distance,
@@ -68,11 +68,14 @@ def test_mmd_test_on_a_clear_shift():
 
 
 def test_permutation_p_values_are_uniform_under_the_null():
-    p_values = np.array([
-        mmd_test(gaussian(15, seed=2 * rep), gaussian(15, seed=2 * rep + 1), bootstraps=1, permutations=99, seed=rep)
-        .p_value
-        for rep in range(40)
-    ])
+    p_values = np.array(
+        [
+            mmd_test(
+                gaussian(15, seed=2 * rep), gaussian(15, seed=2 * rep + 1), bootstraps=1, permutations=99, seed=rep
+            ).p_value
+            for rep in range(40)
+        ]
+    )
     assert np.mean(p_values < 0.1) <= 0.25
     assert stats.kstest(p_values, "uniform").pvalue > 0.01
 

@@ -16,20 +16,60 @@ from pathlib import Path
 
 import pytest
 
-SHRINK = ["--set", "convert.image_size=32", "--set", "convert.rotations=2", "--set", "train.epochs=2",
-          "--set", "train.batch_size=32", "--set", "train.max_minutes=null",
-          "--set", "sr_train.preset=tiny", "--set", "sr_train.patch_size=16", "--set", "sr_train.batch_size=4",
-          "--set", "sr_train.epochs=1", "--set", "sr_train.steps_per_epoch=2", "--set", "sr_train.val_batches=1",
-          "--set", "sr_train.max_minutes=null"]
+SHRINK = [
+    "--set",
+    "convert.image_size=32",
+    "--set",
+    "convert.rotations=2",
+    "--set",
+    "train.epochs=2",
+    "--set",
+    "train.batch_size=32",
+    "--set",
+    "train.max_minutes=null",
+    "--set",
+    "sr_train.preset=tiny",
+    "--set",
+    "sr_train.patch_size=16",
+    "--set",
+    "sr_train.batch_size=4",
+    "--set",
+    "sr_train.epochs=1",
+    "--set",
+    "sr_train.steps_per_epoch=2",
+    "--set",
+    "sr_train.val_batches=1",
+    "--set",
+    "sr_train.max_minutes=null",
+]
 
 
 def run_demo(root, name):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
-    command = [sys.executable, "-m", "sras_keras.cli", "cv", "run", "--recipe", "demo", *SHRINK,
-               "--data-root", str(root / "data"), "--runs", str(root / name / "runs"),
-               "--tfrecords", str(root / name / "tfrecords")]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900,
-                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    command = [
+        sys.executable,
+        "-m",
+        "sras_keras.cli",
+        "cv",
+        "run",
+        "--recipe",
+        "demo",
+        *SHRINK,
+        "--data-root",
+        str(root / "data"),
+        "--runs",
+        str(root / name / "runs"),
+        "--tfrecords",
+        str(root / name / "tfrecords"),
+    ]
+    result = subprocess.run(
+        command,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     datasets = [p.parent for p in (root / name / "tfrecords" / "converted").glob("sr-*/manifest.json")]
     assert len(datasets) == 1, datasets

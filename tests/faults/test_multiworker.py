@@ -22,12 +22,26 @@ import types
 import numpy as np
 import pytest
 
-from sras_keras.errors import SrasError
+from sras_keras.core.errors import SrasError
 from sras_keras.training.distribute import distribution_strategy, is_chief
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
-TRAIN = ["--backbone", "resnet_small", "--weights", "none", "--batch-size", "32", "--epochs", "2",
-         "--learning-rate", "2e-3", "--dropout", "0", "--seed", "0"]
+TRAIN = [
+    "--backbone",
+    "resnet_small",
+    "--weights",
+    "none",
+    "--batch-size",
+    "32",
+    "--epochs",
+    "2",
+    "--learning-rate",
+    "2e-3",
+    "--dropout",
+    "0",
+    "--seed",
+    "0",
+]
 
 
 def test_strategy_choice_and_chief(monkeypatch):
@@ -78,21 +92,48 @@ def test_two_cpu_workers_match_one(tmp_path):
     import sras_keras.models  # noqa: F401  (registers the custom layers)
 
     sras = [sys.executable, "-m", "sras_keras.cli"]
-    subprocess.run([*sras, "data", "synth", tmp_path / "source", "--cells", "6"], env=ENV, check=True,
-                   capture_output=True)
-    subprocess.run([*sras, "data", "convert", tmp_path / "source", tmp_path / "data", "--split", "holdout",
-                    "--image-size", "32", "--rotations", "2", "--smote", "--records-per-shard", "64"],
-                   env=ENV, check=True, capture_output=True)
-    one = subprocess.run([*sras, "train", tmp_path / "data", tmp_path / "one", *TRAIN], env=ENV, capture_output=True,
-                         text=True, timeout=600)
+    subprocess.run(
+        [*sras, "data", "synth", tmp_path / "source", "--cells", "6"], env=ENV, check=True, capture_output=True
+    )
+    subprocess.run(
+        [
+            *sras,
+            "data",
+            "convert",
+            tmp_path / "source",
+            tmp_path / "data",
+            "--split",
+            "holdout",
+            "--image-size",
+            "32",
+            "--rotations",
+            "2",
+            "--smote",
+            "--records-per-shard",
+            "64",
+        ],
+        env=ENV,
+        check=True,
+        capture_output=True,
+    )
+    one = subprocess.run(
+        [*sras, "train", tmp_path / "data", tmp_path / "one", *TRAIN],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert one.returncode == 0, one.stderr[-3000:]
 
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     workers = [
-        subprocess.Popen([*sras, "train", tmp_path / "data", tmp_path / "two", *TRAIN, "--strategy", "multiworker"],
-                         env={**ENV, "TF_CONFIG": json.dumps({"cluster": cluster,
-                                                              "task": {"type": "worker", "index": i}})},
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [*sras, "train", tmp_path / "data", tmp_path / "two", *TRAIN, "--strategy", "multiworker"],
+            env={**ENV, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for i in range(2)
     ]
     outputs = [worker.communicate(timeout=600) for worker in workers]
@@ -107,8 +148,9 @@ def test_two_cpu_workers_match_one(tmp_path):
             assert float(b[key]) == pytest.approx(float(a[key]), rel=2e-3), key
         assert abs(float(a["accuracy"]) - float(b["accuracy"])) * 384 <= 2.01  # 384 training records an epoch
         assert abs(float(a["val_accuracy"]) - float(b["val_accuracy"])) * 46 <= 2.01  # 46 validation images
-    weights = [keras.saving.load_model(tmp_path / run / "checkpoints" / "last.keras").get_weights()
-               for run in ("one", "two")]
+    weights = [
+        keras.saving.load_model(tmp_path / run / "checkpoints" / "last.keras").get_weights() for run in ("one", "two")
+    ]
     difference = max(float(np.abs(a - b).max()) for a, b in zip(*weights))
     print(f"max |weight difference| one vs two workers: {difference:.2e}")
     assert difference < 2e-2, difference

@@ -26,10 +26,32 @@ import pytest
 
 SRAS = [sys.executable, "-m", "sras_keras.cli"]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
-TRAIN = ["--backbone", "resnet_small", "--weights", "none", "--batch-size", "32", "--learning-rate", "2e-3",
-         "--patience", "10"]
-SR = ["--preset", "tiny", "--patch-size", "16", "--batch-size", "4", "--steps-per-epoch", "8", "--halve-at", "2",
-      "--max-minutes", "30"]
+TRAIN = [
+    "--backbone",
+    "resnet_small",
+    "--weights",
+    "none",
+    "--batch-size",
+    "32",
+    "--learning-rate",
+    "2e-3",
+    "--patience",
+    "10",
+]
+SR = [
+    "--preset",
+    "tiny",
+    "--patch-size",
+    "16",
+    "--batch-size",
+    "4",
+    "--steps-per-epoch",
+    "8",
+    "--halve-at",
+    "2",
+    "--max-minutes",
+    "30",
+]
 
 
 def sras(*args, check=True):
@@ -76,8 +98,21 @@ def state(run: Path) -> dict:
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("faults")
     sras("data", "synth", root / "source", "--cells", "6", "--seed", "3")
-    sras("data", "convert", root / "source", root / "data", "--split", "holdout", "--image-size", "32",
-         "--rotations", "2", "--smote", "--records-per-shard", "64")
+    sras(
+        "data",
+        "convert",
+        root / "source",
+        root / "data",
+        "--split",
+        "holdout",
+        "--image-size",
+        "32",
+        "--rotations",
+        "2",
+        "--smote",
+        "--records-per-shard",
+        "64",
+    )
     # SR on a dataset without SMOTE: `sras sr train` on a --smote dataset fails ("smote/train/X-00000: cannot
     # read": sr_pairs.load_hr_images reads splits.json's synthetic entries as files), a bug outside this test
     sras("data", "convert", root / "source", root / "plain", "--split", "holdout", "--image-size", "32")
@@ -85,8 +120,23 @@ def dataset(tmp_path_factory):
 
 
 def test_convert_killed_mid_write_then_rerun_is_byte_identical(dataset, tmp_path):
-    args = ["data", "convert", dataset / "source", None, "--split", "holdout", "--image-size", "32",
-            "--rotations", "6", "--smote", "--records-per-shard", "16", "--seed", "1"]
+    args = [
+        "data",
+        "convert",
+        dataset / "source",
+        None,
+        "--split",
+        "holdout",
+        "--image-size",
+        "32",
+        "--rotations",
+        "6",
+        "--smote",
+        "--records-per-shard",
+        "16",
+        "--seed",
+        "1",
+    ]
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     sras(*[reference if a is None else a for a in args])
     rng = np.random.default_rng(7)
@@ -94,8 +144,12 @@ def test_convert_killed_mid_write_then_rerun_is_byte_identical(dataset, tmp_path
     for _ in range(2):  # two kills at seeded random instants of the shard-writing phase, then a clean finish
         delay = float(rng.uniform(0, 1.5))
         started = lambda pid: any(killed.glob(f".*.{pid}.tmp.tfrecord"))  # noqa: E731  (writing a shard)
-        if kill_when([killed if a is None else a for a in args], started, delay,
-                     finished=lambda: (killed / "manifest.json").exists()):
+        if kill_when(
+            [killed if a is None else a for a in args],
+            started,
+            delay,
+            finished=lambda: (killed / "manifest.json").exists(),
+        ):
             kills += 1
             assert not (killed / "manifest.json").exists()
     assert kills >= 1
@@ -119,8 +173,9 @@ def test_train_killed_then_resumed_equals_a_clean_resume(dataset, tmp_path):
     rng = np.random.default_rng(11)
     delay = float(rng.uniform(0, 2.0))  # one epoch is about 1-3 s here
     checkpointed = lambda pid: (run / "checkpoints" / "state.json").exists()  # noqa: E731
-    assert kill_when(["train", data, run, *TRAIN, "--epochs", epochs], checkpointed, delay), \
+    assert kill_when(["train", data, run, *TRAIN, "--epochs", epochs], checkpointed, delay), (
         "the run finished before the kill: raise --epochs"
+    )
     committed = state(run)["epoch"]
     assert 1 <= committed < epochs
     sras("train", data, run, *TRAIN, "--epochs", epochs, "--resume")
@@ -143,8 +198,12 @@ def test_train_killed_while_writing_its_checkpoint(dataset, tmp_path):
     import sras_keras.models  # noqa: F401  (registers the custom layers)
 
     data, run, epochs = dataset / "data", tmp_path / "run", 3
-    writing = lambda pid: ((run / "checkpoints" / "state.json").exists()  # noqa: E731  (epoch 2 or later)
-                           and any((run / "checkpoints").glob(f".last.{pid}.tmp.keras")))
+
+    def writing(pid):  # epoch 2 or later, its checkpoint half-written
+        return (run / "checkpoints" / "state.json").exists() and any(
+            (run / "checkpoints").glob(f".last.{pid}.tmp.keras")
+        )
+
     assert kill_when(["train", data, run, *TRAIN, "--epochs", epochs], writing, 0.0)
     committed = state(run)["epoch"]
     written = [int(row["epoch"]) for row in history(run)]
@@ -163,8 +222,11 @@ def test_train_killed_while_writing_its_checkpoint(dataset, tmp_path):
 def test_sr_train_killed_then_resumed_completes(dataset, tmp_path):
     data, run, epochs = dataset / "plain", tmp_path / "sr", 12
     rng = np.random.default_rng(5)
-    assert kill_when(["sr", "train", data, run, *SR, "--epochs", epochs],
-                     lambda pid: (run / "checkpoints" / "state.json").exists(), float(rng.uniform(0, 0.6)))
+    assert kill_when(
+        ["sr", "train", data, run, *SR, "--epochs", epochs],
+        lambda pid: (run / "checkpoints" / "state.json").exists(),
+        float(rng.uniform(0, 0.6)),
+    )
     committed = state(run)["epoch"]
     assert 1 <= committed < epochs
     sras("sr", "train", data, run, *SR, "--epochs", epochs, "--resume")
@@ -176,7 +238,7 @@ def test_sr_train_killed_then_resumed_completes(dataset, tmp_path):
 def test_a_run_killed_after_its_last_epoch_finishes_on_resume(tmp_path):
     """Killed after the last checkpoint but before model.keras / metrics.json: --resume used to refuse ("already
     trained N epochs"); now it trains nothing more and writes the missing outputs."""
-    from sras_keras.errors import SrasError
+    from sras_keras.core.errors import SrasError
     from sras_keras.training.run_dir import prepare_run
 
     run = tmp_path / "run"

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from sras_keras.config import ConvertConfig
+from sras_keras.configs.convert import ConvertConfig, SplitConfig
 from sras_keras.data.convert import convert
 from sras_keras.data.readers import scan_source
-from sras_keras.data.splits import SplitConfig, assign_parts
+from sras_keras.data.splits import assign_parts
 from tests.conftest import require_real_set
 
 pytestmark = pytest.mark.realdata

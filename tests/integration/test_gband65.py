@@ -5,10 +5,9 @@ import json
 
 import pytest
 
-from sras_keras.config import ConvertConfig
+from sras_keras.configs.convert import ConvertConfig, SplitConfig
 from sras_keras.data.convert import convert
 from sras_keras.data.pipeline import make_dataset
-from sras_keras.data.splits import SplitConfig
 from tests.conftest import require_real_set
 
 pytestmark = pytest.mark.realdata

@@ -10,9 +10,16 @@ import keras
 import numpy as np
 import pytest
 
-from sras_keras.errors import SrasError
-from sras_keras.models import backbones
-from sras_keras.models.backbones import (
+from sras_keras.core.errors import SrasError
+from sras_keras.models import registry
+from sras_keras.models.classifier import (
+    build_classifier,
+    check_compatible,
+    classifier_backbone,
+    classifier_backbone_name,
+    feature_model,
+)
+from sras_keras.models.registry import (
     BackboneSpec,
     backbone_names,
     build_backbone,
@@ -20,13 +27,6 @@ from sras_keras.models.backbones import (
     keras_application,
     load_weights_file,
     register_backbone,
-)
-from sras_keras.models.classifier import (
-    build_classifier,
-    check_compatible,
-    classifier_backbone,
-    classifier_backbone_name,
-    feature_model,
 )
 
 PAPER_BACKBONES = ["inception_resnet_v2", "resnet50", "vgg19", "xception"]
@@ -99,7 +99,7 @@ def test_unknown_pooling_is_refused():
 
 
 def test_registry_is_open(monkeypatch):
-    monkeypatch.setattr(backbones, "_REGISTRY", dict(backbones._REGISTRY))
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     register_backbone(
         BackboneSpec(
             name="vgg16_open_registry_example",  # "vgg16" itself is registered for the two-step study
@@ -119,8 +119,8 @@ def test_registry_is_open(monkeypatch):
 OFFLINE_IMAGENET = textwrap.dedent(
     """
     import time
-    from sras_keras.errors import SrasError
-    from sras_keras.models.backbones import build_backbone
+    from sras_keras.core.errors import SrasError
+    from sras_keras.models.registry import build_backbone
     start = time.monotonic()
     try:
         build_backbone("vgg19", 32, "imagenet")
@@ -134,9 +134,7 @@ OFFLINE_IMAGENET = textwrap.dedent(
 def test_imagenet_weights_offline_give_a_clear_error(tmp_path):
     """Keras reads KERAS_HOME once at import, so an empty cache needs a fresh interpreter."""
     env = {**os.environ, "KERAS_HOME": str(tmp_path / "keras_home"), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    run = subprocess.run(
-        [sys.executable, "-c", OFFLINE_IMAGENET], env=env, capture_output=True, text=True, timeout=120
-    )
+    run = subprocess.run([sys.executable, "-c", OFFLINE_IMAGENET], env=env, capture_output=True, text=True, timeout=120)
     if "DOWNLOADED" in run.stdout:
         pytest.skip("this machine can download the ImageNet weights")
     assert "SRASERROR" in run.stdout, run.stdout + run.stderr
@@ -251,5 +249,8 @@ def test_batchnorm_momentum_reaches_every_nested_layer_and_is_saved(tmp_path):
 
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
-    assert {layer.momentum for layer in classifier_backbone(loaded).layers
-            if isinstance(layer, keras.layers.BatchNormalization)} == {0.9}
+    assert {
+        layer.momentum
+        for layer in classifier_backbone(loaded).layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    } == {0.9}

@@ -4,18 +4,21 @@ import keras
 import numpy as np
 import pytest
 
-from sras_keras.evaluation.classifier import load_classifier
 from sras_keras.models.classifier import build_classifier, classifier_backbone, classifier_backbone_name
+from sras_keras.models.saving import load_classifier
 
 
 def _norm_layers(model, kind):
     return [layer for layer in classifier_backbone(model).layers if isinstance(layer, kind)]
 
 
-@pytest.mark.parametrize(("name", "present", "absent"), [
-    ("resnet_small", keras.layers.GroupNormalization, keras.layers.BatchNormalization),
-    ("resnet_small_bn", keras.layers.BatchNormalization, keras.layers.GroupNormalization),
-])
+@pytest.mark.parametrize(
+    ("name", "present", "absent"),
+    [
+        ("resnet_small", keras.layers.GroupNormalization, keras.layers.BatchNormalization),
+        ("resnet_small_bn", keras.layers.BatchNormalization, keras.layers.GroupNormalization),
+    ],
+)
 def test_each_variant_uses_one_normalisation(name, present, absent):
     model = build_classifier(name, 32)
     assert _norm_layers(model, present) and not _norm_layers(model, absent)

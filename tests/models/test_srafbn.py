@@ -219,8 +219,18 @@ def test_config_round_trip():
     model = _tiny(scale=4, step_weighting="softmax", recon_1x1=False, pixel_range=255.0, mean=200.0)
     config = model.get_config()
     expected_fields = {
-        "channels", "num_features", "num_groups", "num_steps", "scale", "mean", "pixel_range",
-        "upsample", "recon_1x1", "step_weighting", "attn_dim", "attn_floor",
+        "channels",
+        "num_features",
+        "num_groups",
+        "num_steps",
+        "scale",
+        "mean",
+        "pixel_range",
+        "upsample",
+        "recon_1x1",
+        "step_weighting",
+        "attn_dim",
+        "attn_floor",
     }
     assert expected_fields <= set(config)
     clone = SRAFBN.from_config(config)

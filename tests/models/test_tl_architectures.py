@@ -5,11 +5,12 @@ import keras
 import numpy as np
 import pytest
 
-from sras_keras.errors import SrasError
+from sras_keras.core.errors import SrasError
 from sras_keras.evaluation.gradcam import grad_cam
-from sras_keras.models import native_heads, swin_t, torch_style, vit_s16
-from sras_keras.models.backbones import backbone_names, build_backbone, get_backbone
-from sras_keras.models.classifier import FEATURES_LAYER, build_classifier, classifier_backbone, feature_model
+from sras_keras.models import heads
+from sras_keras.models.backbones import swin_t, torch_style, vit_s16
+from sras_keras.models.classifier import build_classifier, classifier_backbone, feature_model
+from sras_keras.models.registry import backbone_names, build_backbone, get_backbone
 from sras_keras.models.tl_architectures import TL_ARCHITECTURES, TL_REFERENCE_SIZE
 
 STUDY = list(TL_ARCHITECTURES.values())
@@ -169,10 +170,10 @@ CUSTOM_LAYERS = [
     swin_t.PatchMergingGather(),
     vit_s16.ClassTokenPositionEmbedding(),
     vit_s16.PatchTokensToGrid((2, 3)),
-    native_heads.AdaptiveAveragePooling2D((7, 7)),
-    native_heads.VGGClassifierFeatures(64, 0.5, 7),
-    native_heads.PooledDense(32, "hard_swish"),
-    native_heads.ClassTokenPool(),
+    heads.AdaptiveAveragePooling2D((7, 7)),
+    heads.VGGClassifierFeatures(64, 0.5, 7),
+    heads.PooledDense(32, "hard_swish"),
+    heads.ClassTokenPool(),
 ]
 
 
@@ -185,11 +186,11 @@ def test_custom_layer_config_round_trips(layer):
 
 
 def test_adaptive_pool_bins_are_pytorchs():
-    np.testing.assert_array_equal(native_heads.adaptive_pool_matrix(7, 7), np.eye(7))
-    np.testing.assert_array_equal(native_heads.adaptive_pool_matrix(1, 7), np.ones((7, 1)))
+    np.testing.assert_array_equal(heads.adaptive_pool_matrix(7, 7), np.eye(7))
+    np.testing.assert_array_equal(heads.adaptive_pool_matrix(1, 7), np.ones((7, 1)))
     # PyTorch, 10 -> 7: bin i spans [floor(10 i / 7), ceil(10 (i + 1) / 7))
     starts_ends = [(0, 2), (1, 3), (2, 5), (4, 6), (5, 8), (7, 9), (8, 10)]
-    matrix = native_heads.adaptive_pool_matrix(10, 7)
+    matrix = heads.adaptive_pool_matrix(10, 7)
     for row, (start, end) in zip(matrix, starts_ends):
         np.testing.assert_allclose(row[start:end], 1 / (end - start))
         assert row.sum() == pytest.approx(1.0)

@@ -8,11 +8,13 @@ import keras
 import numpy as np
 import pytest
 
-from recipes import get_recipe, recipe_doc
-from sras_keras.config import ConvertConfig, TrainConfig
-from sras_keras.data.splits import SplitConfig
-from sras_keras.errors import SrasError
-from sras_keras.experiment import Experiment, Pretrain, Row, apply_overrides, collect_rows, report_table, run_experiment
+from sras_keras.configs.convert import ConvertConfig, SplitConfig
+from sras_keras.configs.train import TrainConfig
+from sras_keras.core.errors import SrasError
+from sras_keras.experiments.registry import get_recipe, recipe_doc, recipe_module
+from sras_keras.experiments.report import collect_rows, report_table
+from sras_keras.experiments.runner import run_experiment
+from sras_keras.experiments.spec import Experiment, Pretrain, Row, apply_overrides
 from sras_keras.training.classifier import data_roles
 
 
@@ -21,8 +23,10 @@ def test_recipes_are_registered_with_faithful_paper_configs():
     assert len(table2.rows) == 11 * 3 * 2 * 2
     assert all(row.folds == (0, 1, 2, 3, 4) and row.convert.image_size == 256 for row in table2.rows)
     assert all(row.convert.preprocess == "square_resize" and row.train.epochs == 80 for row in table2.rows)
-    assert all(row.train.optimizer == "adam_then_sgd" and row.train.flip == "both" and row.train.blur > 0
-               for row in table2.rows)
+    assert all(
+        row.train.optimizer == "adam_then_sgd" and row.train.flip == "both" and row.train.blur > 0
+        for row in table2.rows
+    )
     two_step = [row for row in table2.rows if dict(row.tags)["approach"] == "two_step"]
     assert all(row.pretrain is not None and row.pretrain.source != row.source for row in two_step)
     assert all(row.pretrain.train.weights != "none" for row in two_step)  # ImageNet, then the other band
@@ -39,33 +43,58 @@ def test_recipes_are_registered_with_faithful_paper_configs():
 def test_kfold_roles_paper_and_honest():
     manifest = {"parts": [f"fold{k}" for k in range(5)], "config": {"split": {"scheme": "kfold"}}}
     paper = data_roles(manifest, 4)
-    assert paper == {"train": ["fold0", "fold1", "fold2", "fold3"], "val": "fold4", "test": "fold4", "protocol": "paper"}
+    assert paper == {
+        "train": ["fold0", "fold1", "fold2", "fold3"],
+        "val": "fold4",
+        "test": "fold4",
+        "protocol": "paper",
+    }
     honest = data_roles(manifest, 4, "next_fold")
     assert honest == {"train": ["fold1", "fold2", "fold3"], "val": "fold0", "test": "fold4", "protocol": "honest"}
 
 
 def test_two_step_rows_train_per_fold_from_the_pretrained_backbone(tmp_path):
     from sras_keras.data.synthetic import write_synthetic_dataset
-    from sras_keras.evaluation.classifier import load_classifier
-    from sras_keras.models import classifier_backbone
+    from sras_keras.models.saving import load_classifier
 
     write_synthetic_dataset(tmp_path / "data" / "band_a", n_cells=6, seed=1, male_fraction=0.5)
     write_synthetic_dataset(tmp_path / "data" / "band_b", n_cells=10, seed=2, male_fraction=0.5)
-    train = TrainConfig(backbone="resnet_small", weights="none", batch_size=32, epochs=2, learning_rate=2e-3,
-                        optimizer="adam_then_sgd", sgd_epoch=1, blur=1.0, flip="both", rotations=False)
+    train = TrainConfig(
+        backbone="resnet_small",
+        weights="none",
+        batch_size=32,
+        epochs=2,
+        learning_rate=2e-3,
+        optimizer="adam_then_sgd",
+        sgd_epoch=1,
+        blur=1.0,
+        flip="both",
+        rotations=False,
+    )
     convert = ConvertConfig(image_size=32, preprocess="square_resize", split=SplitConfig("kfold", folds=2))
     one_epoch = dataclasses.replace(train, optimizer="adam", epochs=1)  # the two-stage optimiser is checked once
-    stage = Pretrain("band_b", dataclasses.replace(convert, split=SplitConfig("holdout", val_fraction=0.2,
-                                                                               test_fraction=0.2)), one_epoch)
+    stage = Pretrain(
+        "band_b",
+        dataclasses.replace(convert, split=SplitConfig("holdout", val_fraction=0.2, test_fraction=0.2)),
+        one_epoch,
+    )
     rows = tuple(
-        Row(f"small-{approach}", f"small {approach}", convert, train if approach == "two_step" else one_epoch,
-            protocol="paper", folds=(0, 1),
+        Row(
+            f"small-{approach}",
+            f"small {approach}",
+            convert,
+            train if approach == "two_step" else one_epoch,
+            protocol="paper",
+            folds=(0, 1),
             pretrain=stage if approach == "two_step" else None,
-            tags=(("architecture", "ResNet-34"), ("band", "A"), ("approach", approach)))
-        for approach in ("scratch", "two_step"))
+            tags=(("architecture", "ResNet-34"), ("band", "A"), ("approach", approach)),
+        )
+        for approach in ("scratch", "two_step")
+    )
     experiment = Experiment("toy_tl", "cpu", "band_a", rows)
-    run = run_experiment(experiment, tmp_path / "data", tmp_path / "runs", tmp_path / "tfrecords", log=lambda l: None,
-                         folds=[1])
+    run = run_experiment(
+        experiment, tmp_path / "data", tmp_path / "runs", tmp_path / "tfrecords", log=lambda line: None, folds=[1]
+    )
     assert not (run / "small-scratch" / "fold0").exists()  # a fold-sharded job trains its folds only
     pretrained = next(run.glob("pretrain-band_b-*/model.keras"))
     fold = run / "small-two_step" / "fold1"
@@ -76,8 +105,9 @@ def test_two_step_rows_train_per_fold_from_the_pretrained_backbone(tmp_path):
     assert len(history) == 3  # header + one Adam epoch + one SGD epoch
     assert isinstance(load_classifier(fold / "checkpoints" / "last.keras").optimizer, keras.optimizers.SGD)
 
-    run_experiment(experiment, tmp_path / "data", tmp_path / "runs", tmp_path / "tfrecords", log=lambda l: None,
-                   folds=[0])  # the other shard, another run folder: the report merges both
+    run_experiment(
+        experiment, tmp_path / "data", tmp_path / "runs", tmp_path / "tfrecords", log=lambda line: None, folds=[0]
+    )  # the other shard, another run folder: the report merges both
     collected = {row["name"]: row for row in collect_rows(tmp_path / "runs", "toy_tl")}
     assert collected["small-scratch"]["metrics"]["folds"] == [0, 1]
     metrics = collected["small-two_step"]["metrics"]
@@ -86,7 +116,7 @@ def test_two_step_rows_train_per_fold_from_the_pretrained_backbone(tmp_path):
     table = report_table(tmp_path / "runs", "toy_tl", tmp_path / "results").read_text()
     assert " ± " in table and "| architecture | A / scratch | A / two_step |" in table
 
-    from recipes.tl_fig2 import GainFigure, run as fig2
+    GainFigure, fig2 = recipe_module("tl_fig2").GainFigure, recipe_module("tl_fig2").run
 
     fig2(GainFigure(table="toy_tl", resamples=200), tmp_path / "data", tmp_path / "runs", tmp_path / "results")
     gains = (tmp_path / "results" / "tl_fig2.md").read_text()
@@ -120,13 +150,14 @@ def test_split_override_groups_the_folds_by_cell():
 
 
 def test_domain_similarity_table_on_tiny_bands(tmp_path):
-    from recipes.tl_table1 import CPU, run
+    CPU, run = recipe_module("tl_table1").CPU, recipe_module("tl_table1").run
     from sras_keras.data.synthetic import write_synthetic_dataset
 
     for name in ("bioimlab", "gband65"):  # one synthetic tree under both names: two samples of one distribution
         write_synthetic_dataset(tmp_path / "data" / name, n_cells=2, seed=1, male_fraction=0.5)
-    params = dataclasses.replace(CPU, backbone="resnet_small", image_size=32, max_images=30, bootstraps=50,
-                                 permutations=50)
+    params = dataclasses.replace(
+        CPU, backbone="resnet_small", image_size=32, max_images=30, bootstraps=50, permutations=50
+    )
     run_dir = run(params, tmp_path / "data", tmp_path / "runs", tmp_path / "results", log=lambda line: None)
     rows = json.loads((run_dir / "results.json").read_text())["rows"]
     assert [row["pair"] for row in rows] == ["G vs Q", "G vs natural", "Q vs natural"]

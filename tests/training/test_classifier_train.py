@@ -9,12 +9,12 @@ from click.testing import CliRunner
 from sklearn.metrics import accuracy_score
 
 from sras_keras.cli import main
-from sras_keras.config import ConvertConfig, TrainConfig
+from sras_keras.configs.convert import ConvertConfig, SplitConfig
+from sras_keras.configs.train import TrainConfig
+from sras_keras.core.errors import SrasError
 from sras_keras.data.convert import convert
 from sras_keras.data.labels import CLASS_NAMES
-from sras_keras.data.splits import SplitConfig
-from sras_keras.errors import SrasError
-from sras_keras.evaluation.classifier import load_classifier
+from sras_keras.models.saving import load_classifier
 from sras_keras.training.classifier import train_classifier
 
 TINY = TrainConfig(backbone="resnet_small", weights="none", batch_size=32, epochs=2, patience=5, learning_rate=2e-3)
@@ -41,9 +41,19 @@ def holdout(source):
 def test_run_writes_every_output_and_resumes(holdout, tmp_path):
     run = tmp_path / "run"
     metrics = train_classifier(holdout, run, REGULARISED, log=lambda line: None)
-    for name in ("config.json", "env.json", "data.json", "history.csv", "predictions.csv", "metrics.json",
-                 "model.keras", "checkpoints/last.keras", "checkpoints/best.weights.h5",
-                 "figures/confusion_matrix.png", "figures/tsne.png"):
+    for name in (
+        "config.json",
+        "env.json",
+        "data.json",
+        "history.csv",
+        "predictions.csv",
+        "metrics.json",
+        "model.keras",
+        "checkpoints/last.keras",
+        "checkpoints/best.weights.h5",
+        "figures/confusion_matrix.png",
+        "figures/tsne.png",
+    ):
         assert (run / name).exists(), name
     assert list((run / "tensorboard").iterdir())
     assert metrics["protocol"] == "honest" and not metrics["checkpoint_selected_on_test_set"]
@@ -73,8 +83,12 @@ def test_run_writes_every_output_and_resumes(holdout, tmp_path):
 
 def test_paper_protocol_is_flagged(source, tmp_path):
     data = tmp_path / "paper"
-    convert(source / "source", data, ConvertConfig(split=SplitConfig("paper"), image_size=32, smote=True,
-                                                   smote_scope="all"), log=lambda line: None)
+    convert(
+        source / "source",
+        data,
+        ConvertConfig(split=SplitConfig("paper"), image_size=32, smote=True, smote_scope="all"),
+        log=lambda line: None,
+    )
     lines = []
     metrics = train_classifier(data, tmp_path / "run", TrainConfig(**{**TINY.to_dict(), "epochs": 1}), log=lines.append)
     assert metrics["protocol"] == "paper" and metrics["checkpoint_selected_on_test_set"]
@@ -105,12 +119,17 @@ def test_mixed_precision_on_a_cpu_trains_in_bfloat16_and_the_next_run_is_float32
         metrics = train_classifier(holdout, tmp_path / "mixed", mixed, log=lambda line: None)
         assert json.loads((tmp_path / "mixed" / "env.json").read_text())["precision"] == "mixed_bfloat16"
         model = load_classifier(tmp_path / "mixed" / "model.keras")
-        convolutions = [layer for outer in model.layers for layer in getattr(outer, "layers", [outer])
-                        if isinstance(layer, keras.layers.Conv2D)]
+        convolutions = [
+            layer
+            for outer in model.layers
+            for layer in getattr(outer, "layers", [outer])
+            if isinstance(layer, keras.layers.Conv2D)
+        ]
         assert convolutions and all(layer.dtype_policy.name == "mixed_bfloat16" for layer in convolutions)
         assert model.output.dtype == "float32" and 0 <= metrics["accuracy"] <= 1
-        train_classifier(holdout, tmp_path / "plain", TrainConfig(**{**TINY.to_dict(), "epochs": 1}),
-                         log=lambda line: None)
+        train_classifier(
+            holdout, tmp_path / "plain", TrainConfig(**{**TINY.to_dict(), "epochs": 1}), log=lambda line: None
+        )
         assert json.loads((tmp_path / "plain" / "env.json").read_text())["precision"] == "float32"
         assert keras.mixed_precision.global_policy().name == "float32"
     finally:
@@ -146,11 +165,27 @@ def test_cell_batches_run_is_chosen_on_cell_normalised_validation(holdout, tmp_p
     """``val_cell_accuracy`` is logged every epoch, picks the checkpoint, and is what `sras predict --cell-bn` gets."""
     import numpy as np
 
-    from sras_keras.predict import Predictor, predict_records
+    from sras_keras.inference.predictor import Predictor, predict_records
 
-    result = CliRunner().invoke(main, ["train", str(holdout), str(tmp_path / "run"), "--backbone", "resnet_small_bn",
-                                       "--weights", "none", "--batch-size", "16", "--epochs", "2",
-                                       "--learning-rate", "2e-3", "--cell-batches"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(holdout),
+            str(tmp_path / "run"),
+            "--backbone",
+            "resnet_small_bn",
+            "--weights",
+            "none",
+            "--batch-size",
+            "16",
+            "--epochs",
+            "2",
+            "--learning-rate",
+            "2e-3",
+            "--cell-batches",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "run" / "config.json").read_text())["cell_batches"]
     with open(tmp_path / "run" / "history.csv") as handle:
@@ -170,8 +205,12 @@ def test_cell_validation_needs_batchnorm_and_cells(holdout, tmp_path):
     with pytest.raises(SrasError, match="no BatchNorm layer"):
         train_classifier(holdout, tmp_path / "run", config, log=lambda line: None)
     assert not (tmp_path / "run" / "checkpoints" / "last.keras").exists()
-    convert(write_class_tree(tmp_path / "source", cells=3), tmp_path / "cell-less", ConvertConfig(image_size=32),
-            log=lambda line: None)  # class folders without --cell-regex: no cell ids
+    convert(
+        write_class_tree(tmp_path / "source", cells=3),
+        tmp_path / "cell-less",
+        ConvertConfig(image_size=32),
+        log=lambda line: None,
+    )  # class folders without --cell-regex: no cell ids
     config = TrainConfig(**{**config.to_dict(), "backbone": "resnet_small_bn"})
     with pytest.raises(SrasError, match="no 'test' cell of 10 or more images"):
         train_classifier(tmp_path / "cell-less", tmp_path / "run2", config, log=lambda line: None)

@@ -9,16 +9,25 @@ from click.testing import CliRunner
 from PIL import Image
 
 from sras_keras.cli import main
-from sras_keras.config import ConvertConfig, SRTrainConfig
+from sras_keras.configs.convert import ConvertConfig, SplitConfig
+from sras_keras.configs.sr import SRTrainConfig
+from sras_keras.core.errors import SrasError
 from sras_keras.data.convert import convert
-from sras_keras.data.splits import SplitConfig
-from sras_keras.errors import SrasError
-from sras_keras.sr_apply import crop_with_margin
+from sras_keras.inference.upscale import crop_with_margin
+from sras_keras.models.saving import load_sr_model
 from sras_keras.training import sr as sr_training
-from sras_keras.training.sr import load_sr_model, train_sr
+from sras_keras.training.sr import train_sr
 
-TINY = SRTrainConfig(preset="tiny", patch_size=16, batch_size=4, epochs=2, steps_per_epoch=2, val_batches=1,
-                     halve_at=(1,), max_minutes=None)
+TINY = SRTrainConfig(
+    preset="tiny",
+    patch_size=16,
+    batch_size=4,
+    epochs=2,
+    steps_per_epoch=2,
+    val_batches=1,
+    halve_at=(1,),
+    max_minutes=None,
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +36,12 @@ def dataset(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("sr")
     write_synthetic_dataset(root / "source", n_cells=6, seed=1)
-    convert(root / "source", root / "data", ConvertConfig(split=SplitConfig("holdout", seed=0), image_size=64),
-            log=lambda line: None)
+    convert(
+        root / "source",
+        root / "data",
+        ConvertConfig(split=SplitConfig("holdout", seed=0), image_size=64),
+        log=lambda line: None,
+    )
     return root
 
 
@@ -69,8 +82,9 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(dataset, tmp_path, mo
 
     monkeypatch.setattr(sr_training, "FiniteLoss", PoisonedGuard)
     with pytest.raises(SrasError, match="NaN/inf at epoch 2, batch 1.*epoch 1"):
-        train_sr(dataset / "data", run, SRTrainConfig(**{**TINY.to_dict(), "epochs": 2}), resume=True,
-                 log=lambda line: None)
+        train_sr(
+            dataset / "data", run, SRTrainConfig(**{**TINY.to_dict(), "epochs": 2}), resume=True, log=lambda line: None
+        )
     assert (run / "checkpoints" / "last.keras").read_bytes() == good
 
 
@@ -84,7 +98,8 @@ def test_eval_and_apply_through_the_cli(dataset, tmp_path):
     assert metrics["images"] == 12 and set(metrics["whole"]) == {"bicubic", "step1", "step2"}
     assert 15 < metrics["whole"]["bicubic"]["psnr"] < 60 and 0 < metrics["foreground"]["step2"]["ssim"] <= 1
     assert metrics["gain_db"]["whole"] == pytest.approx(
-        metrics["whole"]["step2"]["psnr"] - metrics["whole"]["bicubic"]["psnr"])
+        metrics["whole"]["step2"]["psnr"] - metrics["whole"]["bicubic"]["psnr"]
+    )
     assert (run / "eval-test" / "figures" / "sr_comparison.png").stat().st_size > 1000
 
     out = tmp_path / "upscaled"

@@ -1,0 +1,141 @@
+"""`sras data`: convert, verify, inspect and synthesise chromosome image sets."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from sras_keras.cli.common import clear_errors, progress
+
+
+@click.group()
+def data():
+    """Convert, inspect, verify and synthesise chromosome image sets."""
+
+
+@data.command()
+@click.argument("source", type=click.Path(file_okay=False, path_type=str))
+@click.argument("out", type=click.Path(file_okay=False, path_type=str))
+@click.option("--layout", type=click.Choice(["auto", "bioimlab", "class_folders"]), default="auto")
+@click.option(
+    "--label-coding",
+    type=click.Choice(["standard", "sras"]),
+    default="standard",
+    help="class_folders labels: standard = 1..22, 23/X, 24/Y; sras = SRAS-net's 23 = X, 0 = Y.",
+)
+@click.option(
+    "--cell-regex",
+    default=None,
+    help="Regex on the file stem whose first group is the cell id, e.g. '_([^_]+)$' for the G-band set.",
+)
+@click.option("--split", "scheme", type=click.Choice(["paper", "holdout", "kfold"]), default="paper")
+@click.option("--folds", type=int, default=5, help="Number of folds for --split kfold.")
+@click.option(
+    "--group-by",
+    type=click.Choice(["image", "cell"]),
+    default=None,
+    help="Keep each cell in one part. Default: cell for holdout, image for paper and kfold.",
+)
+@click.option("--val-fraction", type=float, default=0.1, help="holdout only.")
+@click.option("--test-fraction", type=float, default=0.2, help="holdout only.")
+@click.option(
+    "--splits",
+    "splits_file",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="Reuse the parts of a saved splits.json (matched by relative path).",
+)
+@click.option(
+    "--rotations",
+    type=click.IntRange(1, 360),
+    default=1,
+    help="Copies of each training image at 360/N degree steps (the paper: 24).",
+)
+@click.option("--image-size", type=click.IntRange(8, 4096), default=224)
+@click.option(
+    "--preprocess",
+    type=click.Choice(["iam", "square_resize", "stretch"]),
+    default="iam",
+    help="iam = SRAS-net's canvas fit; square_resize = the two-step study's pad + resize; "
+    "stretch = the plain resize IAM replaces (Table 3).",
+)
+@click.option("--placement", type=click.Choice(["top_left", "center"]), default="top_left", help="IAM only.")
+@click.option(
+    "--magnify",
+    type=click.FloatRange(1.0),
+    default=1.0,
+    help="IAM only: enlarge every crop by this factor before fitting (the paper: 1, never enlarge).",
+)
+@click.option("--background", type=click.Choice(["auto", "black", "white"]), default="auto")
+@click.option(
+    "--invert/--no-invert",
+    default=False,
+    help="Invert grey levels on reading: G-band images (dark bands on white) then look Q-banded.",
+)
+@click.option("--threshold", type=click.IntRange(0, 254), default=20, help="Foreground = |pixel - background| > T.")
+@click.option("--records-per-shard", type=click.IntRange(1), default=1024)
+@click.option("--smote/--no-smote", default=False, help="Synthesise X and Y up to the largest class (SRAS-net 3.4).")
+@click.option(
+    "--smote-scope",
+    type=click.Choice(["train", "all"]),
+    default="train",
+    help="train: inside each training part (honest); all: before the split, as the paper did (leaky).",
+)
+@click.option("--seed", type=int, default=0)
+@clear_errors
+def convert(source, out, scheme, folds, group_by, val_fraction, test_fraction, seed, **options):
+    """Convert SOURCE images into sharded TFRecords in OUT (resumable: run the same command again)."""
+    from sras_keras.configs.convert import ConvertConfig, SplitConfig
+    from sras_keras.data.convert import convert as run_convert
+    from sras_keras.data.inspect import format_table, inspect_path
+
+    split = SplitConfig(scheme, seed, group_by, folds, val_fraction, test_fraction)
+    config = ConvertConfig(split=split, **options)
+    run_convert(source, out, config, progress=progress(), log=lambda line: click.echo(line, err=True))
+    click.echo(format_table(inspect_path(out)))
+
+
+@data.command()
+@click.argument("out", type=click.Path(exists=True, file_okay=False))
+@clear_errors
+def verify(out):
+    """Check OUT's shards against its manifest: checksums, record counts, record CRCs."""
+    from sras_keras.data.inspect import verify as run_verify
+
+    problems = run_verify(out, progress=progress())
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"{out}: all shards intact")
+
+
+@data.command()
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--layout", type=click.Choice(["auto", "bioimlab", "class_folders"]), default="auto")
+@click.option("--label-coding", type=click.Choice(["standard", "sras"]), default="standard")
+@click.option("--cell-regex", default=None)
+@clear_errors
+def inspect(path, as_json, layout, label_coding, cell_regex):
+    """Class x part table of a source tree or a converted dataset."""
+    from sras_keras.data.inspect import format_table, inspect_path
+
+    summary = inspect_path(path, layout, label_coding, cell_regex)
+    click.echo(json.dumps(summary, indent=2) if as_json else format_table(summary))
+
+
+@data.command()
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--cells", type=click.IntRange(1), default=12)
+@click.option("--male-fraction", type=click.FloatRange(0, 1), default=0.4)
+@click.option("--seed", type=int, default=0)
+@clear_errors
+def synth(out, cells, male_fraction, seed):
+    """Write a synthetic Q-band karyotype set (BioImLab layout) to OUT: the embedded default data."""
+    from sras_keras.data.synthetic import write_synthetic_dataset
+
+    summary = write_synthetic_dataset(out, n_cells=cells, seed=seed, male_fraction=male_fraction, progress=progress())
+    click.echo(f"{out}: {summary['n_images']} images from {summary['n_cells']} synthetic cells")

@@ -1,0 +1,136 @@
+"""`sras cv` and `sras report`: named experiments (recipes) run, and their tables written."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from sras_keras.cli.common import clear_errors, progress
+from sras_keras.core.errors import SrasError
+
+
+@click.group()
+def cv():
+    """Named experiments (paper tables): list them, run one."""
+
+
+@cv.command("list")
+def cv_list():
+    """The registered recipes, with the first line of each docstring."""
+    from sras_keras.experiments.registry import recipe_doc, recipe_names
+
+    for name in recipe_names():
+        click.echo(f"{name:<20} {recipe_doc(name).splitlines()[0]}")
+
+
+@cv.command("run")
+@click.option("--recipe", "name", required=True, help="A recipe name (sras cv list) or a recipe file (PATH.py).")
+@click.option("--config", "config_name", type=click.Choice(["cpu", "paper"]), default="cpu")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.FIELD=VALUE",
+    help="Change a field of every row, e.g. --set train.epochs=5 --set convert.image_size=96.",
+)
+@click.option("--rows", default=None, help="Comma-separated row names: run only these (one job per row).")
+@click.option("--folds", default=None, help="Comma-separated folds of K-fold rows: run only these (one job per fold).")
+@click.option(
+    "--data-root",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder holding the data sets. Default: $SRAS_DATA_DIR or ../shared/data.",
+)
+@click.option("--runs", type=click.Path(file_okay=False), default="runs", show_default=True)
+@click.option("--tfrecords", type=click.Path(file_okay=False), default="tfrecords", show_default=True)
+@click.option(
+    "--results",
+    type=click.Path(file_okay=False),
+    default="results",
+    show_default=True,
+    help="Where analysis recipes (tl_table1, tl_fig2, tl_fig3) write their tables.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the rows and their configs, run nothing.")
+@clear_errors
+def cv_run(name, config_name, overrides, rows, folds, data_root, runs, tfrecords, results, dry_run):
+    """Run recipe NAME: convert the data its rows need, train and evaluate every row (or run an analysis)."""
+
+    from sras_keras.experiments.registry import get_recipe
+    from sras_keras.experiments.runner import run_experiment
+    from sras_keras.experiments.spec import Analysis, apply_overrides
+
+    pairs = {}
+    for item in overrides:
+        key, equals, value = item.partition("=")
+        if not equals:
+            raise SrasError(f"--set {item!r}: expected SECTION.FIELD=VALUE")
+        pairs[key.strip()] = value.strip()
+    experiment = apply_overrides(get_recipe(name, config_name), pairs)
+    data_root = Path(data_root or os.environ.get("SRAS_DATA_DIR", "../shared/data"))
+    if isinstance(experiment, Analysis):
+        if dry_run:
+            click.echo(f"{experiment.name} (analysis): {experiment.params}")
+            return
+        run_dir = experiment.run(
+            experiment.params, data_root, Path(runs), Path(results), log=lambda line: click.echo(line, err=True)
+        )
+        click.echo((Path(results) / f"{experiment.name}.md").read_text())
+        click.echo(f"{run_dir}: done")
+        return
+    if dry_run:
+        for row in experiment.rows:
+            click.echo(f"{row.name}: {row.label} | {row.protocol} | sr={row.sr} | {row.convert} | {row.train}")
+        return
+    row_list = [r.strip() for r in rows.split(",")] if rows else None
+    fold_list = _int_list(folds, "--folds") if folds else None
+    run_dir = run_experiment(
+        experiment,
+        data_root,
+        Path(runs),
+        Path(tfrecords),
+        row_list,
+        log=lambda line: click.echo(line, err=True),
+        progress=progress(),
+        folds=fold_list,
+    )
+    click.echo(f"{run_dir}: done; `sras report table {experiment.name}` aggregates it")
+
+
+def _int_list(text: str, option: str) -> list[int]:
+    try:
+        return [int(item) for item in text.split(",")]
+    except ValueError:
+        raise SrasError(f"{option} {text!r}: expected comma-separated integers, e.g. 0,1") from None
+
+
+@click.group()
+def report():
+    """Tables from finished runs."""
+
+
+@report.command("table")
+@click.argument("name")
+@click.option("--runs", type=click.Path(file_okay=False), default="runs")
+@click.option("--results", type=click.Path(file_okay=False), default="results")
+@clear_errors
+def report_table_command(name, runs, results):
+    """Write results/NAME.md and .csv from the newest finished run of every row of recipe NAME (an analysis
+    recipe writes its table when it runs: this shows it)."""
+
+    from sras_keras.experiments.registry import get_recipe, recipe_name, recipe_names
+    from sras_keras.experiments.report import report_table
+    from sras_keras.experiments.spec import Analysis
+
+    if name.endswith(".py"):  # a recipe file: its runs are under the name it registers
+        name = recipe_name(name)
+    if name in recipe_names() and isinstance(get_recipe(name), Analysis):
+        path = Path(results) / f"{name}.md"
+        if not path.exists():
+            raise SrasError(
+                f"{path}: not written yet; analysis recipes write it when run (sras cv run --recipe {name})"
+            )
+    else:
+        path = report_table(Path(runs), name, Path(results), get_recipe(name) if name in recipe_names() else None)
+    click.echo(path.read_text())

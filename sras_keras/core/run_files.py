@@ -1,0 +1,18 @@
+"""Every file name of a run folder and a converted dataset, in one place: the writers and the readers share them.
+
+A training run (``sras train``): ``config.json``, ``data.json``, ``env.json``, ``history.csv``, ``FINAL``,
+``metrics.json``, ``predictions.csv``, ``figures/``, ``tensorboard/`` and ``checkpoints/`` (``CHECKPOINT``,
+``STATE``, ``BEST_WEIGHTS``). A converted dataset (``sras data convert``): ``MANIFEST`` (written last),
+``SPLITS``, its shards and, while it is being written, ``CONVERT_STATE``.
+"""
+
+from pathlib import Path
+
+FINAL = "model.keras"  # the trained model, written once training ends
+CHECKPOINT = Path("checkpoints") / "last.keras"  # the last epoch's model and optimizer: what --resume loads
+STATE = Path("checkpoints") / "state.json"  # epoch counters and the early-stopping state beside the checkpoint
+BEST_WEIGHTS = Path("checkpoints") / "best.weights.h5"  # the best validation epoch's weights, restored at the end
+
+MANIFEST = "manifest.json"
+SPLITS = "splits.json"
+CONVERT_STATE = ".sras-convert.json"  # a conversion's progress, so an interrupted one resumes

@@ -1,0 +1,14 @@
+"""Markdown tables for ``results/*.md``, written one way everywhere.
+
+Hand-written rather than ``tabulate``: three lines do it, and the cells stay unpadded, so a regenerated table differs
+from the committed one only where a number changed.
+"""
+
+
+def markdown_table(header: list, rows: list[list]) -> list[str]:
+    """The lines of a GitHub-flavoured Markdown table: header, separator, one line per row (cells as ``str``)."""
+    return [
+        "| " + " | ".join(str(cell) for cell in header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows),
+    ]

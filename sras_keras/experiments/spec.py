@@ -1,0 +1,142 @@
+"""What an experiment is: a paper table as rows of conversion and training configs (``Row``, ``Experiment``),
+a pretraining stage (``Pretrain``), and ``Analysis``, a recipe that trains nothing of its own (domain similarity,
+figures over another recipe's runs).
+
+A recipe file in ``recipes/`` builds an ``Experiment`` for a config name (``paper``: the faithful GPU setting,
+``cpu``: what finishes on 2 cores). Every row trains into ``runs/<experiment>/<stamp>-s<seed>/<row>/``.
+Cross-validated rows (``Row.folds``) train one model per fold into ``<row>/fold<k>/`` and report mean +- SD over
+the folds; any fold can run as its own job, and the report merges the newest result of every fold. A row with a
+``Pretrain`` stage first fine-tunes on another data set (the two-step study's intermediate domain) and starts every
+fold from that model's backbone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Callable
+
+from sras_keras.configs.convert import ConvertConfig, SplitConfig
+from sras_keras.configs.sr import SRTrainConfig
+from sras_keras.configs.train import TrainConfig
+from sras_keras.core.errors import SrasError
+
+PROTOCOLS = ("paper", "honest")
+
+
+@dataclasses.dataclass(frozen=True)
+class Pretrain:
+    """A first fine-tuning stage on another data set, whose backbone starts the row's own training."""
+
+    source: str  # a data set under SRAS_DATA_DIR, e.g. "gband65"
+    convert: ConvertConfig
+    train: TrainConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One line of a paper table."""
+
+    name: str  # folder name, e.g. "inception_resnet_v2-sras"
+    label: str  # the table's wording, e.g. "SRAS-net (Inception_Resnet_V2)"
+    convert: ConvertConfig
+    train: TrainConfig
+    sr: bool = False  # upscale the images with SRAFBN first
+    paper_accuracy: float | None = None  # percent, as printed
+    protocol: str = "honest"
+    source: str | None = None  # the row's own data set, when it is not the experiment's
+    folds: tuple[int, ...] = ()  # K-fold rows: the folds to train, one model each
+    pretrain: Pretrain | None = None
+    tags: tuple[tuple[str, str], ...] = ()  # e.g. (("architecture", "ResNet-34"), ("band", "Q"), ...): pivots
+    size_evidence: bool = False  # then fit cell-relative size evidence (`sras size-evidence`; not K-fold rows)
+    cell_bn: bool = False  # size evidence also fitted, and the test cells scored, with each cell's own BN statistics
+    # SRAS-net Table 4: (class, accuracy, precision, recall, F1) in percent, as printed; reported beside ours
+    paper_per_class: tuple[tuple[str, float, float, float, float], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Analysis:
+    """A recipe that trains nothing itself: ``run(params, data_root, runs, results, log)`` writes its results."""
+
+    name: str
+    config_name: str
+    run: Callable
+    params: object  # a dataclass; ``--set analysis.FIELD=VALUE`` changes a field
+    notes: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    name: str
+    config_name: str
+    source: str  # a data set under SRAS_DATA_DIR, e.g. "bioimlab"
+    rows: tuple[Row, ...]
+    sr_train: SRTrainConfig | None = None
+    notes: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def protocol_split(protocol: str, seed: int, base: ConvertConfig) -> ConvertConfig:
+    """The conversion a protocol needs. ``paper``: SRAS-net as published, SMOTE over all images and then an
+    image-level 4:1 split whose test fifth is also the validation set. ``honest``: a split grouped by cell with
+    separate validation cells, and SMOTE inside the training cells only."""
+    if protocol == "paper":
+        return dataclasses.replace(base, split=SplitConfig("paper", seed), smote_scope="all")
+    if protocol == "honest":
+        return dataclasses.replace(base, split=SplitConfig("holdout", seed), smote_scope="train")
+    raise SrasError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+
+
+def apply_overrides(experiment: Experiment | Analysis, overrides: dict[str, str]) -> Experiment | Analysis:
+    """``--set train.epochs=3 convert.image_size=64 sr_train.max_minutes=5``: change one field in every row (and in
+    its pretraining stage); ``--set analysis.FIELD=VALUE`` for an analysis recipe."""
+    if isinstance(experiment, Analysis):
+        params = experiment.params
+        for key, text in overrides.items():
+            section, _, field = key.partition(".")
+            if section != "analysis":
+                raise SrasError(f"--set {key}: recipe {experiment.name} is an analysis; its keys start with analysis.")
+            params = _replace_field(params, field, text, key)
+        return dataclasses.replace(experiment, params=params)
+    rows = list(experiment.rows)
+    sr_train = experiment.sr_train
+    for key, text in overrides.items():
+        section, _, field = key.partition(".")
+        if section == "sr_train" and sr_train is not None:
+            sr_train = _replace_field(sr_train, field, text, key)
+        elif section in ("convert", "train"):
+            rows = [_override_row(row, section, field, text, key) for row in rows]
+        else:
+            raise SrasError(f"--set {key}: the key must start with convert., train. or sr_train.")
+    return dataclasses.replace(experiment, rows=tuple(rows), sr_train=sr_train)
+
+
+def _override_row(row: Row, section: str, field: str, text: str, key: str) -> Row:
+    changed = dataclasses.replace(row, **{section: _replace_field(getattr(row, section), field, text, key)})
+    if row.pretrain is None or (section, field) == ("train", "init_from"):
+        return changed
+    stage = dataclasses.replace(
+        row.pretrain, **{section: _replace_field(getattr(row.pretrain, section), field, text, key)}
+    )
+    return dataclasses.replace(changed, pretrain=stage)
+
+
+def _replace_field(config, field: str, text: str, key: str):
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    if field not in fields:
+        raise SrasError(f"--set {key}: no field {field!r} (fields: {', '.join(fields)})")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = text  # a bare string, e.g. a backbone name
+    if isinstance(value, list):
+        value = tuple(value)
+    current = getattr(config, field)
+    if dataclasses.is_dataclass(current) and isinstance(value, dict):  # e.g. convert.split={"group_by": "cell"}
+        try:
+            value = dataclasses.replace(current, **value)
+        except TypeError as error:
+            raise SrasError(f"--set {key}: {error}") from None
+    return dataclasses.replace(config, **{field: value})

@@ -1,0 +1,112 @@
+"""What ``sras predict`` writes: ``predictions.csv``, ``skipped.csv``, ``summary.json`` and, for whole cells,
+``karyotypes.json`` and one karyogram PNG per cell."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+
+from sras_keras.core.io import atomic_path, write_json_atomic
+from sras_keras.data.iam import crop_to_foreground
+from sras_keras.data.labels import CLASS_NAMES, Y_INDEX
+from sras_keras.inference.inputs import InputImage
+from sras_keras.inference.karyogram import karyogram_figure
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+_MAX_NAME = 100  # characters of a cell id kept in its karyogram's file name
+
+
+def summarise(images: list[InputImage], probabilities: np.ndarray, cells: dict | None) -> dict:
+    """Counts, and where the inputs carry labels: accuracy per image (argmax, and assigned), sex per cell, and the
+    cells whose every labelled chromosome is assigned right (a karyotype a cytogeneticist need not correct)."""
+    summary = {"images": len(images), "cells": len({image.cell_id for image in images})}
+    labelled = np.array([image.label is not None for image in images])
+    if not labelled.any():
+        return summary
+    truth = np.array([image.label for image in images if image.label is not None])
+    summary["labelled_images"] = int(labelled.sum())
+    summary["accuracy_argmax"] = float(np.mean(probabilities[labelled].argmax(1) == truth))
+    if cells is not None:
+        assigned = _assigned_per_image(images, cells)
+        summary["accuracy_assigned"] = float(np.mean(assigned[labelled] == truth))
+        sexes, wrong = {}, set()
+        for image, assigned_class in zip(images, assigned):
+            if image.label is not None:
+                sexes.setdefault(image.cell_id, "XX")
+                if image.label == Y_INDEX:
+                    sexes[image.cell_id] = "XY"
+                if assigned_class != image.label:
+                    wrong.add(image.cell_id)
+        summary["sex_correct_cells"] = int(sum(cells[cell].sex == sex for cell, sex in sexes.items()))
+        summary["sex_cells"] = len(sexes)
+        summary["cells_all_assigned_right"] = len(sexes) - len(wrong)
+    return summary
+
+
+def _assigned_per_image(images: list[InputImage], cells: dict) -> np.ndarray:
+    position = {cell: 0 for cell in cells}
+    assigned = []
+    for image in images:  # assign_cells indexes each cell's images in input order
+        assigned.append(int(cells[image.cell_id].assigned[position[image.cell_id]]))
+        position[image.cell_id] += 1
+    return np.array(assigned)
+
+
+def write_outputs(out: Path, images, probabilities, skipped, cells, summary, background: int) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    assigned = _assigned_per_image(images, cells) if cells is not None else None
+    with atomic_path(out / "predictions.csv") as temporary, open(temporary, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["file", "cell_id", "true", "top1", "p_top1", "top2", "p_top2", "top3", "p_top3"]
+            + (["assigned", "p_assigned"] if cells is not None else [])
+        )
+        for k, (image, probs) in enumerate(zip(images, probabilities)):
+            top = np.argsort(-probs)[:3]
+            row = [image.name, image.cell_id, CLASS_NAMES[image.label] if image.label is not None else ""]
+            row += [value for c in top for value in (CLASS_NAMES[c], f"{probs[c]:.6f}")]
+            if assigned is not None:
+                row += [CLASS_NAMES[assigned[k]] if assigned[k] >= 0 else "", f"{probs[max(assigned[k], 0)]:.6f}"]
+            writer.writerow(row)
+    if skipped:
+        with atomic_path(out / "skipped.csv") as temporary, open(temporary, "w", newline="") as handle:
+            csv.writer(handle).writerows([("file", "reason"), *skipped])
+    if cells is not None:
+        write_json_atomic(out / "karyotypes.json", {cell: result.to_dict() for cell, result in cells.items()})
+        _karyograms(out / "karyograms", images, cells, background)
+    write_json_atomic(out / "summary.json", summary)
+
+
+def _karyograms(folder: Path, images, cells, background: int) -> None:
+    if any(image.array is None for image in images):
+        return  # TFRecord inputs hold preprocessed crops, not the originals a karyogram shows
+    folder.mkdir(parents=True, exist_ok=True)
+    names = karyogram_names(list(cells))
+    for cell, result in cells.items():
+        members = [image for image in images if image.cell_id == cell]
+        crops = [crop_to_foreground(image.array, background).numpy()[..., 0] for image in members]
+        karyogram_figure(crops, result, folder / names[cell], title=f"cell {cell}", background=background)
+
+
+def karyogram_names(cells: list[str]) -> dict[str, str]:
+    """A distinct file name for every cell id, inside the karyogram folder whatever the id holds (``../x``, ``/x``,
+    ``a/b``): unsafe characters become ``_``, and an id that had to change gets a hash of itself, so ``a b`` and
+    ``a_b`` cannot overwrite each other's file."""
+    names, used = {}, set()
+    for cell in cells:
+        base = _UNSAFE.sub("_", cell).strip("._")[:_MAX_NAME] or "cell"
+        if base != cell:
+            base += "-" + hashlib.sha256(cell.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+        name, k = base, 1
+        while name.lower() in used:  # case-insensitive file systems too
+            k += 1
+            name = f"{base}-{k}"
+        used.add(name.lower())
+        names[cell] = f"{name}.png"
+    return names

@@ -1,0 +1,191 @@
+"""The one prediction path: a run's model with the preprocessing it was trained with (read from its dataset's
+manifest: inversion, SRAFBN, IAM or resize, canvas), on a user's images or on a converted dataset's records, seen
+as one or more views, with the model's BatchNorm statistics or each cell's own."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from sras_keras.core.errors import SrasError
+from sras_keras.core.run_files import FINAL
+from sras_keras.data.iam import final_image
+from sras_keras.data.labels import CLASS_NAMES
+from sras_keras.data.pipeline import background_level, load_manifest, make_dataset
+from sras_keras.inference.inputs import InputImage
+from sras_keras.inference.upscale import compiled_forward, crop_with_margin, upscale_batch
+from sras_keras.inference.views import cell_groups, cell_statistics, with_mirror_view
+from sras_keras.models.saving import load_classifier, load_sr_model
+
+
+def run_preprocessing(run_dir: Path) -> dict:
+    """What a run's inputs went through: its dataset manifest's settings and the SR model, if any."""
+    for name in ("config.json", "data.json"):
+        if not (run_dir / name).is_file():
+            raise SrasError(
+                f"{run_dir}: no {name}, so the preprocessing it was trained with is unknown; "
+                "give the folder of a `sras train` run"
+            )
+    data = json.loads((run_dir / "data.json").read_text())
+    manifest_path = Path(data["data_dir"]) / "manifest.json"
+    if not manifest_path.is_file():
+        raise SrasError(
+            f"{run_dir}: its training data {data['data_dir']} is gone (no manifest.json); the "
+            "preprocessing settings live there"
+        )
+    manifest = json.loads(manifest_path.read_text())
+    config = manifest["config"]
+    sr_record = Path(manifest["source"]["root"]) / "sr_apply.json"
+    sr_model = json.loads(sr_record.read_text())["model"] if sr_record.is_file() else None
+    return {
+        "preprocess": config["preprocess"],
+        "image_size": manifest["image_size"],
+        "threshold": config["threshold"],
+        "placement": config["placement"],
+        "magnify": config.get("magnify", 1.0),
+        "background": background_level(manifest),
+        "invert": config.get("invert", False),
+        "canvas": manifest["canvas"],
+        "sr_model": sr_model,
+        "data_dir": data["data_dir"],
+    }
+
+
+class Predictor:
+    """A run's model with the preprocessing it was trained with."""
+
+    def __init__(self, run_dir: Path):
+        self.settings = run_preprocessing(run_dir)
+        self.model = load_classifier(run_dir / FINAL)
+        s = self.settings
+        self.prepare_one = tf.function(  # one traced graph for every image size, not eager ops per image
+            final_image(
+                s["preprocess"], s["image_size"], s["background"], s["threshold"], s["placement"], s["magnify"]
+            ),
+            input_signature=[tf.TensorSpec([None, None], tf.uint8)],
+        )
+        self.sr_model = None
+        if self.settings["sr_model"]:
+            if not Path(self.settings["sr_model"]).is_file():
+                raise SrasError(
+                    f"{run_dir}: trained on SRAFBN-upscaled images, but the SR model "
+                    f"{self.settings['sr_model']} is missing"
+                )
+            self.sr_model = load_sr_model(self.settings["sr_model"])
+            self.sr_forward = compiled_forward(self.sr_model)  # traced once, not per batch
+
+    def as_trained(self, array: np.ndarray) -> np.ndarray:
+        """A user's image as the run's conversion read its sources: inverted for an ``--invert`` run."""
+        return 255 - array if self.settings["invert"] else array
+
+    def prepare(self, arrays: list[np.ndarray]) -> np.ndarray:
+        """(H, W) uint8 images -> the model's (B, S, S, 1) float32 input."""
+        return self.place(self.upscale(arrays))
+
+    def upscale(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        """The run's SR model on each image, if it was trained on upscaled images; else the images as they are."""
+        if self.sr_model is None:
+            return arrays
+        background = self.settings["background"]
+        crops = [crop_with_margin(a, background) for a in arrays]
+        return upscale_batch(self.sr_model, self.sr_forward, crops, [background] * len(crops))
+
+    def place(self, arrays: list[np.ndarray]) -> np.ndarray:
+        """(Upscaled) images -> the model's input: IAM or resize, as in training."""
+        return np.stack([self.prepare_one(a).numpy() for a in arrays]).astype(np.float32)
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.predict_on_batch(batch))
+
+    def view_probabilities(self, views: list[np.ndarray], adapt: bool = False) -> np.ndarray:
+        """One batch's probabilities, seen as each of ``views`` (the model inputs; with TTA also their mirror images,
+        combined by ``with_mirror_view``); ``adapt``: the batch is one whole cell, normalised with its own BatchNorm
+        statistics over every view (``cell_norm``)."""
+        with cell_statistics(self.model, np.concatenate(views)) if adapt else contextlib.nullcontext():
+            probabilities = [self.probabilities(view) for view in views]
+        return probabilities[0] if len(probabilities) == 1 else with_mirror_view(*probabilities)
+
+
+def prediction_groups(images: list[InputImage], batch_size: int, cell_bn: bool) -> list[tuple[np.ndarray, bool]]:
+    """The images' indices in the groups predicted together, each with whether it is adapted: batches, or with
+    ``cell_bn`` every cell of at least ``MIN_CELL_IMAGES`` images as one adapted group (the rest in batches)."""
+    return cell_groups([image.cell_id if cell_bn else "" for image in images], batch_size)
+
+
+def predict_files(
+    predictor: Predictor,
+    images: list[InputImage],
+    batch_size: int = 64,
+    progress: bool = False,
+    tta: bool = False,
+    cell_bn: bool = False,
+):
+    """``tta``: also the mirror image of each chromosome (``with_mirror_view``); ``cell_bn``: each cell normalised
+    with its own statistics (``cell_norm``)."""
+    probabilities = [None] * len(images)
+    for indices, adapt in tqdm(prediction_groups(images, batch_size, cell_bn), unit="batch", disable=not progress):
+        arrays = predictor.upscale([images[k].array for k in indices])
+        # The mirror view after SR, as an SR dataset's records are mirrored; IAM crops to the foreground, so
+        # mirroring the whole image mirrors the crop before placement.
+        views = [predictor.place(arrays)] + ([predictor.place([a[:, ::-1] for a in arrays])] if tta else [])
+        for k, row in zip(indices, predictor.view_probabilities(views, adapt)):
+            probabilities[k] = row
+    return np.stack(probabilities)
+
+
+def predict_records(
+    predictor: Predictor,
+    data_dir: Path,
+    parts: list[str] | None,
+    batch_size: int = 64,
+    tta: bool = False,
+    cell_bn: bool = False,
+):
+    """Records of a converted dataset made with the run's own preprocessing (the held-out cells, say); ``tta``: also
+    their mirror images (``with_mirror_view``); ``cell_bn``: each cell with its own statistics (``cell_norm``)."""
+    manifest = load_manifest(data_dir)
+    s = predictor.settings
+    if (
+        manifest["image_size"],
+        manifest["canvas"],
+        manifest["config"]["preprocess"],
+        manifest["config"].get("magnify", 1.0),
+    ) != (s["image_size"], s["canvas"], s["preprocess"], s["magnify"]):
+        raise SrasError(
+            f"{data_dir}: converted with other preprocessing than the run's training data "
+            f"({s['data_dir']}); predict on the source images instead"
+        )
+    parts = parts or manifest["parts"]
+    images, views = [], []
+    for part in parts:
+        datasets = [
+            make_dataset(
+                data_dir,
+                part,
+                batch_size=batch_size,
+                rotations=False,
+                synthetic=False,
+                with_metadata=True,
+                autotune=False,
+                mirror=mirror,
+            )
+            for mirror in ((False, True) if tta else (False,))
+        ]
+        for (batch, labels, meta), *mirrored in zip(*datasets):
+            views.append([batch.numpy()] + [view[0].numpy() for view in mirrored])
+            images.extend(
+                InputImage(path.decode(), cell.decode(), int(label))
+                for path, cell, label in zip(meta["source_path"].numpy(), meta["cell_id"].numpy(), labels.numpy())
+            )
+    if not cell_bn:  # the batches as read
+        return images, np.concatenate([predictor.view_probabilities(batch_views) for batch_views in views])
+    views = [np.concatenate(view) for view in zip(*views)]
+    probabilities = np.zeros((len(images), len(CLASS_NAMES)))
+    for indices, adapt in prediction_groups(images, batch_size, cell_bn):
+        probabilities[indices] = predictor.view_probabilities([view[indices] for view in views], adapt)
+    return images, probabilities

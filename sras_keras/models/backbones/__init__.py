@@ -1,0 +1,1 @@
+"""The backbone architectures; ``catalog`` registers each of them."""

@@ -1,0 +1,1 @@
+"""ImageNet starts from PyTorch checkpoints (torchvision / timm) for the ported architectures."""
