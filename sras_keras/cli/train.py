@@ -5,49 +5,53 @@ from __future__ import annotations
 import click
 
 from sras_keras.cli.common import clear_errors
-from sras_keras.configs.train import FLIPS, SCHEDULES
+from sras_keras.configs.train import FLIPS, SCHEDULES, TrainConfig
+
+TRAIN = TrainConfig()  # every option's default is the config's: declared once
 
 
 @click.command()
 @click.argument("data", type=click.Path(exists=True, file_okay=False))
 @click.argument("out", type=click.Path(file_okay=False))
-@click.option("--backbone", default="inception_resnet_v2", help="A registered backbone (`sras models` lists them).")
-@click.option("--weights", default="imagenet", help="imagenet, none, or a local weights file.")
-@click.option("--batch-size", type=click.IntRange(1), default=40)
-@click.option("--epochs", type=click.IntRange(1), default=100)
-@click.option("--learning-rate", type=float, default=5e-4)
-@click.option("--patience", type=click.IntRange(1), default=21, help="Early stopping on validation accuracy.")
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.5)
-@click.option("--rotations/--no-rotations", default=True, help="Train on the dataset's rotated copies.")
-@click.option("--synthetic/--no-synthetic", default=True, help="Train on the dataset's SMOTE images.")
+@click.option("--backbone", default=TRAIN.backbone, help="A registered backbone (`sras models` lists them).")
+@click.option("--weights", default=TRAIN.weights, help="imagenet, none, or a local weights file.")
+@click.option("--batch-size", type=click.IntRange(1), default=TRAIN.batch_size)
+@click.option("--epochs", type=click.IntRange(1), default=TRAIN.epochs)
+@click.option("--learning-rate", type=float, default=TRAIN.learning_rate)
+@click.option(
+    "--patience", type=click.IntRange(1), default=TRAIN.patience, help="Early stopping on validation accuracy."
+)
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=TRAIN.dropout)
+@click.option("--rotations/--no-rotations", default=TRAIN.rotations, help="Train on the dataset's rotated copies.")
+@click.option("--synthetic/--no-synthetic", default=TRAIN.synthetic, help="Train on the dataset's SMOTE images.")
 @click.option(
     "--flip",
     type=click.Choice(FLIPS),
-    default="none",
+    default=TRAIN.flip,
     help="Random mirroring of training images, left-right or also up-down (not in the paper).",
 )
 @click.option(
     "--max-rotation",
     type=click.FloatRange(0, 180),
-    default=None,
+    default=TRAIN.max_rotation,
     help="Train only on the stored rotated copies within this many degrees of upright (default: all).",
 )
 @click.option(
     "--schedule",
     type=click.Choice(SCHEDULES),
-    default="constant",
+    default=TRAIN.schedule,
     help="cosine: one warm-up epoch, then decay to zero at --epochs.",
 )
 @click.option(
     "--weight-decay",
     type=click.FloatRange(0),
-    default=0.0,
+    default=TRAIN.weight_decay,
     help="Decoupled (AdamW-style) weight decay, times the learning rate (not in the paper).",
 )
 @click.option(
     "--label-smoothing",
     type=click.FloatRange(0, 1, max_open=True),
-    default=0.0,
+    default=TRAIN.label_smoothing,
     help="Share of each training target spread over all classes (not in the paper).",
 )
 @click.option(
@@ -56,18 +60,20 @@ from sras_keras.configs.train import FLIPS, SCHEDULES
     help="Fill each training batch from one cell, so BatchNorm learns per-cell statistics, and choose the "
     "checkpoint on val_cell_accuracy (each validation cell with its own): for `sras predict --cell-bn`.",
 )
-@click.option("--fold", type=int, default=None, help="K-fold datasets: the held-out fold.")
-@click.option("--max-minutes", type=float, default=None, help="Stop after the epoch that crosses this budget.")
+@click.option("--fold", type=int, default=TRAIN.fold, help="K-fold datasets: the held-out fold.")
+@click.option(
+    "--max-minutes", type=float, default=TRAIN.max_minutes, help="Stop after the epoch that crosses this budget."
+)
 @click.option(
     "--mixed-precision/--no-mixed-precision",
-    default=False,
+    default=TRAIN.mixed_precision,
     help="float16 on GPUs, bfloat16 on CPUs (fast only on CPUs with bf16 instructions).",
 )
-@click.option("--seed", type=int, default=0)
+@click.option("--seed", type=int, default=TRAIN.seed)
 @click.option(
     "--strategy",
     type=click.Choice(["auto", "mirrored", "multiworker"]),
-    default="auto",
+    default=TRAIN.strategy,
     help="tf.distribute: auto (mirrored over >1 local GPU), mirrored, or multiworker over the machines of "
     "TF_CONFIG (run the same command on each). --batch-size is the global batch.",
 )

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 
+from sras_keras.core.errors import SrasError
+
 SCHEDULES = ("constant", "cosine")
 OPTIMIZERS = ("adam", "adam_then_sgd")  # the two-step study's two-stage optimisation: Adam, then SGD
 KFOLD_VALIDATION = ("test_fold", "next_fold")  # paper: select on the held-out fold; honest: on another fold
 FLIPS = ("none", "horizontal", "both")  # random mirroring: left-right, or also up-down
+MONITORS = ("val_accuracy", "val_cell_accuracy")
+HEADS = ("sras", "native")
+STRATEGIES = ("auto", "mirrored", "multiworker")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,5 +53,48 @@ class TrainConfig:
     seed: int = 0
     strategy: str = "auto"  # tf.distribute: auto | mirrored | multiworker (TF_CONFIG); batch_size stays global
 
+    def __post_init__(self):
+        """Every field checked where the config is made (a recipe, ``--set``, the CLI), before any work starts."""
+        _choose("monitor", self.monitor, MONITORS)
+        _choose("flip", self.flip, FLIPS)
+        _choose("schedule", self.schedule, SCHEDULES)
+        _choose("kfold_validation", self.kfold_validation, KFOLD_VALIDATION)
+        _choose("optimizer", self.optimizer, OPTIMIZERS)
+        _choose("head", self.head, HEADS)
+        _choose("strategy", self.strategy, STRATEGIES)
+        for name in ("batch_size", "epochs", "patience"):
+            if getattr(self, name) < 1:
+                raise SrasError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0 or self.sgd_learning_rate <= 0:
+            raise SrasError(f"learning rates must be > 0, got {self.learning_rate} and {self.sgd_learning_rate}")
+        for name in ("blur", "contrast", "scale"):
+            if getattr(self, name) < 0:
+                raise SrasError(f"{name} must be >= 0 (0: off), got {getattr(self, name)}")
+        if self.weight_decay < 0:
+            raise SrasError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise SrasError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
+            raise SrasError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.batchnorm_momentum is not None and not 0.0 <= self.batchnorm_momentum < 1.0:
+            raise SrasError(f"batchnorm_momentum must be in [0, 1), got {self.batchnorm_momentum}")
+        if self.max_rotation is not None and not 0 <= self.max_rotation <= 180:
+            raise SrasError(f"max_rotation must be in [0, 180] degrees, got {self.max_rotation}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise SrasError(f"max_minutes must be > 0, got {self.max_minutes}")
+        if self.fold is not None and self.fold < 0:
+            raise SrasError(f"fold must be >= 0, got {self.fold}")
+        if self.schedule == "cosine" and self.epochs < 2:
+            raise SrasError("the cosine schedule needs at least 2 epochs (one of them warms up)")
+        if self.optimizer == "adam_then_sgd" and not 0 < self.sgd_epoch < self.epochs:
+            raise SrasError(
+                f"adam_then_sgd needs 0 < sgd_epoch < epochs; got sgd_epoch={self.sgd_epoch}, epochs={self.epochs}"
+            )
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _choose(name: str, value, choices: tuple) -> None:
+    if value not in choices:
+        raise SrasError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")

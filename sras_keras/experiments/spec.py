@@ -91,52 +91,62 @@ def protocol_split(protocol: str, seed: int, base: ConvertConfig) -> ConvertConf
 
 def apply_overrides(experiment: Experiment | Analysis, overrides: dict[str, str]) -> Experiment | Analysis:
     """``--set train.epochs=3 convert.image_size=64 sr_train.max_minutes=5``: change one field in every row (and in
-    its pretraining stage); ``--set analysis.FIELD=VALUE`` for an analysis recipe."""
-    if isinstance(experiment, Analysis):
-        params = experiment.params
-        for key, text in overrides.items():
-            section, _, field = key.partition(".")
-            if section != "analysis":
-                raise SrasError(f"--set {key}: recipe {experiment.name} is an analysis; its keys start with analysis.")
-            params = _replace_field(params, field, text, key)
-        return dataclasses.replace(experiment, params=params)
-    rows = list(experiment.rows)
-    sr_train = experiment.sr_train
+    its pretraining stage); ``--set analysis.FIELD=VALUE`` for an analysis recipe. A section's changes are made
+    together, so a config checks the combination (``epochs`` and ``sgd_epoch``), not each change alone."""
+    sections: dict[str, dict[str, tuple[str, str]]] = {}
     for key, text in overrides.items():
         section, _, field = key.partition(".")
-        if section == "sr_train" and sr_train is not None:
-            sr_train = _replace_field(sr_train, field, text, key)
-        elif section in ("convert", "train"):
-            rows = [_override_row(row, section, field, text, key) for row in rows]
-        else:
+        sections.setdefault(section, {})[field] = (text, key)
+    if isinstance(experiment, Analysis):
+        if set(sections) - {"analysis"}:
+            key = next(key for key in overrides if not key.startswith("analysis."))
+            raise SrasError(f"--set {key}: recipe {experiment.name} is an analysis; its keys start with analysis.")
+        return dataclasses.replace(experiment, params=_replace_fields(experiment.params, sections.get("analysis", {})))
+    allowed = ("convert", "train") + (("sr_train",) if experiment.sr_train is not None else ())
+    for section, changes in sections.items():
+        if section not in allowed:
+            key = next(iter(changes.values()))[1]
             raise SrasError(f"--set {key}: the key must start with convert., train. or sr_train.")
-    return dataclasses.replace(experiment, rows=tuple(rows), sr_train=sr_train)
+    sr_train = _replace_fields(experiment.sr_train, sections["sr_train"]) if "sr_train" in sections else None
+    rows = tuple(_override_row(row, sections) for row in experiment.rows)
+    return dataclasses.replace(experiment, rows=rows, sr_train=sr_train or experiment.sr_train)
 
 
-def _override_row(row: Row, section: str, field: str, text: str, key: str) -> Row:
-    changed = dataclasses.replace(row, **{section: _replace_field(getattr(row, section), field, text, key)})
-    if row.pretrain is None or (section, field) == ("train", "init_from"):
-        return changed
-    stage = dataclasses.replace(
-        row.pretrain, **{section: _replace_field(getattr(row.pretrain, section), field, text, key)}
-    )
-    return dataclasses.replace(changed, pretrain=stage)
+def _override_row(row: Row, sections: dict[str, dict[str, tuple[str, str]]]) -> Row:
+    for section in ("convert", "train"):
+        changes = sections.get(section)
+        if not changes:
+            continue
+        row = dataclasses.replace(row, **{section: _replace_fields(getattr(row, section), changes)})
+        if row.pretrain is not None:  # the pretraining stage starts from ImageNet, not from the row's own start
+            stage_changes = {
+                field: change for field, change in changes.items() if (section, field) != ("train", "init_from")
+            }
+            stage = dataclasses.replace(
+                row.pretrain, **{section: _replace_fields(getattr(row.pretrain, section), stage_changes)}
+            )
+            row = dataclasses.replace(row, pretrain=stage)
+    return row
 
 
-def _replace_field(config, field: str, text: str, key: str):
-    fields = {f.name: f for f in dataclasses.fields(config)}
-    if field not in fields:
-        raise SrasError(f"--set {key}: no field {field!r} (fields: {', '.join(fields)})")
-    try:
-        value = json.loads(text)
-    except ValueError:
-        value = text  # a bare string, e.g. a backbone name
-    if isinstance(value, list):
-        value = tuple(value)
-    current = getattr(config, field)
-    if dataclasses.is_dataclass(current) and isinstance(value, dict):  # e.g. convert.split={"group_by": "cell"}
+def _replace_fields(config, changes: dict[str, tuple[str, str]]):
+    """``config`` with every field of ``changes`` (field -> (JSON or bare text, the --set key)) replaced at once."""
+    fields = [f.name for f in dataclasses.fields(config)]
+    values = {}
+    for field, (text, key) in changes.items():
+        if field not in fields:
+            raise SrasError(f"--set {key}: no field {field!r} (fields: {', '.join(fields)})")
         try:
-            value = dataclasses.replace(current, **value)
-        except TypeError as error:
-            raise SrasError(f"--set {key}: {error}") from None
-    return dataclasses.replace(config, **{field: value})
+            value = json.loads(text)
+        except ValueError:
+            value = text  # a bare string, e.g. a backbone name
+        if isinstance(value, list):
+            value = tuple(value)
+        current = getattr(config, field)
+        if dataclasses.is_dataclass(current) and isinstance(value, dict):  # e.g. convert.split={"group_by": "cell"}
+            try:
+                value = dataclasses.replace(current, **value)
+            except TypeError as error:
+                raise SrasError(f"--set {key}: {error}") from None
+        values[field] = value
+    return dataclasses.replace(config, **values)

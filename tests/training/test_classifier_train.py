@@ -145,8 +145,10 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
     assert rates[0] == 0 and rates[1] == pytest.approx(5e-4) and rates[2] == pytest.approx(1e-3)
     assert rates[2] > rates[3] > rates[4] and rates[4] == pytest.approx(0, abs=1e-9)
     assert learning_rate_schedule(TrainConfig(learning_rate=1e-3), 10) == 1e-3
-    with pytest.raises(SrasError, match="unknown schedule"):
-        learning_rate_schedule(TrainConfig(schedule="step"), 10)
+    with pytest.raises(SrasError, match="unknown schedule 'step'"):
+        TrainConfig(schedule="step")
+    with pytest.raises(SrasError, match="cosine schedule needs at least 2 epochs"):
+        TrainConfig(schedule="cosine", epochs=1)
 
 
 def test_regularisation_settings_are_checked():
@@ -155,10 +157,10 @@ def test_regularisation_settings_are_checked():
 
     assert training_loss(TINY) == "sparse_categorical_crossentropy"
     with pytest.raises(SrasError, match="label_smoothing must be in"):
-        training_loss(TrainConfig(label_smoothing=1.0))
+        TrainConfig(label_smoothing=1.0)
     assert make_optimizer("sgd", TrainConfig(weight_decay=1e-4), 1e-3).weight_decay == pytest.approx(1e-4)
     with pytest.raises(SrasError, match="weight_decay must be >= 0"):
-        make_optimizer("adam", TrainConfig(weight_decay=-1.0), 1e-3)
+        TrainConfig(weight_decay=-1.0)
 
 
 def test_cell_batches_run_is_chosen_on_cell_normalised_validation(holdout, tmp_path):

@@ -1,0 +1,72 @@
+"""A training config checks itself when it is made (recipe, ``--set``, CLI), so a bad value fails before any work."""
+
+import dataclasses
+
+import pytest
+from click.testing import CliRunner
+
+from sras_keras.cli import main
+from sras_keras.configs.train import TrainConfig
+from sras_keras.core.errors import SrasError
+from sras_keras.experiments.registry import get_recipe
+from sras_keras.experiments.spec import apply_overrides
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"monitor": "val_loss"}, "unknown monitor 'val_loss'"),
+        ({"flip": "diagonal"}, "unknown flip"),
+        ({"schedule": "step"}, "unknown schedule"),
+        ({"kfold_validation": "any"}, "unknown kfold_validation"),
+        ({"optimizer": "rmsprop"}, "unknown optimizer"),
+        ({"head": "mlp"}, "unknown head"),
+        ({"strategy": "tpu"}, "unknown strategy"),
+        ({"batch_size": 0}, "batch_size must be at least 1"),
+        ({"patience": 0}, "patience must be at least 1"),
+        ({"learning_rate": 0.0}, "learning rates must be > 0"),
+        ({"scale": -0.1}, "scale must be >= 0"),
+        ({"weight_decay": -1.0}, "weight_decay must be >= 0"),
+        ({"label_smoothing": 1.0}, r"label_smoothing must be in \[0, 1\)"),
+        ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
+        ({"batchnorm_momentum": 1.5}, "batchnorm_momentum must be in"),
+        ({"max_rotation": 200.0}, "max_rotation must be in"),
+        ({"max_minutes": 0.0}, "max_minutes must be > 0"),
+        ({"fold": -1}, "fold must be >= 0"),
+        ({"schedule": "cosine", "epochs": 1}, "cosine schedule needs at least 2 epochs"),
+        ({"optimizer": "adam_then_sgd", "sgd_epoch": 5, "epochs": 5}, "adam_then_sgd needs 0 < sgd_epoch < epochs"),
+    ],
+)
+def test_a_bad_value_fails_where_the_config_is_made(change, message):
+    with pytest.raises(SrasError, match=message):
+        TrainConfig(**change)
+    with pytest.raises(SrasError, match=message):
+        dataclasses.replace(TrainConfig(), **change)
+
+
+def test_the_published_and_cpu_configs_are_valid_and_dropout_none_means_the_architectures_own():
+    assert TrainConfig().to_dict()["patience"] == 21
+    assert TrainConfig(dropout=None, head="native").dropout is None
+
+
+def test_set_changes_a_section_at_once_so_only_the_combination_is_checked():
+    """The two-step CPU rows switch to SGD at epoch 3: 2 epochs alone is refused before anything runs, 2 epochs
+    with the switch at 1 is accepted, whatever order the keys come in."""
+    recipe = get_recipe("tl_table2", "cpu")
+    with pytest.raises(SrasError, match="adam_then_sgd needs 0 < sgd_epoch < epochs"):
+        apply_overrides(recipe, {"train.epochs": "2"})
+    for overrides in ({"train.epochs": "2", "train.sgd_epoch": "1"}, {"train.sgd_epoch": "1", "train.epochs": "2"}):
+        changed = apply_overrides(recipe, overrides)
+        assert {(row.train.epochs, row.train.sgd_epoch) for row in changed.rows} == {(2, 1)}
+
+
+def test_the_cli_shows_the_configs_defaults_and_refuses_a_bad_combination(tmp_path):
+    help_text = CliRunner().invoke(main, ["train", "--help"]).output
+    assert "[default: 40; x>=1]" in help_text and "[default: inception_resnet_v2]" in help_text
+    data = tmp_path / "data"
+    data.mkdir()
+    result = CliRunner().invoke(
+        main, ["train", str(data), str(tmp_path / "run"), "--schedule", "cosine", "--epochs", "1"]
+    )
+    assert result.exit_code == 1 and result.output.startswith("error: the cosine schedule needs at least 2 epochs")
+    assert not (tmp_path / "run").exists()
