@@ -12,12 +12,12 @@ import json
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import f1_score
 
 from sras_keras.core.errors import SrasError
 from sras_keras.core.io import write_json_atomic
 from sras_keras.core.provenance import environment
 from sras_keras.data.labels import CLASS_NAMES
+from sras_keras.evaluation.metrics import macro_f1
 from sras_keras.inference.karyotype import assign_cells
 from sras_keras.inference.outputs import summarise
 from sras_keras.inference.predictor import Predictor, predict_records
@@ -70,7 +70,7 @@ def fit_size_evidence(
                     "cells_all_assigned_right",
                 )
             },
-            "macro_f1_argmax": float(f1_score(truth, fused.argmax(1), average="macro")),
+            "macro_f1_argmax": macro_f1(truth, fused.argmax(1)),
         }
     record = {
         "evidence": evidence.to_dict(),

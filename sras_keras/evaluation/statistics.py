@@ -20,6 +20,7 @@ from scipy.spatial.distance import pdist, squareform
 from scipy.special import ndtr, ndtri
 
 from sras_keras.core.errors import SrasError
+from sras_keras.evaluation.metrics import check_paired, macro_f1
 
 BANDWIDTH_MAX_POINTS = 2000
 CHUNK_ELEMENTS = 4_000_000  # bounds the (pooled rows x resamples) work arrays to ~32 MB
@@ -157,24 +158,6 @@ def coral_distance(x, y) -> float:
     return float(np.sum(difference**2) / (4 * x.shape[1] ** 2))
 
 
-def macro_f1(y_true, y_pred, labels=None) -> float:
-    """Macro-F1, equal to ``sklearn.metrics.f1_score(average='macro', zero_division=0)`` without sklearn's cost.
-
-    Classes default to those in ``y_true`` or ``y_pred``; a listed class that never occurs scores 0, and a
-    prediction outside ``labels`` still counts as a miss of its true class.
-    """
-    y_true, y_pred = _check_paired(y_true, y_pred)
-    listed = np.asarray([] if labels is None else labels, dtype=np.result_type(y_true, y_pred))
-    classes, codes = np.unique(np.concatenate([listed, y_true, y_pred]), return_inverse=True)
-    true_codes, pred_codes = codes[len(listed) : len(listed) + len(y_true)], codes[len(listed) + len(y_true) :]
-    hits = np.bincount(true_codes[true_codes == pred_codes], minlength=len(classes))
-    # 2 TP + FP + FN = (TP + FN) + (TP + FP)
-    denominators = np.bincount(true_codes, minlength=len(classes)) + np.bincount(pred_codes, minlength=len(classes))
-    f1 = np.divide(2 * hits, denominators, out=np.zeros(len(classes)), where=denominators > 0)
-    scored = f1 if labels is None else f1[np.searchsorted(classes, listed)]
-    return float(scored.mean())
-
-
 def paired_bootstrap_difference(
     y_true,
     pred_a,
@@ -191,8 +174,8 @@ def paired_bootstrap_difference(
     ``p_two_sided`` = 2 min(P*(diff <= 0), P*(diff >= 0)) over the bootstrap distribution, capped at 1: the
     smallest two-sided level whose percentile CI still reaches 0, not an exact test.
     """
-    y_true, pred_a = _check_paired(y_true, pred_a)
-    y_true, pred_b = _check_paired(y_true, pred_b)
+    y_true, pred_a = check_paired(y_true, pred_a)
+    y_true, pred_b = check_paired(y_true, pred_b)
     _check_count(resamples, "resamples")
     _check_confidence(confidence)
     rng = np.random.default_rng(seed)
@@ -286,15 +269,6 @@ def _check_samples(x, y) -> tuple[np.ndarray, np.ndarray]:
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise SrasError("samples contain NaN or infinite values")
     return x, y
-
-
-def _check_paired(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.ndim != 1 or y_true.shape != y_pred.shape or len(y_true) == 0:
-        raise SrasError(
-            f"labels and predictions must be equal-length, non-empty 1-D, got {y_true.shape} and {y_pred.shape}"
-        )
-    return y_true, y_pred
 
 
 def _check_count(count: int, name: str) -> None:

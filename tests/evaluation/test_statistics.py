@@ -6,10 +6,10 @@ from scipy import stats
 from sklearn.metrics import f1_score
 
 from sras_keras.core.errors import SrasError
+from sras_keras.evaluation.metrics import macro_f1
 from sras_keras.evaluation.statistics import (
     bootstrap_ci,
     coral_distance,
-    macro_f1,
     median_heuristic_bandwidth,
     mmd2_unbiased,
     mmd_test,
