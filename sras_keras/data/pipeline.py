@@ -82,22 +82,193 @@ def record_count(
 
 
 def record_decoder(manifest: dict):
-    """serialized record -> dict with ``image`` (S, S, 1) uint8 and every metadata field.
+    """serialized record -> dict with ``image`` (S, S, 1) uint8 and every metadata field: the pipeline's parse and
+    decode stages on one record, then its canvas placement (which ``batch_on_canvas`` does per batch)."""
+    canvas = manifest.get("canvas")
+    decode = image_decoder(manifest)
 
-    Records of an IAM dataset hold the fitted crop; it is placed on the manifest's canvas here.
-    """
+    def decode_one(serialized):
+        record = decode(parse_example(serialized))
+        if canvas:
+            record["image"] = place_on_canvas(
+                record["image"], canvas["size"], canvas["background"], canvas["placement"]
+            )
+        record["image"] = tf.ensure_shape(record["image"], [manifest["image_size"], manifest["image_size"], 1])
+        return record
+
+    return decode_one
+
+
+# The stages of ``make_dataset``, in its order, each over dict elements: read -> parse -> select -> decode ->
+# flip -> batch (on the canvas) -> augment -> model input. ``_CONTROL`` keys ride along between stages and never
+# reach the model or the metadata.
+_CONTROL = ("cell", "crop_shape", "coin", "batch_seed")
+
+
+def read_records(files: list[str], *, shuffle: bool, seed: int, parallel, deterministic: bool) -> tf.data.Dataset:
+    """Serialized records of ``files``, read in parallel (shard order shuffled each epoch with ``shuffle``)."""
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle:
+        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    cycle_length = min(len(files), 8)
+    return dataset.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=cycle_length,
+        num_parallel_calls=parallel if parallel == AUTOTUNE else min(parallel, cycle_length),
+        deterministic=deterministic,
+    )
+
+
+def parse_records(records: tf.data.Dataset, keys, *, parallel, deterministic: bool) -> tf.data.Dataset:
+    """Serialized records -> dicts of the ``keys`` fields (None: all). Parsed in batches, then handed on one record
+    at a time: ~25% more images/s than parsing each record alone in an ad-hoc comparison here (not a recorded run);
+    the records, and so the shuffle's input, keep their order."""
+    return (
+        records.batch(PARSE_BATCH)
+        .map(lambda batch: parse_example(batch, keys), num_parallel_calls=parallel, deterministic=deterministic)
+        .unbatch()
+    )
+
+
+def select_rotations(records: tf.data.Dataset, max_rotation: float | None) -> tf.data.Dataset:
+    """Only the stored copies rotated by at most ``max_rotation`` degrees either way (None: all)."""
+    if max_rotation is None:
+        return records
+    return records.filter(lambda record: _tilt(record["rotation"]) <= max_rotation + 1e-3)
+
+
+def image_decoder(manifest: dict, mirror: bool = False, cells: tf.lookup.StaticHashTable | None = None):
+    """record -> the same dict with ``image`` decoded to (H, W, 1) uint8 (the fitted crop of an IAM dataset, whole
+    (S, S, 1) otherwise), mirrored left-right with ``mirror``; ``cells`` adds the image's ``cell`` index."""
     canvas = manifest.get("canvas")
 
-    def decode(serialized):
-        features = parse_example(serialized)
-        image = tf.io.decode_png(features["image"], channels=1)
-        image = tf.reshape(image, tf.stack([features["height"], features["width"], 1]))
-        if canvas:
-            image = place_on_canvas(image, canvas["size"], canvas["background"], canvas["placement"])
-        features["image"] = tf.ensure_shape(image, [manifest["image_size"], manifest["image_size"], 1])
-        return features
+    def decode(record):
+        record = dict(record)
+        if cells is not None:
+            record["cell"] = cells.lookup(record["source_path"])
+        image = tf.io.decode_png(record["image"], channels=1)
+        if not canvas:
+            image = tf.ensure_shape(image, [manifest["image_size"], manifest["image_size"], 1])
+        record["image"] = tf.image.flip_left_right(image) if mirror else image
+        return record
 
     return decode
+
+
+def random_flips(examples: tf.data.Dataset, flip: str, seed: int, *, parallel, deterministic: bool) -> tf.data.Dataset:
+    """Each chromosome mirrored at random, left-right (``horizontal``) or also up-down (``both``), before canvas
+    placement so IAM's layout holds; per-element seeds from a seeded stream: deterministic, different every epoch."""
+    if flip == "none":
+        return examples
+    coins = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(4)
+    coins = coins.map(lambda bits: tf.reshape(bits, [2, 2]))
+
+    def flipped(example, coin):
+        example = dict(example)
+        image = tf.image.stateless_random_flip_left_right(example["image"], coin[0])
+        if flip == "both":
+            image = tf.image.stateless_random_flip_up_down(image, coin[1])
+        example["image"] = image
+        return example
+
+    return tf.data.Dataset.zip((examples, coins)).map(flipped, num_parallel_calls=parallel, deterministic=deterministic)
+
+
+def batch_on_canvas(
+    examples: tf.data.Dataset, manifest: dict, batch_size: int, by_cell: bool, *, parallel, deterministic: bool
+) -> tf.data.Dataset:
+    """Batches; an IAM dataset's crops are copied into the top-left of a background canvas while batching (each
+    crop's size kept in ``crop_shape`` for centring). ``by_cell``: each batch from one cell (the ``cell`` key)."""
+    canvas = manifest.get("canvas")
+    if canvas and canvas["placement"] == "center":
+        examples = examples.map(
+            lambda example: {**example, "crop_shape": tf.shape(example["image"])[:2]},
+            num_parallel_calls=parallel,
+            deterministic=deterministic,
+        )
+
+    def batched(elements):
+        if not canvas:
+            return elements.batch(batch_size)
+        # padded_batch copies each crop into the top-left of a background canvas in C++: ~1.5x the images/s of
+        # ragged_batch followed by a vectorised pad, measured here (benchmarks/pipeline_bench.py).
+        spec = elements.element_spec
+        return elements.padded_batch(
+            batch_size,
+            padded_shapes={
+                key: [canvas["size"], canvas["size"], 1] if key == "image" else spec[key].shape for key in spec
+            },
+            padding_values={
+                key: tf.constant(canvas["background"], tf.uint8) if key == "image" else tf.zeros([], spec[key].dtype)
+                for key in spec
+            },
+        )
+
+    if by_cell:
+        return examples.group_by_window(
+            lambda example: example["cell"], lambda _, window: batched(window), window_size=batch_size
+        )
+    return batched(examples)
+
+
+def augment_batches(
+    batches: tf.data.Dataset,
+    manifest: dict,
+    *,
+    blur: float,
+    contrast: float,
+    scale: float,
+    seed: int,
+    parallel,
+    deterministic: bool,
+) -> tf.data.Dataset:
+    """float32 batches in [0, 255] on their canvas (centred where the dataset says), with the seeded random zoom,
+    contrast and blur of training batches (all 0: none)."""
+    canvas = manifest.get("canvas")
+    centred = bool(canvas) and canvas["placement"] == "center"
+    background = float(background_level(manifest))
+    augmented = blur > 0 or contrast > 0 or scale > 0
+    if augmented:
+        seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
+        batches = tf.data.Dataset.zip((batches, seeds)).map(
+            lambda batch, batch_seed: {**batch, "batch_seed": batch_seed}
+        )
+
+    def augment(batch):
+        batch = dict(batch)
+        image = batch["image"]
+        if centred:
+            shapes = batch["crop_shape"]
+            image = center_batch(image, shapes[:, 0], shapes[:, 1], canvas["background"])
+        image = tf.cast(image, tf.float32)
+        if scale > 0:
+            scale_seed = tf.random.experimental.stateless_fold_in(batch["batch_seed"], 2)
+            image = random_scale(image, scale, background, scale_seed, centred)
+        if contrast > 0:
+            contrast_seed = tf.random.experimental.stateless_fold_in(batch["batch_seed"], 1)  # blur keeps batch_seed
+            image = random_contrast(image, contrast, background, contrast_seed)
+        if blur > 0:
+            image = random_gaussian_blur(image, blur, batch["batch_seed"])
+        batch["image"] = image
+        return batch
+
+    return batches.map(augment, num_parallel_calls=parallel, deterministic=deterministic)
+
+
+def model_inputs(
+    batches: tf.data.Dataset, preprocess, with_metadata: bool, *, parallel, deterministic: bool
+) -> tf.data.Dataset:
+    """The tuples Keras takes: ``(image, label)``, or ``(image, label, metadata)`` with every other record field;
+    ``preprocess`` maps the float32 batch to the model's input."""
+
+    def to_tuple(batch):
+        image = preprocess(batch["image"]) if preprocess is not None else batch["image"]
+        if not with_metadata:
+            return image, batch["label"]
+        metadata = {key: value for key, value in batch.items() if key not in ("image", "label", *_CONTROL)}
+        return image, batch["label"], metadata
+
+    return batches.map(to_tuple, num_parallel_calls=parallel, deterministic=deterministic)
 
 
 def make_dataset(
@@ -123,17 +294,15 @@ def make_dataset(
     mirror: bool = False,
     cell_batches: bool = False,
 ) -> tf.data.Dataset:
-    """Batches of ``(image, label)`` (or ``(image, label, metadata)``) from the shards of ``parts``.
+    """Batches of ``(image, label)`` (or ``(image, label, metadata)``) from the shards of ``parts``: the stages above.
 
     ``preprocess`` maps a float32 batch (B, S, S, 1) in [0, 255] to the model's input (a backbone's
     ``preprocess_input`` after channel replication, say). ``autotune=False`` fixes parallelism to the core count:
-    short-lived pipelines then do not stall at their end while autotuning winds down. ``flip`` mirrors each
-    chromosome at random, left-right (``horizontal``) or also up-down (``both``); seeded, and before canvas
-    placement so IAM's layout holds. Augmentation: for training parts only. ``max_rotation`` keeps only the stored
-    copies rotated by at most that many degrees either way (upright karyogram crops need no upside-down copies).
-    ``blur`` > 0 blurs half the images by a random Gaussian of sigma up to ``blur`` (seeded; training parts only).
-    ``contrast`` > 0 scales each image's contrast about the background by up to 1 + ``contrast`` either way (seeded).
-    ``scale`` > 0 zooms each canvas about its anchor by up to 1 + ``scale`` either way (seeded).
+    short-lived pipelines then do not stall at their end while autotuning winds down. Augmentation (training parts
+    only): ``flip`` (``random_flips``), ``max_rotation`` (``select_rotations``: upright karyogram crops need no
+    upside-down copies), ``blur`` > 0 blurs half the images by a random Gaussian of sigma up to ``blur``,
+    ``contrast`` > 0 scales each image's contrast about the background by up to 1 + ``contrast`` either way,
+    ``scale`` > 0 zooms each canvas about its anchor by up to 1 + ``scale`` either way (all seeded).
     ``mirror`` flips every chromosome left-right before placement: the second view of test-time augmentation.
     ``cell_batches`` fills each batch from one cell (a SMOTE image goes with its first parent's cell), so BatchNorm
     trains on one cell's statistics, as `sras predict --cell-bn` normalises each cell at test time.
@@ -150,125 +319,33 @@ def make_dataset(
     options.deterministic = deterministic
     if not autotune:
         options.autotune.enabled = False
+    stage = {"parallel": parallel, "deterministic": deterministic}
 
-    dataset = tf.data.Dataset.from_tensor_slices(files)
+    # without metadata, only what training needs is parsed
+    needed = (
+        "image",
+        "label",
+        *(("rotation",) if max_rotation is not None else ()),
+        *(("source_path",) if cell_batches else ()),
+    )
+    records = parse_records(
+        read_records(files, shuffle=shuffle, seed=seed, **stage), None if with_metadata else needed, **stage
+    )
+    records = select_rotations(records, max_rotation)
     if shuffle:
-        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    cycle_length = min(len(files), 8)
-    dataset = dataset.interleave(
-        tf.data.TFRecordDataset,
-        cycle_length=cycle_length,
-        num_parallel_calls=parallel if autotune else min(parallel, cycle_length),
-        deterministic=deterministic,
-    )
-    keys = (
-        None
-        if with_metadata
-        else (
-            "image",
-            "label",
-            *(("rotation",) if max_rotation is not None else ()),
-            *(("source_path",) if cell_batches else ()),
-        )
-    )
-    # Parsed in batches, then handed on one record at a time: ~25% more images/s than parsing each record alone in
-    # an ad-hoc comparison here (not a recorded run); the records, and so the shuffle's input, keep their order.
-    dataset = (
-        dataset.batch(PARSE_BATCH)
-        .map(lambda batch: parse_example(batch, keys), num_parallel_calls=parallel, deterministic=deterministic)
-        .unbatch()
-    )
-    if max_rotation is not None:
-        dataset = dataset.filter(lambda record: _tilt(record["rotation"]) <= max_rotation + 1e-3)
-    if shuffle:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        records = records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
-        dataset = dataset.repeat()
+        records = records.repeat()
+    decode = image_decoder(manifest, mirror, home_cells(data_dir) if cell_batches else None)
+    examples = random_flips(records.map(decode, **_map(stage)), flip, seed, **stage)
+    batches = batch_on_canvas(examples, manifest, batch_size, cell_batches, **stage)
+    batches = augment_batches(batches, manifest, blur=blur, contrast=contrast, scale=scale, seed=seed, **stage)
+    dataset = model_inputs(batches, preprocess, with_metadata, **stage)
+    return dataset.prefetch(AUTOTUNE if autotune else 2).with_options(options)
 
-    canvas = manifest.get("canvas")
-    centred = bool(canvas) and canvas["placement"] == "center"
-    cells = home_cells(data_dir) if cell_batches else None
 
-    def to_example(record):
-        record = dict(record)
-        cell = () if cells is None else (cells.lookup(record["source_path"]),)  # rides last until batching
-        if not with_metadata:
-            record.pop("rotation", None)
-            record.pop("source_path", None)
-        image = tf.io.decode_png(record.pop("image"), channels=1)
-        if not canvas:
-            image = tf.ensure_shape(image, [manifest["image_size"], manifest["image_size"], 1])
-        if mirror:
-            image = tf.image.flip_left_right(image)
-        label = record.pop("label")
-        return ((image, label, record) if with_metadata else (image, label)) + cell
-
-    def flipped(element, coin):
-        image, *rest = element
-        image = tf.image.stateless_random_flip_left_right(image, coin[0])
-        if flip == "both":
-            image = tf.image.stateless_random_flip_up_down(image, coin[1])
-        return (image, *rest)
-
-    def with_crop_shape(image, *rest):  # centring needs each crop's size after batching
-        return (image, *rest, tf.shape(image)[:2])
-
-    background = float(background_level(manifest))
-
-    def to_model_input(image, *rest):  # per batch: centring, cast, scale, contrast, blur and hook
-        if augmented:
-            *rest, batch_seed = rest
-        if centred:
-            *rest, shapes = rest
-            image = center_batch(image, shapes[:, 0], shapes[:, 1], canvas["background"])
-        if cell_batches:
-            rest = rest[:-1]
-        image = tf.cast(image, tf.float32)
-        if scale > 0:
-            scale_seed = tf.random.experimental.stateless_fold_in(batch_seed, 2)
-            image = random_scale(image, scale, background, scale_seed, centred)
-        if contrast > 0:
-            contrast_seed = tf.random.experimental.stateless_fold_in(batch_seed, 1)  # blur keeps batch_seed itself
-            image = random_contrast(image, contrast, background, contrast_seed)
-        if blur > 0:
-            image = random_gaussian_blur(image, blur, batch_seed)
-        return (preprocess(image) if preprocess is not None else image, *rest)
-
-    dataset = dataset.map(to_example, num_parallel_calls=parallel, deterministic=deterministic)
-    if flip != "none":  # per-element seeds from a seeded stream: deterministic, different every epoch
-        coins = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(4)
-        coins = coins.map(lambda bits: tf.reshape(bits, [2, 2]))
-        dataset = tf.data.Dataset.zip((dataset, coins)).map(
-            flipped, num_parallel_calls=parallel, deterministic=deterministic
-        )
-    if canvas and centred:
-        dataset = dataset.map(with_crop_shape, num_parallel_calls=parallel, deterministic=deterministic)
-
-    def batched(elements):
-        if not canvas:
-            return elements.batch(batch_size)
-        # padded_batch copies each crop into the top-left of a background canvas in C++: ~1.5x the images/s of
-        # ragged_batch followed by a vectorised pad, measured here (benchmarks/pipeline_bench.py).
-        return elements.padded_batch(
-            batch_size,
-            padded_shapes=_canvas_shapes(elements.element_spec, canvas["size"]),
-            padding_values=_canvas_padding(elements.element_spec, canvas["background"]),
-        )
-
-    if cell_batches:
-        cell_at = len(dataset.element_spec) - (2 if centred else 1)
-        dataset = dataset.group_by_window(
-            lambda *element: element[cell_at], lambda _, window: batched(window), window_size=batch_size
-        )
-    else:
-        dataset = batched(dataset)
-    augmented = blur > 0 or contrast > 0 or scale > 0
-    if augmented:
-        seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
-        dataset = tf.data.Dataset.zip((dataset, seeds)).map(lambda batch, batch_seed: (*batch, batch_seed))
-    dataset = dataset.map(to_model_input, num_parallel_calls=parallel, deterministic=deterministic)
-    dataset = dataset.prefetch(AUTOTUNE if autotune else 2)
-    return dataset.with_options(options)
+def _map(stage: dict) -> dict:
+    return {"num_parallel_calls": stage["parallel"], "deterministic": stage["deterministic"]}
 
 
 def home_cells(data_dir: str | Path) -> tf.lookup.StaticHashTable:
@@ -289,17 +366,6 @@ def home_cells(data_dir: str | Path) -> tf.lookup.StaticHashTable:
         tf.lookup.KeyValueTensorInitializer(list(home), tf.constant([index[cell] for cell in home.values()], tf.int64)),
         default_value=-1,
     )
-
-
-def _canvas_shapes(element_spec, size: int):
-    """``padded_batch`` shapes: the image (first component) padded to the canvas, everything else as it is."""
-    image, *rest = element_spec
-    return (tf.TensorShape([size, size, 1]), *tf.nest.map_structure(lambda spec: spec.shape, rest))
-
-
-def _canvas_padding(element_spec, background: int):
-    image, *rest = element_spec
-    return (tf.constant(background, tf.uint8), *tf.nest.map_structure(lambda spec: tf.zeros([], spec.dtype), rest))
 
 
 def _tilt(angle):

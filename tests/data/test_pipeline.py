@@ -180,3 +180,42 @@ def test_cell_batches_need_cell_ids(tmp_path):
     convert(source, tmp_path / "out", ConvertConfig(image_size=24), log=lambda line: None)
     with pytest.raises(SrasError, match="no cell ids"):
         make_dataset(tmp_path / "out", "train", cell_batches=True)
+
+
+def test_each_stage_of_the_pipeline_on_its_own(converted):
+    """read -> parse -> select -> decode -> batch on the canvas -> augment -> model input, each checked alone: the
+    stages ``make_dataset`` chains."""
+    from sras_keras.data import pipeline
+
+    out, manifest = converted
+    stage = {"parallel": 1, "deterministic": True}
+    files = pipeline.shard_files(out, ["train"], True, manifest)
+    records = pipeline.parse_records(pipeline.read_records(files, shuffle=False, seed=0, **stage), None, **stage)
+    first = next(iter(records))
+    assert {"image", "label", "rotation", "source_path", "cell_id"} <= set(first)
+    assert first["image"].dtype.name == "string"  # still the PNG bytes
+    upright = pipeline.select_rotations(records, 0)
+    assert {float(record["rotation"]) for record in upright} == {0.0}
+    decoded = records.map(pipeline.image_decoder(manifest))
+    crop = next(iter(decoded))["image"].numpy()
+    assert crop.dtype.name == "uint8" and crop.shape[2] == 1 and max(crop.shape[:2]) <= 24  # the fitted crop
+    batch = next(iter(pipeline.batch_on_canvas(decoded, manifest, 4, False, **stage)))
+    assert batch["image"].shape == (4, 24, 24, 1) and batch["source_path"].shape == (4,)
+    h, w = crop.shape[:2]
+    np.testing.assert_array_equal(batch["image"].numpy()[0, :h, :w], crop)  # top-left, background elsewhere
+    assert not batch["image"].numpy()[0, h:, :].any() and not batch["image"].numpy()[0, :, w:].any()
+    augmented = pipeline.augment_batches(
+        pipeline.batch_on_canvas(decoded, manifest, 4, False, **stage),
+        manifest,
+        blur=0.0,
+        contrast=0.5,
+        scale=0.0,
+        seed=0,
+        **stage,
+    )
+    images = next(iter(augmented))["image"].numpy()
+    assert images.dtype.name == "float32" and not np.array_equal(images, batch["image"].numpy().astype("float32"))
+    tuples = pipeline.model_inputs(augmented, lambda image: image / 255.0, True, **stage)
+    image, label, metadata = next(iter(tuples))
+    assert float(image.numpy().max()) <= 1.0 and label.shape == (4,)
+    assert "source_path" in metadata and not set(metadata) & {"image", "label", "cell", "crop_shape", "batch_seed"}
