@@ -4,7 +4,6 @@ as one or more views, with the model's BatchNorm statistics or each cell's own."
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from sras_keras.data.labels import CLASS_NAMES
 from sras_keras.data.pipeline import background_level, load_manifest, make_dataset
 from sras_keras.inference.inputs import InputImage
 from sras_keras.inference.upscale import compiled_forward, crop_with_margin, upscale_batch
-from sras_keras.inference.views import cell_groups, cell_statistics, with_mirror_view
+from sras_keras.inference.views import cell_groups, view_probabilities
 from sras_keras.models.saving import load_classifier, load_sr_model
 
 
@@ -100,15 +99,11 @@ class Predictor:
         return np.stack([self.prepare_one(a).numpy() for a in arrays]).astype(np.float32)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model.predict_on_batch(batch))
+        return view_probabilities(self.model, [batch])
 
     def view_probabilities(self, views: list[np.ndarray], adapt: bool = False) -> np.ndarray:
-        """One batch's probabilities, seen as each of ``views`` (the model inputs; with TTA also their mirror images,
-        combined by ``with_mirror_view``); ``adapt``: the batch is one whole cell, normalised with its own BatchNorm
-        statistics over every view (``cell_norm``)."""
-        with cell_statistics(self.model, np.concatenate(views)) if adapt else contextlib.nullcontext():
-            probabilities = [self.probabilities(view) for view in views]
-        return probabilities[0] if len(probabilities) == 1 else with_mirror_view(*probabilities)
+        """One batch's probabilities over ``views`` (``inference.views.view_probabilities``)."""
+        return view_probabilities(self.model, views, adapt)
 
 
 def prediction_groups(images: list[InputImage], batch_size: int, cell_bn: bool) -> list[tuple[np.ndarray, bool]]:

@@ -70,6 +70,16 @@ def cell_statistics(model, images: np.ndarray):
             layer.rate = rate
 
 
+def view_probabilities(model, views: list[np.ndarray], adapt: bool = False) -> np.ndarray:
+    """One batch's probabilities, seen as each of ``views`` (the model inputs; with TTA also their mirror images,
+    combined by ``with_mirror_view``); ``adapt``: the batch is one whole cell, normalised with its own BatchNorm
+    statistics over every view (``cell_statistics``). What `sras predict`, size evidence and the training's cell
+    validation all predict with."""
+    with cell_statistics(model, np.concatenate(views)) if adapt else contextlib.nullcontext():
+        probabilities = [np.asarray(model.predict_on_batch(view)) for view in views]
+    return probabilities[0] if len(probabilities) == 1 else with_mirror_view(*probabilities)
+
+
 def with_mirror_view(original: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
     """Test-time augmentation: the normalised geometric mean of the probabilities of an image and of its left-right
     mirror image (the models train on random mirrorings). On the headline's validation cells it gained 2-3 of

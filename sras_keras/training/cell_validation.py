@@ -5,14 +5,17 @@ where this metric is what the model is used with."""
 
 from __future__ import annotations
 
-import contextlib
-
 import keras
 import numpy as np
 
 from sras_keras.core.errors import SrasError
 from sras_keras.data.pipeline import make_dataset
-from sras_keras.inference.views import MIN_CELL_IMAGES, batchnorm_layers, cell_groups, cell_statistics
+from sras_keras.inference.views import (
+    MIN_CELL_IMAGES,
+    batchnorm_layers,
+    cell_groups,
+    view_probabilities,
+)
 
 METRIC = "val_cell_accuracy"
 
@@ -41,9 +44,7 @@ class CellValidation(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         correct = 0
         for indices, adapt in self.groups:
-            images = self.images[indices]
-            with cell_statistics(self.model, images) if adapt else contextlib.nullcontext():
-                probabilities = keras.ops.convert_to_numpy(self.model(images, training=False))
+            probabilities = view_probabilities(self.model, [self.images[indices]], adapt)
             correct += int((probabilities.argmax(axis=1) == self.labels[indices]).sum())
         if logs is not None:
             logs[METRIC] = correct / len(self.labels)
