@@ -50,6 +50,7 @@ from _common import subset_tree  # noqa: E402
 from sras_keras.core.io import atomic_path  # noqa: E402
 from sras_keras.core.provenance import git_commit, usable_cpus  # noqa: E402
 from sras_keras.core.tables import markdown_table  # noqa: E402
+from sras_keras.data.pipeline import load_manifest  # noqa: E402
 
 BENCHMARKS = ("pipeline", "convert", "sr", "train_overhead", "predict")
 TITLES = {
@@ -158,9 +159,9 @@ def convert_training_data(data: Path, out: Path, settings: dict, log) -> dict:
     if code != 0:
         log(f"[training data] FAILED (exit {code})\n{tail}")
         return {**record, "status": "failed", "exit_code": code, "output_tail": tail}
-    manifest = json.loads((out / "manifest.json").read_text())
-    log(f"[training data] {sum(manifest['counts']['records'].values())} records in {seconds:.0f} s")
-    return {**record, "status": "ok", "records": manifest["counts"]["records"]}
+    records = load_manifest(out).counts["records"]
+    log(f"[training data] {sum(records.values())} records in {seconds:.0f} s")
+    return {**record, "status": "ok", "records": records}
 
 
 # ---------------------------------------------------------------------------------------------------- machine

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from sras_keras.core.provenance import environment, new_run_dir
+from sras_keras.data.pipeline import load_manifest
 
 
 def convert_once(data: Path, out: Path, rotations: int, size: int, seed: int) -> dict:
@@ -45,17 +46,17 @@ def convert_once(data: Path, out: Path, rotations: int, size: int, seed: int) ->
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"conversion failed: {process.stderr.read().decode()[-2000:]}")
-    manifest = json.loads((out / "manifest.json").read_text())
-    records = sum(manifest["counts"]["records"].values())
+    manifest = load_manifest(out)
+    records = sum(manifest.counts["records"].values())
     return {
         "rotations": rotations,
         "records": records,
         "seconds": round(seconds, 1),
         "records_per_s": round(records / seconds, 1),
-        "output_mb": round(sum(s["bytes"] for s in manifest["shards"]) / 1e6, 1),
-        "shards": len(manifest["shards"]),
+        "output_mb": round(sum(s.bytes for s in manifest.shards) / 1e6, 1),
+        "shards": len(manifest.shards),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux reports KiB
-        "data_checksum": manifest["source"]["checksum"],
+        "data_checksum": manifest.source.checksum,
     }
 
 

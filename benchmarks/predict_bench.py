@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sras_keras.data.pipeline import load_manifest, load_splits
+
 REFERENCE_CELLS_PER_MINUTE = 329.6
 
 
@@ -39,11 +41,10 @@ def sras(*arguments: str) -> float:
 
 def pick_cells(dataset: Path, count: int) -> tuple[Path, list[str]]:
     """The source tree and ``count`` of its cells: the test cells first, then the others, each in name order."""
-    manifest = json.loads((dataset / "manifest.json").read_text())
-    source = Path(manifest["source"]["root"])
-    images = json.loads((dataset / "splits.json").read_text())["images"]
-    cells = {e["cell_id"] for e in images if e["cell_id"] and (source / e["cell_id"]).is_dir()}  # SMOTE: no cell
-    test = sorted({e["cell_id"] for e in images if e["part"] == "test"} & cells)
+    splits = load_splits(dataset)
+    source = Path(splits.source.root)
+    cells = {e.cell_id for e in splits.images if e.cell_id and (source / e.cell_id).is_dir()}  # SMOTE: no cell
+    test = sorted({e.cell_id for e in splits.images if e.part == "test"} & cells)
     return source, (test + sorted(cells - set(test)))[:count]
 
 
@@ -86,7 +87,7 @@ def main() -> None:
         summary = json.loads((out / "summary.json").read_text())
     results = {
         "backbone": args.backbone,
-        "image_size": json.loads((args.dataset / "manifest.json").read_text())["image_size"],
+        "image_size": load_manifest(args.dataset).image_size,
         "cells": summary["cells"],
         "images": summary["images"],
         "seconds": summary["seconds"],

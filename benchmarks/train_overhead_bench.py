@@ -56,13 +56,13 @@ def timed_fit(data: Path, config: TrainConfig, extra_callbacks) -> tuple[list[fl
     """Epoch wall times and images per epoch of one fit, on the input `sras train` builds."""
     keras.utils.set_random_seed(config.seed)
     manifest = load_manifest(data)
-    model = build_classifier(config.backbone, manifest["image_size"], weights=None)
+    model = build_classifier(config.backbone, manifest.image_size, weights=None)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    train, validation, steps = training_inputs(data, data_roles(manifest, None), config)
+    train, validation, steps = training_inputs(data, data_roles(data, manifest, None), config)
     clock = EpochClock()
     model.fit(
         train,
@@ -110,9 +110,7 @@ def main() -> None:
     }
     run = new_run_dir(args.out, "bench/train_overhead", 0)
     (run / "config.json").write_text(json.dumps(vars(args), default=str, indent=2))
-    (run / "env.json").write_text(
-        json.dumps(environment(seed=0, data_checksum=manifest["source"]["checksum"]), indent=2)
-    )
+    (run / "env.json").write_text(json.dumps(environment(seed=0, data_checksum=manifest.source.checksum), indent=2))
     (run / "results.json").write_text(json.dumps(results, indent=2))
     print(
         f"bare model.fit: {rate['bare']} img/s   sras train loop: {rate['sras']} img/s   "

@@ -86,11 +86,11 @@ def sr_eval(model_path, data, parts, out, max_images, scale):
     out = out or Path(model_path).parent / f"eval-{'-'.join(part_list)}"
     metrics = evaluate_sr(model, data, part_list, out, max_images, progress=progress())
     for region in ("whole", "foreground"):
-        row = "  ".join(f"{name} {v['psnr']:.2f}/{v['ssim']:.4f}" for name, v in metrics[region].items())
+        row = "  ".join(f"{name} {v['psnr']:.2f}/{v['ssim']:.4f}" for name, v in getattr(metrics, region).items())
         click.echo(f"{region:<11} PSNR/SSIM  {row}")
     click.echo(
-        f"gain over bicubic: {metrics['gain_db']['whole']:+.2f} dB whole, "
-        f"{metrics['gain_db']['foreground']:+.2f} dB foreground   ({out}/metrics.json)"
+        f"gain over bicubic: {metrics.gain_db['whole']:+.2f} dB whole, "
+        f"{metrics.gain_db['foreground']:+.2f} dB foreground   ({out}/metrics.json)"
     )
 
 

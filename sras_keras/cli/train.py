@@ -22,7 +22,9 @@ TRAIN = TrainConfig()  # every option's default is the config's: declared once
     "--patience", type=click.IntRange(1), default=TRAIN.patience, help="Early stopping on validation accuracy."
 )
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=TRAIN.dropout)
-@click.option("--rotations/--no-rotations", default=TRAIN.rotations, help="Train on the dataset's rotated copies.")
+@click.option(
+    "--rotated-copies/--no-rotated-copies", default=TRAIN.rotated_copies, help="Train on the dataset's rotated copies."
+)
 @click.option("--synthetic/--no-synthetic", default=TRAIN.synthetic, help="Train on the dataset's SMOTE images.")
 @click.option(
     "--flip",
@@ -89,14 +91,14 @@ def train(data, out, resume, **options):
     metrics = train_classifier(
         data, out, TrainConfig(**options), resume=resume, log=lambda line: click.echo(line, err=True)
     )
-    if metrics:  # a non-chief worker of a multi-worker run returns none: the chief evaluates
+    if metrics is not None:  # a non-chief worker of a multi-worker run returns none: the chief evaluates
         _print_metrics(metrics, out)
 
 
 def _print_metrics(metrics, run):
     click.echo(
-        f"test ({metrics['protocol']} protocol, {metrics['images']} images): accuracy {100 * metrics['accuracy']:.2f}%"
-        f"  macro-F1 {metrics['macro_f1']:.4f}  AUC-OvR {metrics['auc_ovr']:.4f}   ({run}/metrics.json, "
+        f"test ({metrics.protocol} protocol, {metrics.images} images): accuracy {100 * metrics.accuracy:.2f}%"
+        f"  macro-F1 {metrics.macro_f1:.4f}  AUC-OvR {metrics.auc_ovr:.4f}   ({run}/metrics.json, "
         f"{run}/figures/confusion_matrix.png)"
     )
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 
 @dataclasses.dataclass(frozen=True)
 class SRTrainConfig:
     """``sras sr train``. The defaults are the CPU config (design notes §6-7); ``SR_PAPER`` is the faithful one."""
+
+    FORMAT_VERSION: ClassVar[int] = 1  # config.json's layout
 
     preset: str = "light"
     scale: int = 2

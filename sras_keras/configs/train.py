@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 from sras_keras.core.errors import SrasError
 
@@ -20,6 +21,10 @@ class TrainConfig:
     """``sras train``. Defaults are SRAS-net's section 4.3: Adam 5e-4, batch 40, at most 100 epochs, early
     stopping on validation accuracy with patience 21 (best weights restored), shuffled input."""
 
+    # config.json's layout. 2: `rotations` became `rotated_copies` and `scale` became `zoom` (each name had a
+    # second meaning: ConvertConfig's rotation count, SRTrainConfig's SR factor)
+    FORMAT_VERSION: ClassVar[int] = 2
+
     backbone: str = "inception_resnet_v2"
     weights: str = "imagenet"  # "imagenet", "none" or a local weights file
     batch_size: int = 40
@@ -28,7 +33,7 @@ class TrainConfig:
     patience: int = 21
     monitor: str = "val_accuracy"  # or "val_cell_accuracy": each validation cell with its own BatchNorm statistics
     dropout: float = 0.5
-    rotations: bool = True  # train on the rotated copies the dataset holds
+    rotated_copies: bool = True  # train on the rotated copies the dataset holds (ConvertConfig.rotations: how many)
     synthetic: bool = True  # train on the SMOTE images the dataset holds
     flip: str = "none"  # random mirroring of training images (FLIPS; not in the paper)
     max_rotation: float | None = None  # train only on stored copies within this many degrees of upright
@@ -37,7 +42,7 @@ class TrainConfig:
     kfold_validation: str = "test_fold"  # or "next_fold": validate on fold k+1, train on the other K-2 (honest)
     blur: float = 0.0  # random Gaussian blur of training images, sigma up to this (0: off; the two-step study)
     contrast: float = 0.0  # random contrast of training images about the background, x up to 1 + this (0: off)
-    scale: float = 0.0  # random zoom of training canvases about their anchor, x up to 1 + this (0: off)
+    zoom: float = 0.0  # random zoom of training canvases about their anchor, x up to 1 + this (0: off)
     weight_decay: float = 0.0  # decoupled (AdamW-style) decay of every weight, times the learning rate (paper: 0)
     label_smoothing: float = 0.0  # share of each target spread over the 24 classes (paper: 0)
     optimizer: str = "adam"  # or "adam_then_sgd": Adam until `sgd_epoch`, then SGD with momentum 0.9
@@ -67,7 +72,7 @@ class TrainConfig:
                 raise SrasError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.learning_rate <= 0 or self.sgd_learning_rate <= 0:
             raise SrasError(f"learning rates must be > 0, got {self.learning_rate} and {self.sgd_learning_rate}")
-        for name in ("blur", "contrast", "scale"):
+        for name in ("blur", "contrast", "zoom"):
             if getattr(self, name) < 0:
                 raise SrasError(f"{name} must be >= 0 (0: off), got {getattr(self, name)}")
         if self.weight_decay < 0:
@@ -93,6 +98,16 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, document: dict) -> TrainConfig:
+        return cls(**document)
+
+    @staticmethod
+    def upgrade(document: dict, version: int) -> dict:
+        """A config.json of an older ``version`` in this version's names."""
+        renamed = {"rotations": "rotated_copies", "scale": "zoom"} if version < 2 else {}
+        return {renamed.get(key, key): value for key, value in document.items()}
 
 
 def _choose(name: str, value, choices: tuple) -> None:

@@ -8,6 +8,10 @@ A training run (``sras train``): ``config.json``, ``data.json``, ``env.json``, `
 
 from pathlib import Path
 
+RUN_CONFIG = "config.json"  # the run's config dataclass (configs/records.py reads and writes every JSON record)
+DATA = "data.json"  # which dataset and parts the run used
+METRICS = "metrics.json"  # the test part's metrics
+PREDICTIONS = "predictions.csv"  # one row per image (inference/outputs.py); `sras predict` writes the same schema
 FINAL = "model.keras"  # the trained model, written once training ends
 CHECKPOINT = Path("checkpoints") / "last.keras"  # the last epoch's model and optimizer: what --resume loads
 STATE = Path("checkpoints") / "state.json"  # epoch counters and the early-stopping state beside the checkpoint

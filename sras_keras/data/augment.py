@@ -44,7 +44,7 @@ def random_contrast(images: tf.Tensor, max_change: float, background: float, see
     return tf.clip_by_value(background + (images - background) * tf.exp(log_factor), 0.0, 255.0)
 
 
-def random_scale(images: tf.Tensor, max_change: float, background: float, seed, centred: bool = False) -> tf.Tensor:
+def random_zoom(images: tf.Tensor, max_change: float, background: float, seed, centred: bool = False) -> tf.Tensor:
     """Zoom each image of a (B, H, W, 1) canvas batch by a factor drawn log-uniformly from
     [1 / (1 + ``max_change``), 1 + ``max_change``], about the canvas's anchor (its top-left corner, or its centre
     when IAM centres the crops), filling with the background; content zoomed past the canvas edge is cut.

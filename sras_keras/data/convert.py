@@ -22,16 +22,17 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from sras_keras.configs.convert import ConvertConfig
+from sras_keras.configs.records import DataSource, Manifest, Shard, read_record, write_record
 from sras_keras.core.errors import SrasError
 from sras_keras.core.io import exclusive, fingerprint, sha256_of, write_json_atomic
 from sras_keras.core.provenance import environment
-from sras_keras.core.run_files import CONVERT_STATE, MANIFEST, SPLITS
+from sras_keras.core.run_files import CONVERT_STATE, MANIFEST
 from sras_keras.data import iam as iam_lib
 from sras_keras.data.labels import CLASS_NAMES
 from sras_keras.data.readers import SourceImage, read_source, scan_source
 from sras_keras.data.rotation import rotate_expanded, rotation_angles
 from sras_keras.data.smote import smote_images
-from sras_keras.data.splits import assign_parts, duplicates_across_parts, parts_from_file, splits_document, write_splits
+from sras_keras.data.splits import assign_parts, duplicates_across_parts, parts_from_file, splits_record
 from sras_keras.data.tfrecord import SCHEMA_VERSION, RecordMeta, serialize_example, shard_name, write_shard
 
 _BACKGROUNDS = {"black": 0, "white": 255}
@@ -254,10 +255,7 @@ def _prepare_out(out: Path, identity: str) -> bool:
         raise SrasError(f"{out}: exists and is not a folder")
     for marker in (MANIFEST, CONVERT_STATE):
         if (out / marker).exists():
-            try:
-                existing = json.loads((out / marker).read_text()).get("identity")
-            except ValueError:
-                existing = None
+            existing = _identity(out / marker)
             if existing != identity:
                 raise SrasError(
                     f"{out}: already holds a different dataset ({marker} does not match this source and config); "
@@ -273,7 +271,17 @@ def _prepare_out(out: Path, identity: str) -> bool:
     return False
 
 
-def convert(source: str | Path, out: str | Path, config: ConvertConfig, progress: bool = False, log=print) -> dict:
+def _identity(path: Path) -> str | None:
+    """The identity of the dataset a manifest or a conversion's state file describes (None: unreadable)."""
+    try:
+        if path.name == MANIFEST:
+            return read_record(Manifest, path.parent).identity
+        return json.loads(path.read_text()).get("identity")
+    except (SrasError, ValueError):
+        return None
+
+
+def convert(source: str | Path, out: str | Path, config: ConvertConfig, progress: bool = False, log=print) -> Manifest:
     """Convert ``source`` into ``out`` (see the module docstring); returns the manifest. A second job converting
     into the same ``out`` waits for the first and then finds the conversion done."""
     out = Path(out)
@@ -281,7 +289,7 @@ def convert(source: str | Path, out: str | Path, config: ConvertConfig, progress
         return _convert(source, out, config, progress, log)
 
 
-def _convert(source: str | Path, out: Path, config: ConvertConfig, progress: bool, log) -> dict:
+def _convert(source: str | Path, out: Path, config: ConvertConfig, progress: bool, log) -> Manifest:
     _check(config)
     scanned = scan_and_check(source, config, progress)
     images, md5s, synthetic = list(scanned.images), list(scanned.md5s), {}
@@ -314,20 +322,17 @@ def _convert(source: str | Path, out: Path, config: ConvertConfig, progress: boo
     identity = fingerprint({"config": config.to_dict(), "data": scanned.checksum})
     if _prepare_out(out, identity):
         log(f"{out}: already converted (manifest.json matches); nothing to do")
-        return json.loads((out / MANIFEST).read_text())
+        return read_record(Manifest, out)
 
     write_json_atomic(out / CONVERT_STATE, {"identity": identity, "config": config.to_dict()})
-    source_info = {
-        "root": str(scanned.root.resolve()),
-        "layout": scanned.layout,
-        "label_coding": config.label_coding,
-        "cell_regex": config.cell_regex,
-        "checksum": scanned.checksum,
-    }
-    document = splits_document(images, md5s, parts, split, source_info)
-    for index, item in synthetic.items():
-        document["images"][index].update(synthetic=True, parents=list(item.parents), smote_step=item.step)
-    write_splits(out / SPLITS, document)
+    source_info = DataSource(
+        root=str(scanned.root.resolve()),
+        layout=scanned.layout,
+        label_coding=config.label_coding,
+        cell_regex=config.cell_regex,
+        checksum=scanned.checksum,
+    )
+    write_record(out, splits_record(images, md5s, parts, split, source_info, synthetic))
     duplicates = duplicates_across_parts(scanned.images, scanned.md5s, parts[: len(scanned.images)])
     for group in duplicates:
         log(f"warning: identical images in different parts: {', '.join(group)}")
@@ -343,16 +348,16 @@ def _convert(source: str | Path, out: Path, config: ConvertConfig, progress: boo
             records = _shard_records(plan, scanned, images, parts, synthetic, config, encode, lambda: bar.update(1))
             write_shard(out / plan.name, records)
 
-    manifest = _manifest(out, config, scanned, images, parts, part_names, plans, identity, source_info, duplicates)
-    manifest["counts"]["synthetic"] = {
-        part: sum(1 for index in synthetic if parts[index] == part) for part in part_names
-    }
-    write_json_atomic(out / MANIFEST, manifest)
+    synthetic_counts = {part: sum(1 for index in synthetic if parts[index] == part) for part in part_names}
+    manifest = _manifest(out, config, scanned, images, parts, plans, identity, source_info, duplicates)
+    manifest.counts["synthetic"] = synthetic_counts
+    write_record(out, manifest)
     (out / CONVERT_STATE).unlink(missing_ok=True)
     return manifest
 
 
-def _manifest(out, config, scanned, images, parts, part_names, plans, identity, source_info, duplicates) -> dict:
+def _manifest(out, config, scanned, images, parts, plans, identity, source_info, duplicates) -> Manifest:
+    part_names = config.split.parts()
     images_per_class = {part: collections.Counter() for part in part_names}
     for image, part in zip(images[: len(scanned.images)], parts):
         images_per_class[part][image.class_name] += 1
@@ -363,39 +368,39 @@ def _manifest(out, config, scanned, images, parts, part_names, plans, identity, 
         records[plan.part] += count
         path = out / plan.name
         shards.append(
-            {
-                "file": plan.name,
-                "part": plan.part,
-                "kind": plan.kind,
-                "records": count,
-                "bytes": path.stat().st_size,
-                "sha256": sha256_of(path),
-            }
+            Shard(
+                file=plan.name,
+                part=plan.part,
+                kind=plan.kind,
+                records=count,
+                bytes=path.stat().st_size,
+                sha256=sha256_of(path),
+            )
         )
-    return {
-        "identity": identity,
-        "schema_version": SCHEMA_VERSION,
-        "env": environment(seed=config.split.seed, data_checksum=scanned.checksum),
-        "config": config.to_dict(),
-        "source": source_info,
-        "background": _polarity(scanned.background),
-        "background_votes": scanned.background_votes,
-        "image_size": config.image_size,
-        "canvas": canvas_of(config, scanned.background),
-        "rotations": config.rotations,
-        "rotated_parts": sorted(rotated_parts(config, part_names)),
-        "validation_part": config.split.resolved().validation_part,
-        "parts": part_names,
-        "counts": {
+    return Manifest(
+        identity=identity,
+        schema_version=SCHEMA_VERSION,
+        env=environment(seed=config.split.seed, data_checksum=scanned.checksum),
+        config=config,
+        source=source_info,
+        background=_polarity(scanned.background),
+        background_votes=scanned.background_votes,
+        image_size=config.image_size,
+        canvas=canvas_of(config, scanned.background),
+        rotations=config.rotations,
+        rotated_parts=sorted(rotated_parts(config, part_names)),
+        validation_part=config.split.resolved().validation_part,
+        parts=part_names,
+        counts={
             "images": {
                 part: {name: images_per_class[part].get(name, 0) for name in CLASS_NAMES} for part in part_names
             },
             "records": records,
         },
-        "source_sizes": {
+        source_sizes={
             "min_side": int(min(min(size) for size in scanned.sizes)),
             "max_side": int(max(max(size) for size in scanned.sizes)),
         },
-        "duplicates_across_parts": duplicates,
-        "shards": shards,
-    }
+        duplicates_across_parts=duplicates,
+        shards=shards,
+    )

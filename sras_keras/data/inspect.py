@@ -4,14 +4,17 @@ a converted dataset is intact."""
 from __future__ import annotations
 
 import collections
+import dataclasses
 import sys
 from pathlib import Path
 
 import tensorflow as tf
 from tqdm import tqdm
 
+from sras_keras.configs.records import Manifest
 from sras_keras.core.errors import SrasError
 from sras_keras.core.io import sha256_of
+from sras_keras.core.run_files import MANIFEST
 from sras_keras.data.labels import CLASS_NAMES
 from sras_keras.data.pipeline import load_manifest, record_decoder
 from sras_keras.data.readers import scan_source
@@ -21,19 +24,19 @@ from sras_keras.data.tfrecord import parse_shard_name
 def inspect_path(path: str | Path, layout: str = "auto", label_coding="standard", cell_regex=None) -> dict:
     """A summary of a converted dataset (it has manifest.json) or of a source tree (anything else)."""
     path = Path(path)
-    if (path / "manifest.json").exists():
+    if (path / MANIFEST).exists():
         manifest = load_manifest(path)
         return {
             "kind": "converted",
             "path": str(path),
-            "parts": manifest["parts"],
-            "images": manifest["counts"]["images"],
-            "records": manifest["counts"]["records"],
-            "background": manifest["background"],
-            "image_size": manifest["image_size"],
-            "rotations": manifest["rotations"],
-            "synthetic": manifest["counts"]["synthetic"],
-            "split": manifest["config"]["split"],
+            "parts": manifest.parts,
+            "images": manifest.counts["images"],
+            "records": manifest.counts["records"],
+            "background": manifest.background,
+            "image_size": manifest.image_size,
+            "rotations": manifest.rotations,
+            "synthetic": manifest.counts.get("synthetic", {}),
+            "split": dataclasses.asdict(manifest.config.split),
         }
     layout, images = scan_source(path, layout, label_coding, cell_regex)
     counts = collections.Counter(image.class_name for image in images)
@@ -73,22 +76,22 @@ def format_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def check_shards(data_dir: str | Path, files=None, manifest: dict | None = None) -> None:
+def check_shards(data_dir: str | Path, files=None, manifest: Manifest | None = None) -> None:
     """Raise SrasError naming the first shard of ``files`` (paths or names; default: every shard) that is missing or
     whose size or sha256 differs from ``manifest.json``: the fast part of ``verify`` (hashing runs at about disk
     speed, no record is parsed), for commands to run before they read a dataset."""
     data_dir = Path(data_dir)
     manifest = manifest or load_manifest(data_dir)
     wanted = None if files is None else {Path(file).name for file in files}
-    for shard in manifest["shards"]:
-        if wanted is not None and shard["file"] not in wanted:
+    for shard in manifest.shards:
+        if wanted is not None and shard.file not in wanted:
             continue
-        path = data_dir / shard["file"]
+        path = data_dir / shard.file
         try:
             size = path.stat().st_size
         except OSError:
             raise SrasError(f"{path}: shard missing (listed in manifest.json); convert the dataset again") from None
-        if size != shard["bytes"] or sha256_of(path) != shard["sha256"]:
+        if size != shard.bytes or sha256_of(path) != shard.sha256:
             raise SrasError(
                 f"{path}: shard is corrupted (its sha256 differs from manifest.json); run "
                 f"`sras data verify {data_dir}` and convert the dataset again"
@@ -102,16 +105,16 @@ def verify(data_dir: str | Path, progress: bool = False) -> list[str]:
     manifest = load_manifest(data_dir)
     decode_record = record_decoder(manifest)
     problems = []
-    listed = {shard["file"] for shard in manifest["shards"]}
+    listed = {shard.file for shard in manifest.shards}
     for path in sorted(data_dir.iterdir()):
         if parse_shard_name(path.name) and path.name not in listed:
             problems.append(f"{path}: shard not listed in manifest.json")
-    for shard in tqdm(manifest["shards"], desc="verifying shards", disable=not progress, file=sys.stderr):
-        path = data_dir / shard["file"]
+    for shard in tqdm(manifest.shards, desc="verifying shards", disable=not progress, file=sys.stderr):
+        path = data_dir / shard.file
         if not path.exists():
             problems.append(f"{path}: missing")
             continue
-        if path.stat().st_size != shard["bytes"] or sha256_of(path) != shard["sha256"]:
+        if path.stat().st_size != shard.bytes or sha256_of(path) != shard.sha256:
             problems.append(f"{path}: content differs from manifest.json (sha256 mismatch)")
         count = 0
         try:
@@ -121,6 +124,6 @@ def verify(data_dir: str | Path, progress: bool = False) -> list[str]:
         except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
             problems.append(f"{path}: corrupt record after {count} good ones ({error.message.splitlines()[0]})")
             continue
-        if count != shard["records"]:
-            problems.append(f"{path}: {count} records, manifest.json says {shard['records']}")
+        if count != shard.records:
+            problems.append(f"{path}: {count} records, manifest.json says {shard.records}")
     return problems

@@ -8,16 +8,17 @@ emit out of order for speed.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
 import tensorflow as tf
 
+from sras_keras.configs.records import Manifest, Shard, Splits, read_record
 from sras_keras.configs.train import FLIPS
 from sras_keras.core.errors import SrasError
 from sras_keras.core.provenance import usable_cpus
-from sras_keras.data.augment import random_contrast, random_gaussian_blur, random_scale
+from sras_keras.core.run_files import MANIFEST, SPLITS
+from sras_keras.data.augment import random_contrast, random_gaussian_blur, random_zoom
 from sras_keras.data.iam import center_batch, place_on_canvas
 from sras_keras.data.tfrecord import parse_example
 
@@ -25,66 +26,73 @@ AUTOTUNE = tf.data.AUTOTUNE
 PARSE_BATCH = 256
 
 
-def load_manifest(data_dir: str | Path) -> dict:
-    path = Path(data_dir) / "manifest.json"
-    if not path.exists():
-        raise SrasError(f"{data_dir}: no manifest.json (not a converted dataset, or its conversion did not finish)")
-    try:
-        return json.loads(path.read_text())
-    except ValueError as error:
-        raise SrasError(f"{path}: unreadable ({error})") from None
+def load_manifest(data_dir: str | Path) -> Manifest:
+    if not (Path(data_dir) / MANIFEST).exists():
+        raise SrasError(f"{data_dir}: no {MANIFEST} (not a converted dataset, or its conversion did not finish)")
+    return read_record(Manifest, data_dir)
 
 
-def background_level(manifest: dict) -> int:
-    """The grey level of a converted dataset's background: 0 (BioImLab's black) or 255 (G-band's white)."""
-    return 255 if manifest["background"] == "white" else 0
+def load_splits(data_dir: str | Path) -> Splits:
+    if not (Path(data_dir) / SPLITS).exists():
+        raise SrasError(f"{data_dir}: no {SPLITS} (not a converted dataset)")
+    return read_record(Splits, data_dir)
 
 
-def _selected_shards(manifest: dict, data_dir, parts: list[str], rotations: bool, synthetic: bool) -> list[dict]:
-    unknown = sorted(set(parts) - set(manifest["parts"]))
+def _selected_shards(
+    manifest: Manifest, data_dir, parts: list[str], rotated_copies: bool, synthetic: bool
+) -> list[Shard]:
+    unknown = sorted(set(parts) - set(manifest.parts))
     if unknown:
-        raise SrasError(f"{data_dir}: no part {', '.join(unknown)} (it has {', '.join(manifest['parts'])})")
+        raise SrasError(f"{data_dir}: no part {', '.join(unknown)} (it has {', '.join(manifest.parts)})")
     return [
         shard
-        for shard in manifest["shards"]
-        if shard["part"] in parts and {"original": True, "rot": rotations, "smote": synthetic}[shard["kind"]]
+        for shard in manifest.shards
+        if shard.part in parts and {"original": True, "rot": rotated_copies, "smote": synthetic}[shard.kind]
     ]
 
 
 def shard_files(
-    data_dir: str | Path, parts: list[str], rotations: bool, manifest: dict | None = None, synthetic: bool = False
+    data_dir: str | Path,
+    parts: list[str],
+    rotated_copies: bool,
+    manifest: Manifest | None = None,
+    synthetic: bool = False,
 ) -> list[str]:
-    """The shard paths of ``parts``: the original images, plus the rotated copies (``rotations``) and SMOTE's
+    """The shard paths of ``parts``: the original images, plus the rotated copies (``rotated_copies``) and SMOTE's
     synthetic images (``synthetic``) where the part has them. Training wants all three; evaluation only the first."""
     manifest = manifest or load_manifest(data_dir)
     return [
-        str(Path(data_dir) / shard["file"])
-        for shard in _selected_shards(manifest, data_dir, parts, rotations, synthetic)
+        str(Path(data_dir) / shard.file)
+        for shard in _selected_shards(manifest, data_dir, parts, rotated_copies, synthetic)
     ]
 
 
 def record_count(
-    data_dir: str | Path, parts: list[str], rotations: bool, synthetic: bool = False, max_rotation: float | None = None
+    data_dir: str | Path,
+    parts: list[str],
+    rotated_copies: bool,
+    synthetic: bool = False,
+    max_rotation: float | None = None,
 ) -> int:
     """About how many records ``make_dataset`` will read from ``parts`` (from the manifest, without a pass;
     exact without ``max_rotation``, whose share of each image's copies is the same for every image)."""
     manifest = load_manifest(data_dir)
     total = 0.0
-    share = kept_rotation_fraction(manifest["rotations"], max_rotation)
-    for shard in _selected_shards(manifest, data_dir, parts, rotations, synthetic):
-        if shard["kind"] == "original":
-            total += shard["records"]
-        elif shard["kind"] == "rot":  # angles 15, 30, ...: every stored angle but 0
-            total += shard["records"] * (share * manifest["rotations"] - 1) / max(manifest["rotations"] - 1, 1)
+    share = kept_rotation_fraction(manifest.rotations, max_rotation)
+    for shard in _selected_shards(manifest, data_dir, parts, rotated_copies, synthetic):
+        if shard.kind == "original":
+            total += shard.records
+        elif shard.kind == "rot":  # angles 15, 30, ...: every stored angle but 0
+            total += shard.records * (share * manifest.rotations - 1) / max(manifest.rotations - 1, 1)
         else:  # SMOTE images, all angles
-            total += shard["records"] * share
+            total += shard.records * share
     return round(total)
 
 
-def record_decoder(manifest: dict):
+def record_decoder(manifest: Manifest):
     """serialized record -> dict with ``image`` (S, S, 1) uint8 and every metadata field: the pipeline's parse and
     decode stages on one record, then its canvas placement (which ``batch_on_canvas`` does per batch)."""
-    canvas = manifest.get("canvas")
+    canvas = manifest.canvas
     decode = image_decoder(manifest)
 
     def decode_one(serialized):
@@ -93,7 +101,7 @@ def record_decoder(manifest: dict):
             record["image"] = place_on_canvas(
                 record["image"], canvas["size"], canvas["background"], canvas["placement"]
             )
-        record["image"] = tf.ensure_shape(record["image"], [manifest["image_size"], manifest["image_size"], 1])
+        record["image"] = tf.ensure_shape(record["image"], [manifest.image_size, manifest.image_size, 1])
         return record
 
     return decode_one
@@ -137,10 +145,10 @@ def select_rotations(records: tf.data.Dataset, max_rotation: float | None) -> tf
     return records.filter(lambda record: _tilt(record["rotation"]) <= max_rotation + 1e-3)
 
 
-def image_decoder(manifest: dict, mirror: bool = False, cells: tf.lookup.StaticHashTable | None = None):
+def image_decoder(manifest: Manifest, mirror: bool = False, cells: tf.lookup.StaticHashTable | None = None):
     """record -> the same dict with ``image`` decoded to (H, W, 1) uint8 (the fitted crop of an IAM dataset, whole
     (S, S, 1) otherwise), mirrored left-right with ``mirror``; ``cells`` adds the image's ``cell`` index."""
-    canvas = manifest.get("canvas")
+    canvas = manifest.canvas
 
     def decode(record):
         record = dict(record)
@@ -148,7 +156,7 @@ def image_decoder(manifest: dict, mirror: bool = False, cells: tf.lookup.StaticH
             record["cell"] = cells.lookup(record["source_path"])
         image = tf.io.decode_png(record["image"], channels=1)
         if not canvas:
-            image = tf.ensure_shape(image, [manifest["image_size"], manifest["image_size"], 1])
+            image = tf.ensure_shape(image, [manifest.image_size, manifest.image_size, 1])
         record["image"] = tf.image.flip_left_right(image) if mirror else image
         return record
 
@@ -175,11 +183,11 @@ def random_flips(examples: tf.data.Dataset, flip: str, seed: int, *, parallel, d
 
 
 def batch_on_canvas(
-    examples: tf.data.Dataset, manifest: dict, batch_size: int, by_cell: bool, *, parallel, deterministic: bool
+    examples: tf.data.Dataset, manifest: Manifest, batch_size: int, by_cell: bool, *, parallel, deterministic: bool
 ) -> tf.data.Dataset:
     """Batches; an IAM dataset's crops are copied into the top-left of a background canvas while batching (each
     crop's size kept in ``crop_shape`` for centring). ``by_cell``: each batch from one cell (the ``cell`` key)."""
-    canvas = manifest.get("canvas")
+    canvas = manifest.canvas
     if canvas and canvas["placement"] == "center":
         examples = examples.map(
             lambda example: {**example, "crop_shape": tf.shape(example["image"])[:2]},
@@ -213,21 +221,21 @@ def batch_on_canvas(
 
 def augment_batches(
     batches: tf.data.Dataset,
-    manifest: dict,
+    manifest: Manifest,
     *,
     blur: float,
     contrast: float,
-    scale: float,
+    zoom: float,
     seed: int,
     parallel,
     deterministic: bool,
 ) -> tf.data.Dataset:
     """float32 batches in [0, 255] on their canvas (centred where the dataset says), with the seeded random zoom,
     contrast and blur of training batches (all 0: none)."""
-    canvas = manifest.get("canvas")
+    canvas = manifest.canvas
     centred = bool(canvas) and canvas["placement"] == "center"
-    background = float(background_level(manifest))
-    augmented = blur > 0 or contrast > 0 or scale > 0
+    background = float(manifest.background_value)
+    augmented = blur > 0 or contrast > 0 or zoom > 0
     if augmented:
         seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
         batches = tf.data.Dataset.zip((batches, seeds)).map(
@@ -241,9 +249,9 @@ def augment_batches(
             shapes = batch["crop_shape"]
             image = center_batch(image, shapes[:, 0], shapes[:, 1], canvas["background"])
         image = tf.cast(image, tf.float32)
-        if scale > 0:
-            scale_seed = tf.random.experimental.stateless_fold_in(batch["batch_seed"], 2)
-            image = random_scale(image, scale, background, scale_seed, centred)
+        if zoom > 0:
+            zoom_seed = tf.random.experimental.stateless_fold_in(batch["batch_seed"], 2)
+            image = random_zoom(image, zoom, background, zoom_seed, centred)
         if contrast > 0:
             contrast_seed = tf.random.experimental.stateless_fold_in(batch["batch_seed"], 1)  # blur keeps batch_seed
             image = random_contrast(image, contrast, background, contrast_seed)
@@ -276,7 +284,7 @@ def make_dataset(
     parts: list[str] | str,
     *,
     batch_size: int = 32,
-    rotations: bool = True,
+    rotated_copies: bool = True,
     synthetic: bool = True,
     shuffle: bool = False,
     repeat: bool = False,
@@ -290,7 +298,7 @@ def make_dataset(
     max_rotation: float | None = None,
     blur: float = 0.0,
     contrast: float = 0.0,
-    scale: float = 0.0,
+    zoom: float = 0.0,
     mirror: bool = False,
     cell_batches: bool = False,
 ) -> tf.data.Dataset:
@@ -302,7 +310,7 @@ def make_dataset(
     only): ``flip`` (``random_flips``), ``max_rotation`` (``select_rotations``: upright karyogram crops need no
     upside-down copies), ``blur`` > 0 blurs half the images by a random Gaussian of sigma up to ``blur``,
     ``contrast`` > 0 scales each image's contrast about the background by up to 1 + ``contrast`` either way,
-    ``scale`` > 0 zooms each canvas about its anchor by up to 1 + ``scale`` either way (all seeded).
+    ``zoom`` > 0 zooms each canvas about its anchor by up to 1 + ``zoom`` either way (all seeded).
     ``mirror`` flips every chromosome left-right before placement: the second view of test-time augmentation.
     ``cell_batches`` fills each batch from one cell (a SMOTE image goes with its first parent's cell), so BatchNorm
     trains on one cell's statistics, as `sras predict --cell-bn` normalises each cell at test time.
@@ -311,7 +319,7 @@ def make_dataset(
         raise SrasError(f"unknown flip {flip!r}; choose one of {', '.join(FLIPS)}")
     parts = [parts] if isinstance(parts, str) else list(parts)
     manifest = load_manifest(data_dir)
-    files = shard_files(data_dir, parts, rotations, manifest, synthetic)
+    files = shard_files(data_dir, parts, rotated_copies, manifest, synthetic)
     if not files:
         raise SrasError(f"{data_dir}: no shards for part(s) {', '.join(parts)}")
     parallel = AUTOTUNE if autotune else usable_cpus()
@@ -339,7 +347,7 @@ def make_dataset(
     decode = image_decoder(manifest, mirror, home_cells(data_dir) if cell_batches else None)
     examples = random_flips(records.map(decode, **_map(stage)), flip, seed, **stage)
     batches = batch_on_canvas(examples, manifest, batch_size, cell_batches, **stage)
-    batches = augment_batches(batches, manifest, blur=blur, contrast=contrast, scale=scale, seed=seed, **stage)
+    batches = augment_batches(batches, manifest, blur=blur, contrast=contrast, zoom=zoom, seed=seed, **stage)
     dataset = model_inputs(batches, preprocess, with_metadata, **stage)
     return dataset.prefetch(AUTOTUNE if autotune else 2).with_options(options)
 
@@ -351,13 +359,11 @@ def _map(stage: dict) -> dict:
 def home_cells(data_dir: str | Path) -> tf.lookup.StaticHashTable:
     """source path -> index of the image's cell, for every image of a converted dataset; a SMOTE image's home is its
     first parent's cell (its parents may come from two cells; it needs one to share batches with)."""
-    images = json.loads((Path(data_dir) / "splits.json").read_text())["images"]
-    cell_of = {image["path"]: image["cell_id"] for image in images}
+    images = load_splits(data_dir).images
+    cell_of = {image.path: image.cell_id for image in images}
     if not any(cell_of.values()):
         raise SrasError(f"{data_dir}: its images carry no cell ids, so batches cannot be filled by cell")
-    home = {
-        image["path"]: cell_of[image["parents"][0]] if image.get("synthetic") else image["cell_id"] for image in images
-    }
+    home = {image.path: cell_of[image.parents[0]] if image.synthetic else image.cell_id for image in images}
     if "" in home.values():
         missing = next(path for path, cell in home.items() if not cell)
         raise SrasError(f"{data_dir}: {missing} has no cell id, so batches cannot be filled by cell")

@@ -11,16 +11,14 @@ A part is named ``train``/``val``/``test`` or ``fold0``..``foldK-1``.
 from __future__ import annotations
 
 import collections
-import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 
 from sras_keras.configs.convert import SplitConfig
+from sras_keras.configs.records import DataSource, SplitImage, Splits, read_record
 from sras_keras.core.errors import SrasError
-from sras_keras.core.io import write_json_atomic
 from sras_keras.data.labels import CLASS_NAMES, Y_INDEX
 from sras_keras.data.readers import SourceImage
 
@@ -102,42 +100,53 @@ def duplicates_across_parts(images: list[SourceImage], md5s: list[str], parts: l
     return [[path for path, _ in group] for group in by_md5.values() if len({part for _, part in group}) > 1]
 
 
-def splits_document(
-    images: list[SourceImage], md5s: list[str], parts: list[str], config: SplitConfig, source: dict
-) -> dict:
+def splits_record(
+    images: list[SourceImage],
+    md5s: list[str],
+    parts: list[str],
+    config: SplitConfig,
+    source: DataSource,
+    synthetic: dict | None = None,
+) -> Splits:
+    """``splits.json`` of a conversion; ``synthetic`` maps the index of each SMOTE image to how it was made."""
     config = config.resolved()
     counts = collections.Counter(parts)
-    return {
-        "config": dataclasses.asdict(config),
-        "validation_part": config.validation_part,
-        "source": source,
-        "counts": {part: counts.get(part, 0) for part in config.parts()},
-        "images": [
-            {"path": image.path, "md5": md5, "cell_id": image.cell_id, "class": CLASS_NAMES[image.label], "part": part}
-            for image, md5, part in zip(images, md5s, parts)
-        ],
-    }
-
-
-def write_splits(path: str | Path, document: dict) -> None:
-    write_json_atomic(path, document)
+    synthetic = synthetic or {}
+    entries = []
+    for index, (image, md5, part) in enumerate(zip(images, md5s, parts)):
+        made = synthetic.get(index)
+        entries.append(
+            SplitImage(
+                path=image.path,
+                md5=md5,
+                cell_id=image.cell_id,
+                class_name=CLASS_NAMES[image.label],
+                part=part,
+                synthetic=made is not None,
+                parents=tuple(made.parents) if made else (),
+                smote_step=made.step if made else 0.0,
+            )
+        )
+    return Splits(
+        config=config,
+        validation_part=config.validation_part,
+        source=source,
+        counts={part: counts.get(part, 0) for part in config.parts()},
+        images=entries,
+    )
 
 
 def parts_from_file(path: str | Path, images: list[SourceImage]) -> tuple[SplitConfig, list[str]]:
     """Reuse a saved split (e.g. for super-resolved copies of the same images): match by relative path."""
     path = Path(path)
-    try:
-        document = json.loads(path.read_text())
-        config = SplitConfig(**document["config"])
-        by_path = {entry["path"]: entry for entry in document["images"]}
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise SrasError(f"{path}: not a readable splits.json ({error})") from None
+    saved = read_record(Splits, path)
+    by_path = {entry.path: entry for entry in saved.images}
     parts = []
     for image in images:
         entry = by_path.get(image.path)
         if entry is None:
             raise SrasError(f"{path}: has no entry for source image {image.path}")
-        if entry["class"] != image.class_name:
-            raise SrasError(f"{path}: {image.path} is class {entry['class']} there but {image.class_name} here")
-        parts.append(entry["part"])
-    return config, parts
+        if entry.class_name != image.class_name:
+            raise SrasError(f"{path}: {image.path} is class {entry.class_name} there but {image.class_name} here")
+        parts.append(entry.part)
+    return saved.config, parts

@@ -8,19 +8,21 @@ and 90 degree rotations; evaluation uses whole held-out images.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
+from sras_keras.configs.records import SplitImage
 from sras_keras.core.errors import SrasError
 from sras_keras.data.iam import crop_to_foreground, foreground_mask
-from sras_keras.data.pipeline import background_level, load_manifest
+from sras_keras.data.pipeline import load_manifest, load_splits
 from sras_keras.data.readers import read_source
 
 
-def load_hr_images(data_dir: str | Path, parts: list[str], margin: int = 4) -> tuple[list[np.ndarray], list[dict], int]:
+def load_hr_images(
+    data_dir: str | Path, parts: list[str], margin: int = 4
+) -> tuple[list[np.ndarray], list[SplitImage], int]:
     """Native-resolution images of ``parts``, cropped to the foreground plus ``margin`` pixels of background.
 
     Returns (images as (H, W) uint8, their splits.json entries, background value), SMOTE's images left out. The
@@ -28,24 +30,20 @@ def load_hr_images(data_dir: str | Path, parts: list[str], margin: int = 4) -> t
     """
     data_dir = Path(data_dir)
     manifest = load_manifest(data_dir)
-    root = Path(manifest["source"]["root"])
+    root = Path(manifest.source.root)
     if not root.is_dir():
         raise SrasError(f"{data_dir}: its source folder {root} is not there; SR training reads the native images")
-    background = background_level(manifest)
-    threshold = manifest["config"]["threshold"]
+    background = manifest.background_value
+    threshold = manifest.config.threshold
     # SMOTE's images (a --smote conversion) have no source file and are not native resolution: SR skips them
-    entries = [
-        entry
-        for entry in json.loads((data_dir / "splits.json").read_text())["images"]
-        if entry["part"] in parts and not entry.get("synthetic")
-    ]
+    entries = [entry for entry in load_splits(data_dir).images if entry.part in parts and not entry.synthetic]
     if not entries:
         raise SrasError(f"{data_dir}: no images in part(s) {', '.join(parts)}")
     images = []
     for entry in entries:
-        array, md5 = read_source(root / entry["path"], manifest["config"].get("invert", False))
-        if md5 != entry["md5"]:
-            raise SrasError(f"{root / entry['path']}: differs from the converted file (md5); convert again")
+        array, md5 = read_source(root / entry.path, manifest.config.invert)
+        if md5 != entry.md5:
+            raise SrasError(f"{root / entry.path}: differs from the converted file (md5); convert again")
         crop = crop_to_foreground(array, background, threshold).numpy()[..., 0]
         images.append(np.pad(crop, margin, constant_values=background))
     return images, entries, background

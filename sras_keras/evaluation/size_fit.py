@@ -1,4 +1,4 @@
-"""``sras size-evidence RUN``: fit cell-relative size evidence (sras_keras/size_evidence.py) for a trained run.
+"""``sras size-evidence RUN``: fit cell-relative size evidence (inference/size_evidence.py) for a trained run.
 
 The Gaussians come from the run's training cells, the weight from its validation part (the paper protocol's is its
 test part, as for its checkpoint), and the test part is then scored once with and without the evidence: per image
@@ -8,7 +8,6 @@ test part, as for its checkpoint), and the test part is then scored once with an
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from sras_keras.core.errors import SrasError
 from sras_keras.core.io import write_json_atomic
 from sras_keras.core.provenance import environment
 from sras_keras.data.labels import CLASS_NAMES
+from sras_keras.data.pipeline import load_splits
 from sras_keras.evaluation.metrics import macro_f1
 from sras_keras.inference.karyotype import assign_cells
 from sras_keras.inference.outputs import summarise
@@ -33,9 +33,9 @@ def fit_size_evidence(
     run_dir = Path(run_dir)
     predictor = Predictor(run_dir)
     settings, data_dir = predictor.settings, Path(predictor.settings["data_dir"])
-    splits = json.loads((data_dir / "splits.json").read_text())
-    validation_part = splits["validation_part"]
-    if "test" not in splits["counts"] or validation_part is None:
+    splits = load_splits(data_dir)
+    validation_part = splits.validation_part
+    if "test" not in splits.counts or validation_part is None:
         raise SrasError(
             f"{data_dir}: size evidence needs a split with a test part and a validation part "
             "(holdout or paper), not K folds"
@@ -82,10 +82,10 @@ def fit_size_evidence(
         "test_images": len(images),
         "test_cells": len(set(cell_ids)),
         # an image-level split (the paper's) leaves pieces of cells in the test part: assignment means little
-        "test_cells_whole": splits["config"].get("group_by") == "cell",
+        "test_cells_whole": splits.config.resolved().group_by == "cell",
         "images_without_size_evidence": int(np.isnan(relative).sum()),
         "test": test,
-        "env": environment(data_checksum=splits["source"]["checksum"]),
+        "env": environment(data_checksum=splits.source.checksum),
     }
     write_json_atomic(run_dir / size_evidence_file(tta, cell_bn), record)
     return record

@@ -11,6 +11,7 @@ import tensorflow as tf
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
+from sras_keras.configs.records import SRMetrics, write_record
 from sras_keras.core.io import write_json_atomic
 from sras_keras.core.provenance import environment
 from sras_keras.data.iam import foreground_mask
@@ -25,7 +26,7 @@ def _mean(values):
 
 def evaluate_sr(
     model, data_dir, parts: list[str], out: str | Path, max_images: int | None = None, progress: bool = False
-) -> dict:
+) -> SRMetrics:
     """Score ``model`` on the whole held-out images of ``parts``; writes ``metrics.json`` and a figure to ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -53,7 +54,7 @@ def evaluate_sr(
             scores["whole"][name]["ssim"].append(ssim(target, result) if big_enough else float("nan"))
             scores["foreground"][name]["ssim"].append(ssim(target, result, mask=mask) if big_enough else float("nan"))
         examples.setdefault(
-            entry["class"],
+            entry.class_name,
             (lr.numpy()[0, :, :, 0], outputs["bicubic"].numpy()[0, :, :, 0], sr_steps[-1].numpy()[0, :, :, 0], hr),
         )
     last = names[-1]
@@ -63,18 +64,19 @@ def evaluate_sr(
         }
         for region, table in scores.items()
     }
-    metrics = {
-        "images": len(images),
-        "parts": parts,
-        "scale": scale,
-        "shave": scale,
-        "data_range": 1.0,
-        "ssim_skipped_small_images": int(sum(math.isnan(v) for v in scores["whole"]["bicubic"]["ssim"])),
-        "srafbn_step": last,
-        **summary,
-        "gain_db": {region: summary[region][last]["psnr"] - summary[region]["bicubic"]["psnr"] for region in summary},
-    }
-    write_json_atomic(out / "metrics.json", metrics)
+    metrics = SRMetrics(
+        images=len(images),
+        parts=list(parts),
+        scale=scale,
+        shave=scale,
+        data_range=1.0,
+        ssim_skipped_small_images=int(sum(math.isnan(v) for v in scores["whole"]["bicubic"]["ssim"])),
+        srafbn_step=last,
+        whole=summary["whole"],
+        foreground=summary["foreground"],
+        gain_db={region: summary[region][last]["psnr"] - summary[region]["bicubic"]["psnr"] for region in summary},
+    )
+    write_record(out, metrics)
     write_json_atomic(out / "env.json", environment())
     comparison_figure(examples, out / "figures" / "sr_comparison.png")
     return metrics

@@ -10,10 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
+from sras_keras.configs.records import ClassifierMetrics, read_record
 from sras_keras.core.errors import SrasError
 from sras_keras.core.io import atomic_path
+from sras_keras.core.run_files import METRICS, PREDICTIONS
 from sras_keras.core.tables import markdown_table
 from sras_keras.experiments.spec import Experiment
+from sras_keras.inference.outputs import read_predictions
 from sras_keras.inference.size_evidence import size_evidence_file
 
 FOLD_METRICS = ("accuracy", "macro_f1", "auc_ovr")
@@ -27,11 +30,14 @@ def collect_rows(runs: Path, name: str) -> list[dict]:
     for row_file in sorted(
         [*Path(runs, name).glob("*/*/row.json"), *Path(runs, name).glob("*/*/fold*/row.json")], key=str
     ):
-        metrics_file = row_file.parent / "metrics.json"
-        if not metrics_file.exists():
+        if not (row_file.parent / METRICS).exists():
             continue
         row = json.loads(row_file.read_text())
-        entry = {**row, "metrics": json.loads(metrics_file.read_text()), "run": str(row_file.parent)}
+        entry = {
+            **row,
+            "metrics": read_record(ClassifierMetrics, row_file.parent).to_dict(),
+            "run": str(row_file.parent),
+        }
         if row.get("fold") is None:
             found[row["name"]] = entry
         else:
@@ -64,11 +70,11 @@ def _fold_summary(entries: list[dict]) -> dict:
 
 def pooled_predictions(row: dict) -> list[dict]:
     """Every test image's prediction of a collected row: for a K-fold row, each image once, from its held-out fold."""
-    rows = []
-    for run in row.get("fold_runs") or [row["run"]]:
-        with open(Path(run) / "predictions.csv", newline="") as handle:
-            rows += list(csv.DictReader(handle))
-    return rows
+    return [
+        prediction
+        for run in row.get("fold_runs") or [row["run"]]
+        for prediction in read_predictions(Path(run) / PREDICTIONS)
+    ]
 
 
 def _percent(metrics: dict, key: str, scale: float = 100.0, digits: int = 2) -> str:

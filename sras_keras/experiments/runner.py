@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from sras_keras.configs.convert import ConvertConfig
+from sras_keras.configs.records import write_config
 from sras_keras.configs.sr import SRTrainConfig
 from sras_keras.core.errors import SrasError
 from sras_keras.core.io import exclusive, fingerprint, write_json_atomic
@@ -88,7 +89,7 @@ class _DataCache:
         convert(self.source, plain, ConvertConfig(split=split, **_reading(convert_config)), log=self.log)
         self.log(f"SR model for split {split.scheme}/seed {split.seed}: {sr_run}")
         sr_train = self.experiment.sr_train
-        if "val" not in load_manifest(plain)["parts"]:  # the paper's 4:1 split: SR's validation only monitors PSNR
+        if "val" not in load_manifest(plain).parts:  # the paper's 4:1 split: SR's validation only monitors PSNR
             self.log(
                 f"{plain}: no val part; SR validation patches come from its test part (monitoring only: the "
                 "SR model is the last epoch's, nothing is selected on them)"
@@ -149,7 +150,7 @@ def run_experiment(
         )
     seed = chosen[0].train.seed if chosen else 0
     run_dir = new_run_dir(runs, experiment.name, seed)
-    write_json_atomic(run_dir / "config.json", experiment.to_dict())
+    write_config(run_dir, experiment)
     write_json_atomic(run_dir / "env.json", environment(seed=seed))
     cache = _DataCache(experiment, source, tfrecords, run_dir, log, progress)
     for row in chosen:
@@ -185,7 +186,7 @@ def run_experiment(
                     "pretrain_wall_seconds": pretrain_seconds,
                 },
             )
-            log(f"[{row.name}] accuracy {100 * metrics['accuracy']:.2f}% (paper: {row.paper_accuracy})")
+            log(f"[{row.name}] accuracy {100 * metrics.accuracy:.2f}% (paper: {row.paper_accuracy})")
             if row.size_evidence and fold is None:
                 # single view, and averaged with the mirror image (sras predict --tta); with the model's BatchNorm
                 # statistics, and with each cell's own (--cell-bn)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Callable
+from typing import Callable, ClassVar
 
 from sras_keras.configs.convert import ConvertConfig, SplitConfig
 from sras_keras.configs.sr import SRTrainConfig
@@ -67,6 +67,8 @@ class Analysis:
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
+    FORMAT_VERSION: ClassVar[int] = 1  # the layout of an experiment run's config.json
+
     name: str
     config_name: str
     source: str  # a data set under SRAS_DATA_DIR, e.g. "bioimlab"

@@ -5,12 +5,12 @@ for the predicted and the true class."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from sras_keras.configs.records import RunData, read_record
 from sras_keras.core.errors import SrasError
 from sras_keras.data.labels import CLASS_NAMES
 from sras_keras.data.pipeline import make_dataset
@@ -26,8 +26,8 @@ def _tags(row: dict) -> dict:
 
 
 def _labelled(row: dict) -> dict[str, tuple[int, int]]:
-    """source_path -> (true, predicted) over a collected row's pooled out-of-fold predictions."""
-    return {p["source_path"]: (_CLASS_INDEX[p["true"]], _CLASS_INDEX[p["predicted"]]) for p in pooled_predictions(row)}
+    """file -> (true, predicted) over a collected row's pooled out-of-fold predictions."""
+    return {p["file"]: (_CLASS_INDEX[p["true"]], _CLASS_INDEX[p["top1"]]) for p in pooled_predictions(row)}
 
 
 def two_step_gains(rows: list[dict], resamples: int = 10000, seed: int = 0) -> list[dict]:
@@ -95,13 +95,13 @@ def gains_figure(gains: list[dict], parameters: dict[str, int], path: Path, titl
 
 def fold_test_images(fold_run: str | Path, count: int, seed: int = 0):
     """(images (N, S, S, 1) float32, labels, source paths): ``count`` seeded test images of a fold run."""
-    data = json.loads((Path(fold_run) / "data.json").read_text())
+    data = read_record(RunData, fold_run)
     images, labels, paths = [], [], []
     for batch, label, meta in make_dataset(
-        data["data_dir"],
-        data["test"],
+        data.data_dir,
+        data.test,
         batch_size=256,
-        rotations=False,
+        rotated_copies=False,
         synthetic=False,
         with_metadata=True,
         autotune=False,

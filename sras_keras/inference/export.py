@@ -6,7 +6,6 @@ own test images is written beside it.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -18,9 +17,10 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 from sras_keras.core.errors import SrasError
 from sras_keras.core.io import atomic_path, write_json_atomic
 from sras_keras.core.provenance import environment
-from sras_keras.data.iam import crop_to_foreground, final_image
+from sras_keras.data.iam import crop_to_foreground
+from sras_keras.data.pipeline import load_splits
 from sras_keras.data.readers import read_image
-from sras_keras.inference.predictor import Predictor
+from sras_keras.inference.predictor import Predictor, placement
 from sras_keras.inference.upscale import MARGIN
 
 FORMATS = ("savedmodel", "tflite")
@@ -36,14 +36,7 @@ class ServingModule(tf.Module):
         self.model = model
         self.sr_model = sr_model
         self.settings = settings
-        self.prepare = final_image(
-            settings["preprocess"],
-            settings["image_size"],
-            settings["background"],
-            settings["threshold"],
-            settings["placement"],
-            settings["magnify"],
-        )
+        self.prepare = placement(settings)
 
     def _upscale(self, image):
         background = self.settings["background"]
@@ -95,12 +88,10 @@ def _float32_config(node):
 
 def test_images(settings: dict, limit: int) -> list[tuple[str, np.ndarray]]:
     """Up to ``limit`` original images of the run's test part, read from the dataset's source tree."""
-    data_dir = Path(settings["data_dir"])
-    manifest = json.loads((data_dir / "manifest.json").read_text())
-    splits = json.loads((data_dir / "splits.json").read_text())
-    test_part = json.loads((Path(settings["run_dir"]) / "data.json").read_text())["test"]
-    root = Path(manifest["source"]["root"])
-    paths = [entry["path"] for entry in splits["images"] if entry["part"] == test_part][:limit]
+    splits = load_splits(settings["data_dir"])
+    root = Path(splits.source.root)
+    paths = [entry.path for entry in splits.images if entry.part == settings["test_part"] and not entry.synthetic]
+    paths = paths[:limit]
     return [(path, read_image(root / path)[0]) for path in paths]
 
 
@@ -136,7 +127,7 @@ def export_run(run_dir, out=None, export_format: str = "savedmodel", parity_imag
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / "export"
     predictor = Predictor(run_dir)
-    settings = {**predictor.settings, "run_dir": str(run_dir)}
+    settings = predictor.settings
     module = ServingModule(
         float32_model(predictor.model), settings, predictor.sr_model and float32_model(predictor.sr_model)
     )
@@ -168,7 +159,7 @@ def export_run(run_dir, out=None, export_format: str = "savedmodel", parity_imag
         "signature": SIGNATURE,
         "input": "one (H, W) uint8 grayscale chromosome image, any size",
         "output": "probabilities (24,)",
-        "preprocessing": {k: v for k, v in settings.items() if k != "run_dir"},
+        "preprocessing": settings,
         "parity": {
             "images": len(samples),
             "max_abs_diff": float(differences.max()),

@@ -27,6 +27,7 @@ class InputImage:
     cell_id: str
     label: int | None  # known from the layout (BioImLab names, class folders, TFRecords), else None
     array: np.ndarray | None = None  # (H, W) uint8, None for TFRecord inputs (already preprocessed)
+    synthetic: bool = False  # a SMOTE image of a converted dataset (the paper protocol's test part holds some)
 
 
 def gather_inputs(paths: list[Path], cell_regex: str | None = None) -> tuple[list[InputImage], list[tuple[str, str]]]:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sras_keras.core.errors import SrasError
 from sras_keras.core.io import atomic_path, write_json_atomic
+from sras_keras.core.run_files import PREDICTIONS
 from sras_keras.data.iam import crop_to_foreground
 from sras_keras.data.labels import CLASS_NAMES, Y_INDEX
 from sras_keras.inference.inputs import InputImage
@@ -58,22 +60,63 @@ def _assigned_per_image(images: list[InputImage], cells: dict) -> np.ndarray:
     return np.array(assigned)
 
 
+# predictions.csv, one schema for `sras predict` and `sras evaluate`: the image (its path in the dataset, or as
+# given), its cell, whether SMOTE made it, its true class where known, the top three classes and, with whole-cell
+# assignment, the class it was assigned (else empty)
+PREDICTION_COLUMNS = (
+    "file",
+    "cell_id",
+    "synthetic",
+    "true",
+    "top1",
+    "p_top1",
+    "top2",
+    "p_top2",
+    "top3",
+    "p_top3",
+    "assigned",
+    "p_assigned",
+)
+
+
+def write_predictions(path: Path, images: list[InputImage], probabilities: np.ndarray, assigned=None) -> None:
+    """``predictions.csv``; ``assigned``: each image's class after whole-cell assignment (-1: none), or None."""
+    with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(PREDICTION_COLUMNS)
+        for k, (image, probs) in enumerate(zip(images, probabilities)):
+            top = np.argsort(-probs)[:3]
+            row = [image.name, image.cell_id, int(image.synthetic)]
+            row.append(CLASS_NAMES[image.label] if image.label is not None else "")
+            row += [value for c in top for value in (CLASS_NAMES[c], f"{probs[c]:.6f}")]
+            if assigned is None or assigned[k] < 0:
+                row += ["", ""]
+            else:
+                row += [CLASS_NAMES[assigned[k]], f"{probs[assigned[k]]:.6f}"]
+            writer.writerow(row)
+
+
+def read_predictions(path: Path) -> list[dict]:
+    """The rows of a ``predictions.csv`` (strings, by column name); a file of another schema is refused."""
+    try:
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            header = tuple(reader.fieldnames or ())
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise SrasError(f"{path}: not readable ({error})") from None
+    if header != PREDICTION_COLUMNS:
+        raise SrasError(
+            f"{path}: not a predictions.csv of this sras-keras (columns {', '.join(header) or 'none'}); "
+            "evaluate the run again (`sras evaluate RUN`)"
+        )
+    return rows
+
+
 def write_outputs(out: Path, images, probabilities, skipped, cells, summary, background: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
     assigned = _assigned_per_image(images, cells) if cells is not None else None
-    with atomic_path(out / "predictions.csv") as temporary, open(temporary, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            ["file", "cell_id", "true", "top1", "p_top1", "top2", "p_top2", "top3", "p_top3"]
-            + (["assigned", "p_assigned"] if cells is not None else [])
-        )
-        for k, (image, probs) in enumerate(zip(images, probabilities)):
-            top = np.argsort(-probs)[:3]
-            row = [image.name, image.cell_id, CLASS_NAMES[image.label] if image.label is not None else ""]
-            row += [value for c in top for value in (CLASS_NAMES[c], f"{probs[c]:.6f}")]
-            if assigned is not None:
-                row += [CLASS_NAMES[assigned[k]] if assigned[k] >= 0 else "", f"{probs[max(assigned[k], 0)]:.6f}"]
-            writer.writerow(row)
+    write_predictions(out / PREDICTIONS, images, probabilities, assigned)
     if skipped:
         with atomic_path(out / "skipped.csv") as temporary, open(temporary, "w", newline="") as handle:
             csv.writer(handle).writerows([("file", "reason"), *skipped])

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from sras_keras.core.errors import SrasError
+from sras_keras.core.run_files import MANIFEST
 from sras_keras.data.readers import cell_pattern
 from sras_keras.inference.inputs import InputImage, gather_inputs
 from sras_keras.inference.karyotype import assign_cells
@@ -77,7 +78,7 @@ def predict(
     ``predictions.csv``, ``summary.json`` and, with ``karyotype``, ``karyotypes.json`` and karyogram PNGs.
     ``size_evidence``: the probabilities (and so everything after them) include the run's size evidence.
     ``tta``: each chromosome is also seen mirrored (``with_mirror_view``). ``cell_bn``: each cell normalised with its
-    own BatchNorm statistics (``cell_norm``)."""
+    own BatchNorm statistics (``views.cell_statistics``)."""
     run_dir, out, inputs = Path(run_dir), Path(out), [Path(p) for p in inputs]
     cell_pattern(cell_regex)  # a bad --cell-regex fails before the model loads
     predictor = Predictor(run_dir)
@@ -86,7 +87,7 @@ def predict(
             raise SrasError(f"{run_dir}: its model has no BatchNorm layer, so --cell-bn does not apply")
     started = time.perf_counter()  # throughput: read, preprocess, predict, assign; model load and writes excluded
     skipped: list[tuple[str, str]] = []
-    record_dir = inputs[0] if len(inputs) == 1 and (inputs[0] / "manifest.json").is_file() else None
+    record_dir = inputs[0] if len(inputs) == 1 and (inputs[0] / MANIFEST).is_file() else None
     if record_dir is not None:
         images, probabilities = predict_records(predictor, record_dir, parts, batch_size, tta, cell_bn)
     else:

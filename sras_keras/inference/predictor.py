@@ -7,66 +7,74 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from sras_keras.configs.records import RunData, read_record
 from sras_keras.core.errors import SrasError
-from sras_keras.core.run_files import FINAL
+from sras_keras.core.run_files import DATA, FINAL, MANIFEST, RUN_CONFIG
 from sras_keras.data.iam import final_image
 from sras_keras.data.labels import CLASS_NAMES
-from sras_keras.data.pipeline import background_level, load_manifest, make_dataset
+from sras_keras.data.pipeline import load_manifest, make_dataset
 from sras_keras.inference.inputs import InputImage
 from sras_keras.inference.upscale import compiled_forward, crop_with_margin, upscale_batch
 from sras_keras.inference.views import cell_groups, view_probabilities
+from sras_keras.models.heads import FEATURES_LAYER
 from sras_keras.models.saving import load_classifier, load_sr_model
 
 
 def run_preprocessing(run_dir: Path) -> dict:
     """What a run's inputs went through: its dataset manifest's settings and the SR model, if any."""
-    for name in ("config.json", "data.json"):
+    for name in (RUN_CONFIG, DATA):
         if not (run_dir / name).is_file():
             raise SrasError(
                 f"{run_dir}: no {name}, so the preprocessing it was trained with is unknown; "
                 "give the folder of a `sras train` run"
             )
-    data = json.loads((run_dir / "data.json").read_text())
-    manifest_path = Path(data["data_dir"]) / "manifest.json"
-    if not manifest_path.is_file():
+    data = read_record(RunData, run_dir)
+    if not (Path(data.data_dir) / MANIFEST).is_file():
         raise SrasError(
-            f"{run_dir}: its training data {data['data_dir']} is gone (no manifest.json); the "
+            f"{run_dir}: its training data {data.data_dir} is gone (no {MANIFEST}); the "
             "preprocessing settings live there"
         )
-    manifest = json.loads(manifest_path.read_text())
-    config = manifest["config"]
-    sr_record = Path(manifest["source"]["root"]) / "sr_apply.json"
+    manifest = load_manifest(data.data_dir)
+    config = manifest.config
+    sr_record = Path(manifest.source.root) / "sr_apply.json"
     sr_model = json.loads(sr_record.read_text())["model"] if sr_record.is_file() else None
     return {
-        "preprocess": config["preprocess"],
-        "image_size": manifest["image_size"],
-        "threshold": config["threshold"],
-        "placement": config["placement"],
-        "magnify": config.get("magnify", 1.0),
-        "background": background_level(manifest),
-        "invert": config.get("invert", False),
-        "canvas": manifest["canvas"],
+        "preprocess": config.preprocess,
+        "image_size": manifest.image_size,
+        "threshold": config.threshold,
+        "placement": config.placement,
+        "magnify": config.magnify,
+        "background": manifest.background_value,
+        "invert": config.invert,
+        "canvas": manifest.canvas,
         "sr_model": sr_model,
-        "data_dir": data["data_dir"],
+        "data_dir": data.data_dir,
+        "test_part": data.test,
     }
 
 
-class Predictor:
-    """A run's model with the preprocessing it was trained with."""
+def placement(settings: dict):
+    """(H, W) uint8 image -> the model's (S, S, 1) input as the run's conversion made it (IAM or resize): the one
+    definition ``Predictor`` and the exported ``ServingModule`` both trace."""
+    s = settings
+    return final_image(s["preprocess"], s["image_size"], s["background"], s["threshold"], s["placement"], s["magnify"])
 
-    def __init__(self, run_dir: Path):
+
+class Predictor:
+    """A run's model with the preprocessing it was trained with; ``model``: that run's model already in memory
+    (training evaluates the model it has just trained), else the run's ``model.keras``."""
+
+    def __init__(self, run_dir: Path, model: keras.Model | None = None):
         self.settings = run_preprocessing(run_dir)
-        self.model = load_classifier(run_dir / FINAL)
-        s = self.settings
+        self.model = model or load_classifier(run_dir / FINAL)
+        self._with_features = None
         self.prepare_one = tf.function(  # one traced graph for every image size, not eager ops per image
-            final_image(
-                s["preprocess"], s["image_size"], s["background"], s["threshold"], s["placement"], s["magnify"]
-            ),
-            input_signature=[tf.TensorSpec([None, None], tf.uint8)],
+            placement(self.settings), input_signature=[tf.TensorSpec([None, None], tf.uint8)]
         )
         self.sr_model = None
         if self.settings["sr_model"]:
@@ -105,6 +113,14 @@ class Predictor:
         """One batch's probabilities over ``views`` (``inference.views.view_probabilities``)."""
         return view_probabilities(self.model, views, adapt)
 
+    def probabilities_and_features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One batch's probabilities and penultimate features (the t-SNE of Fig 8), in one forward pass."""
+        if self._with_features is None:
+            features = self.model.get_layer(FEATURES_LAYER).output
+            self._with_features = keras.Model(self.model.inputs, [self.model.output, features])
+        probabilities, features = self._with_features.predict_on_batch(batch)
+        return np.asarray(probabilities), np.asarray(features)
+
 
 def prediction_groups(images: list[InputImage], batch_size: int, cell_bn: bool) -> list[tuple[np.ndarray, bool]]:
     """The images' indices in the groups predicted together, each with whether it is adapted: batches, or with
@@ -121,7 +137,7 @@ def predict_files(
     cell_bn: bool = False,
 ):
     """``tta``: also the mirror image of each chromosome (``with_mirror_view``); ``cell_bn``: each cell normalised
-    with its own statistics (``cell_norm``)."""
+    with its own statistics (``views.cell_statistics``)."""
     probabilities = [None] * len(images)
     for indices, adapt in tqdm(prediction_groups(images, batch_size, cell_bn), unit="batch", disable=not progress):
         arrays = predictor.upscale([images[k].array for k in indices])
@@ -133,6 +149,31 @@ def predict_files(
     return np.stack(probabilities)
 
 
+def record_batches(data_dir, part: str, batch_size: int, mirror: bool = False):
+    """Each original record of ``part`` once, in a fixed order: (model-input batch, its ``InputImage`` rows) per
+    batch, mirrored left-right with ``mirror``. What predictions on a converted dataset and cell validation read."""
+    dataset = make_dataset(
+        data_dir,
+        part,
+        batch_size=batch_size,
+        rotated_copies=False,
+        synthetic=False,
+        with_metadata=True,
+        autotune=False,
+        mirror=mirror,
+    )
+    for batch, labels, meta in dataset:
+        yield (
+            batch.numpy(),
+            [
+                InputImage(path.decode(), cell.decode(), int(label), synthetic=bool(synthetic))
+                for path, cell, label, synthetic in zip(
+                    meta["source_path"].numpy(), meta["cell_id"].numpy(), labels.numpy(), meta["synthetic"].numpy()
+                )
+            ],
+        )
+
+
 def predict_records(
     predictor: Predictor,
     data_dir: Path,
@@ -140,43 +181,38 @@ def predict_records(
     batch_size: int = 64,
     tta: bool = False,
     cell_bn: bool = False,
+    with_features: bool = False,
 ):
-    """Records of a converted dataset made with the run's own preprocessing (the held-out cells, say); ``tta``: also
-    their mirror images (``with_mirror_view``); ``cell_bn``: each cell with its own statistics (``cell_norm``)."""
+    """Records of a converted dataset made with the run's own preprocessing (the held-out cells, say), each original
+    image once; ``tta``: also their mirror images (``with_mirror_view``); ``cell_bn``: each cell with its own
+    statistics (``views.cell_statistics``). Returns (images, probabilities), and with ``with_features`` (plain
+    views only) also the penultimate features."""
+    if with_features and (tta or cell_bn):
+        raise SrasError("features come from the plain view: not with tta or cell_bn")
     manifest = load_manifest(data_dir)
     s = predictor.settings
-    if (
-        manifest["image_size"],
-        manifest["canvas"],
-        manifest["config"]["preprocess"],
-        manifest["config"].get("magnify", 1.0),
-    ) != (s["image_size"], s["canvas"], s["preprocess"], s["magnify"]):
+    if (manifest.image_size, manifest.canvas, manifest.config.preprocess, manifest.config.magnify) != (
+        s["image_size"],
+        s["canvas"],
+        s["preprocess"],
+        s["magnify"],
+    ):
         raise SrasError(
             f"{data_dir}: converted with other preprocessing than the run's training data "
             f"({s['data_dir']}); predict on the source images instead"
         )
-    parts = parts or manifest["parts"]
+    parts = parts or manifest.parts
     images, views = [], []
     for part in parts:
-        datasets = [
-            make_dataset(
-                data_dir,
-                part,
-                batch_size=batch_size,
-                rotations=False,
-                synthetic=False,
-                with_metadata=True,
-                autotune=False,
-                mirror=mirror,
-            )
-            for mirror in ((False, True) if tta else (False,))
+        batches = [
+            record_batches(data_dir, part, batch_size, mirror) for mirror in ((False, True) if tta else (False,))
         ]
-        for (batch, labels, meta), *mirrored in zip(*datasets):
-            views.append([batch.numpy()] + [view[0].numpy() for view in mirrored])
-            images.extend(
-                InputImage(path.decode(), cell.decode(), int(label))
-                for path, cell, label in zip(meta["source_path"].numpy(), meta["cell_id"].numpy(), labels.numpy())
-            )
+        for (batch, batch_images), *mirrored in zip(*batches):
+            views.append([batch] + [view for view, _ in mirrored])
+            images.extend(batch_images)
+    if with_features:
+        outputs = [predictor.probabilities_and_features(batch_views[0]) for batch_views in views]
+        return images, np.concatenate([p for p, _ in outputs]), np.concatenate([f for _, f in outputs])
     if not cell_bn:  # the batches as read
         return images, np.concatenate([predictor.view_probabilities(batch_views) for batch_views in views])
     views = [np.concatenate(view) for view in zip(*views)]

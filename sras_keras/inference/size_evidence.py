@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from sras_keras.core.errors import SrasError
 from sras_keras.data.iam import foreground_mask
-from sras_keras.data.pipeline import load_manifest
+from sras_keras.data.pipeline import load_manifest, load_splits
 from sras_keras.data.readers import read_source
 
 # Weights tried on the validation cells, fixed before any test cell is seen. Log loss, not accuracy, picks one: on
@@ -139,17 +139,17 @@ def source_relative_sizes(
 ) -> dict[str, tuple[float, str, str]]:
     """Every source image of a converted dataset: path -> (log cell-relative area, class name, part). SMOTE's
     images belong to no cell and have no size of their own: left out."""
-    splits = json.loads((Path(data_dir) / "splits.json").read_text())
-    invert = load_manifest(data_dir)["config"].get("invert", False)
-    root = Path(splits["source"]["root"])
-    entries = [entry for entry in splits["images"] if not entry.get("synthetic")]
+    splits = load_splits(data_dir)
+    invert = load_manifest(data_dir).config.invert
+    root = Path(splits.source.root)
+    entries = [entry for entry in splits.images if not entry.synthetic]
     areas = []
     for entry in tqdm(entries, unit="image", desc="areas", disable=not progress):
-        if not (root / entry["path"]).is_file():
+        if not (root / entry.path).is_file():
             raise SrasError(
-                f"{root / entry['path']}: source image of {data_dir} is gone; size evidence is measured "
+                f"{root / entry.path}: source image of {data_dir} is gone; size evidence is measured "
                 "on the source images"
             )
-        areas.append(foreground_area(read_source(root / entry["path"], invert)[0], background, threshold))
-    sizes = relative_log_sizes(areas, [entry["cell_id"] for entry in entries], min_cell_images)
-    return {entry["path"]: (float(size), entry["class"], entry["part"]) for entry, size in zip(entries, sizes)}
+        areas.append(foreground_area(read_source(root / entry.path, invert)[0], background, threshold))
+    sizes = relative_log_sizes(areas, [entry.cell_id for entry in entries], min_cell_images)
+    return {entry.path: (float(size), entry.class_name, entry.part) for entry, size in zip(entries, sizes)}

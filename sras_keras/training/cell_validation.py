@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from sras_keras.core.errors import SrasError
-from sras_keras.data.pipeline import make_dataset
+from sras_keras.inference.predictor import record_batches
 from sras_keras.inference.views import (
     MIN_CELL_IMAGES,
     batchnorm_layers,
@@ -25,14 +25,12 @@ class CellValidation(keras.callbacks.Callback):
 
     def __init__(self, data_dir, part: str, batch_size: int):
         super().__init__()
-        images, labels, cells = [], [], []
-        for batch, batch_labels, metadata in make_dataset(
-            data_dir, part, batch_size=batch_size, rotations=False, synthetic=False, with_metadata=True, autotune=False
-        ):
-            images.append(batch.numpy())
-            labels.append(batch_labels.numpy())
-            cells += [cell.decode() for cell in metadata["cell_id"].numpy()]
-        self.images, self.labels = np.concatenate(images), np.concatenate(labels)
+        batches, images = [], []
+        for batch, batch_images in record_batches(data_dir, part, batch_size):
+            batches.append(batch)
+            images += batch_images
+        self.images, self.labels = np.concatenate(batches), np.array([image.label for image in images])
+        cells = [image.cell_id for image in images]
         self.groups = cell_groups(cells, batch_size)
         if not any(adapt for _, adapt in self.groups):
             raise SrasError(f"{data_dir}: no '{part}' cell of {MIN_CELL_IMAGES} or more images to validate {METRIC} on")

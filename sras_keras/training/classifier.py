@@ -16,11 +16,12 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from sras_keras.configs.records import ClassifierMetrics, Manifest, RunData, write_config, write_record
 from sras_keras.configs.train import TrainConfig
 from sras_keras.core.errors import SrasError
 from sras_keras.core.io import write_json_atomic
 from sras_keras.core.provenance import environment
-from sras_keras.core.run_files import BEST_WEIGHTS, CHECKPOINT, FINAL, STATE
+from sras_keras.core.run_files import BEST_WEIGHTS, CHECKPOINT, FINAL, METRICS, STATE
 from sras_keras.data.inspect import check_shards
 from sras_keras.data.pipeline import load_manifest, make_dataset, record_count, shard_files
 from sras_keras.evaluation.classifier import evaluate_run
@@ -39,32 +40,31 @@ from sras_keras.training.run_dir import prepare_run
 from sras_keras.training.transfer import carry_backbone, make_optimizer, optimizer_kind, optimizer_stages
 
 
-def data_roles(manifest: dict, fold: int | None, kfold_validation: str = "test_fold") -> dict:
-    """{'train': [...], 'val': part, 'test': part, 'protocol': 'paper' | 'honest'} for a dataset. K-fold:
-    ``test_fold`` selects the checkpoint on the held-out fold (the two-step study), ``next_fold`` on fold k+1, which
-    then does not train, so the held-out fold is touched once."""
-    parts = manifest["parts"]
-    scheme = manifest["config"]["split"]["scheme"]
-    if scheme == "kfold":
+def data_roles(data_dir, manifest: Manifest, fold: int | None, kfold_validation: str = "test_fold") -> RunData:
+    """Which parts of a dataset train, select the checkpoint and test, and so the protocol. K-fold: ``test_fold``
+    selects the checkpoint on the held-out fold (the two-step study), ``next_fold`` on fold k+1, which then does not
+    train, so the held-out fold is touched once."""
+    parts = manifest.parts
+    split = manifest.config.split
+    common = {"data_dir": str(Path(data_dir).resolve()), "split": split, "smote": manifest.config.smote}
+    if split.scheme == "kfold":
         if fold is None or not 0 <= fold < len(parts):
             raise SrasError(f"a K-fold dataset needs --fold 0..{len(parts) - 1}")
         held = f"fold{fold}"
         validation = held if kfold_validation == "test_fold" else f"fold{(fold + 1) % len(parts)}"
-        return {
-            "train": [p for p in parts if p not in (held, validation)],
-            "val": validation,
-            "test": held,
-            "protocol": "paper" if validation == held else "honest",
-        }
+        return RunData(
+            train=[p for p in parts if p not in (held, validation)],
+            val=validation,
+            test=held,
+            protocol="paper" if validation == held else "honest",
+            **common,
+        )
     if fold is not None:
-        raise SrasError(f"--fold applies to K-fold datasets; this one has a {scheme} split")
-    validation = manifest["validation_part"]
-    return {
-        "train": ["train"],
-        "val": validation,
-        "test": "test",
-        "protocol": "paper" if validation == "test" else "honest",
-    }
+        raise SrasError(f"--fold applies to K-fold datasets; this one has a {split.scheme} split")
+    validation = manifest.validation_part
+    return RunData(
+        train=["train"], val=validation, test="test", protocol="paper" if validation == "test" else "honest", **common
+    )
 
 
 def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
@@ -87,16 +87,16 @@ def training_loss(config: TrainConfig):
     return SmoothedSparseCrossentropy(config.label_smoothing)
 
 
-def training_inputs(data_dir, roles: dict, config: TrainConfig):
+def training_inputs(data_dir, roles: RunData, config: TrainConfig):
     """(training batches, validation batches, steps per epoch) as `sras train` feeds them.
 
     One endless training iterator and a fixed-parallelism validation pipeline: rebuilding an autotuned pipeline
     every epoch stalled short epochs here (30 s -> 60 s an epoch for 4,000 images)."""
     train = make_dataset(
         data_dir,
-        roles["train"],
+        roles.train,
         batch_size=config.batch_size,
-        rotations=config.rotations,
+        rotated_copies=config.rotated_copies,
         synthetic=config.synthetic,
         shuffle=True,
         repeat=True,
@@ -106,16 +106,16 @@ def training_inputs(data_dir, roles: dict, config: TrainConfig):
         max_rotation=config.max_rotation,
         blur=config.blur,
         contrast=config.contrast,
-        scale=config.scale,
+        zoom=config.zoom,
         cell_batches=config.cell_batches,
     )
-    records = record_count(data_dir, roles["train"], config.rotations, config.synthetic, config.max_rotation)
+    records = record_count(data_dir, roles.train, config.rotated_copies, config.synthetic, config.max_rotation)
     validation = make_dataset(
-        data_dir, roles["val"], batch_size=config.batch_size, rotations=False, synthetic=False, autotune=False
+        data_dir, roles.val, batch_size=config.batch_size, rotated_copies=False, synthetic=False, autotune=False
     )
     # A known length: otherwise Keras learns it from the first validation pass and warns "Your input ran out of
     # data; interrupting training" at its end
-    val_records = record_count(data_dir, [roles["val"]], False)
+    val_records = record_count(data_dir, [roles.val], False)
     validation = validation.apply(tf.data.experimental.assert_cardinality(math.ceil(val_records / config.batch_size)))
     # DATA auto-sharding under a multi-worker strategy (see training.distribute); batch_size is the global batch
     return shard_by_data(train), shard_by_data(validation), math.ceil(records / config.batch_size)
@@ -128,14 +128,14 @@ def _load_checkpoint(path: Path, config: TrainConfig) -> keras.Model:
 
 
 def training_callbacks(
-    out: Path, config: TrainConfig, state: dict, resume: bool, data_dir=None, roles: dict | None = None
+    out: Path, config: TrainConfig, state: dict, resume: bool, data_dir=None, roles: RunData | None = None
 ):
     """(NaN guard, early stopping, every callback of a run): what `sras train` adds to a bare `model.fit`.
-    Monitoring ``val_cell_accuracy`` adds its validation pass over ``roles['val']`` of ``data_dir``, first."""
+    Monitoring ``val_cell_accuracy`` adds its validation pass over ``roles.val`` of ``data_dir``, first."""
     guard = FiniteLoss()
     best = BestEpoch(out, config.monitor, config.patience, state)
     callbacks = [
-        *([CellValidation(data_dir, roles["val"], config.batch_size)] if config.monitor == METRIC else []),
+        *([CellValidation(data_dir, roles.val, config.batch_size)] if config.monitor == METRIC else []),
         guard,
         best,
         # append: a resumed run (its history trimmed to the checkpoint) and each optimizer stage add rows
@@ -147,39 +147,29 @@ def training_callbacks(
     return guard, best, callbacks
 
 
-def train_classifier(data_dir, out, config: TrainConfig, resume: bool = False, log=print) -> dict:
+def train_classifier(data_dir, out, config: TrainConfig, resume: bool = False, log=print) -> ClassifierMetrics | None:
     """Train (or resume) a classifier run in ``out``, evaluate it on the test part; returns the test metrics."""
     out = Path(out)
     strategy = distribution_strategy(config.strategy)  # first: a multi-worker strategy must precede any TF op
     if not is_chief(strategy):
         return _train_worker(data_dir, out, config, strategy, resume)
     manifest = load_manifest(data_dir)
-    roles = data_roles(manifest, config.fold, config.kfold_validation)
+    roles = data_roles(data_dir, manifest, config.fold, config.kfold_validation)
     check_shards(
         data_dir,
-        shard_files(data_dir, roles["train"], config.rotations, manifest, config.synthetic)
-        + shard_files(data_dir, [roles["val"], roles["test"]], False, manifest),
+        shard_files(data_dir, roles.train, config.rotated_copies, manifest, config.synthetic)
+        + shard_files(data_dir, [roles.val, roles.test], False, manifest),
         manifest,
     )  # before any write
-    state = prepare_run(out, config.to_dict(), resume, finished="metrics.json")
+    state = prepare_run(out, config, resume, finished=METRICS)
     keras.utils.set_random_seed(config.seed)
     set_precision_policy(config.mixed_precision)
     if not resume:
-        write_json_atomic(out / "config.json", config.to_dict())
-    write_json_atomic(
-        out / "data.json",
-        {
-            "data_dir": str(Path(data_dir).resolve()),
-            **roles,
-            "split": manifest["config"]["split"],
-            "smote": manifest["config"].get("smote"),
-        },
-    )
-    write_json_atomic(out / "env.json", environment(seed=config.seed, data_checksum=manifest["source"]["checksum"]))
-    if roles["protocol"] == "paper":
-        log(
-            f"protocol=paper: the checkpoint is selected on '{roles['val']}', which is also the test set (as published)"
-        )
+        write_config(out, config)
+    write_record(out, roles)
+    write_json_atomic(out / "env.json", environment(seed=config.seed, data_checksum=manifest.source.checksum))
+    if roles.protocol == "paper":
+        log(f"protocol=paper: the checkpoint is selected on '{roles.val}', which is also the test set (as published)")
 
     model, best = _fit(data_dir, out, config, strategy, manifest, roles, state, out / CHECKPOINT if resume else None)
     log(f"best {config.monitor} {best.best:.4f} at epoch {best.best_epoch}; restored those weights")
@@ -194,8 +184,8 @@ def _fit(
     out: Path,
     config: TrainConfig,
     strategy,
-    manifest: dict,
-    roles: dict,
+    manifest: Manifest,
+    roles: RunData,
     state: dict,
     checkpoint: Path | None,
 ):
@@ -212,7 +202,7 @@ def _fit(
             weights = None if config.weights == "none" else config.weights
             model = build_classifier(
                 config.backbone,
-                manifest["image_size"],
+                manifest.image_size,
                 weights=weights,
                 dropout=config.dropout,
                 head=config.head,
@@ -249,12 +239,12 @@ def _fit(
     return model, best
 
 
-def _train_worker(data_dir, out: Path, config: TrainConfig, strategy, resume: bool) -> dict:
+def _train_worker(data_dir, out: Path, config: TrainConfig, strategy, resume: bool) -> None:
     """A non-chief worker of a multi-worker run: the same training steps as the chief (which writes ``out``),
     its own checkpoints in a temporary folder; resumes from the chief's checkpoint (``out`` on a shared disk).
-    Returns {}: the chief evaluates."""
+    Returns None: the chief evaluates."""
     manifest = load_manifest(data_dir)
-    roles = data_roles(manifest, config.fold, config.kfold_validation)
+    roles = data_roles(data_dir, manifest, config.fold, config.kfold_validation)
     state = json.loads((out / STATE).read_text()) if resume else {}
     keras.utils.set_random_seed(config.seed)
     set_precision_policy(config.mixed_precision)
@@ -269,4 +259,3 @@ def _train_worker(data_dir, out: Path, config: TrainConfig, strategy, resume: bo
         save_model_atomic(model, scratch / FINAL)  # as the chief does: the same saves on every worker
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return {}

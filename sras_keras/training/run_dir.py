@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
+from sras_keras.configs.records import read_config
 from sras_keras.core.errors import SrasError
 from sras_keras.core.io import atomic_path
-from sras_keras.core.run_files import FINAL, STATE
+from sras_keras.core.run_files import FINAL, RUN_CONFIG, STATE
 from sras_keras.training.callbacks import settle_best
 
 RESUMABLE_CHANGES = ("epochs", "max_minutes", "strategy")  # strategy: the global batch is the same under all
 
 
-def prepare_run(out: Path, config: dict, resume: bool, finished: str = FINAL) -> dict:
-    """The saved state to resume from ({} for a fresh run); creates ``out/checkpoints``.
+def prepare_run(out: Path, config, resume: bool, finished: str = FINAL) -> dict:
+    """The saved state to resume from ({} for a fresh run); creates ``out/checkpoints``. ``config`` is the run's
+    config dataclass (``TrainConfig``, ``SRTrainConfig``).
 
     A resume must use the run's own config, but for the epoch count, the time budget and the strategy. A run killed
     after its last epoch but before ``finished`` was written resumes with nothing left to train (the caller finishes
@@ -22,20 +25,18 @@ def prepare_run(out: Path, config: dict, resume: bool, finished: str = FINAL) ->
     A resume also cuts ``history.csv`` back to the checkpoint's epochs (a kill between the CSV row and the
     checkpoint would otherwise duplicate an epoch) and settles the best weights (``callbacks.settle_best``).
     """
-    config = json.loads(json.dumps(config))  # compare as saved: tuples become lists
     if resume:
         if not (out / STATE).exists():
             raise SrasError(f"{out}: nothing to resume (no {STATE})")
-        saved = json.loads((out / "config.json").read_text())
-        if {k: v for k, v in saved.items() if k not in RESUMABLE_CHANGES} != {
-            k: v for k, v in config.items() if k not in RESUMABLE_CHANGES
-        }:
+        saved = read_config(type(config), out)
+        resumable = {name: getattr(config, name) for name in RESUMABLE_CHANGES if hasattr(config, name)}
+        if dataclasses.replace(saved, **resumable) != config:
             raise SrasError(
-                f"{out}: --resume with a different config than config.json "
+                f"{out}: --resume with a different config than {RUN_CONFIG} "
                 f"(only {' and '.join(RESUMABLE_CHANGES)} may change)"
             )
         state = json.loads((out / STATE).read_text())
-        if state["epoch"] >= config["epochs"] and (out / finished).exists():
+        if state["epoch"] >= config.epochs and (out / finished).exists():
             raise SrasError(f"{out}: already trained {state['epoch']} epochs; raise --epochs to continue")
         for stale in [*out.glob(".*.tmp*"), *(out / "checkpoints").glob(".*.tmp*")]:  # left by a kill mid-write
             stale.unlink(missing_ok=True)
@@ -44,11 +45,18 @@ def prepare_run(out: Path, config: dict, resume: bool, finished: str = FINAL) ->
         return state
     if (out / FINAL).exists():
         raise SrasError(f"{out}: holds a finished run; pass --resume to continue it or choose a new folder")
-    started_before = (out / "config.json").exists() and json.loads((out / "config.json").read_text()) == config
+    started_before = (out / RUN_CONFIG).exists() and _saved_config(out, type(config)) == config
     if out.exists() and any(out.iterdir()) and not started_before:  # a start that died before its first epoch
         raise SrasError(f"{out}: not empty; pass --resume to continue a run or choose a new folder")
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     return {}
+
+
+def _saved_config(out: Path, config_type):
+    try:
+        return read_config(config_type, out)
+    except SrasError:  # unreadable, or of another kind of run: not this run's start
+        return None
 
 
 def trim_history(path: Path, epochs: int) -> None:

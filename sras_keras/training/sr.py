@@ -7,17 +7,18 @@ A run folder holds ``config.json``, ``env.json``, ``history.csv``, ``tensorboard
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from sras_keras.configs.records import write_config
 from sras_keras.configs.sr import SRTrainConfig
 from sras_keras.core.io import write_json_atomic
 from sras_keras.core.provenance import environment
 from sras_keras.core.run_files import CHECKPOINT, FINAL
+from sras_keras.data.pipeline import load_manifest
 from sras_keras.data.sr_pairs import PatchSampler, crop_to_multiple, downscale, load_hr_images
 from sras_keras.models import SRAFBN
 from sras_keras.models.saving import load_sr_model
@@ -51,7 +52,7 @@ class _SampleImages(keras.callbacks.Callback):
 def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resume: bool = False, log=print) -> dict:
     """Train (or resume) an SRAFBN run in ``out``; returns the last epoch's logs."""
     out = Path(out)
-    state = prepare_run(out, config.to_dict(), resume)
+    state = prepare_run(out, config, resume)
     initial_epoch = state.get("epoch", 0)
     keras.utils.set_random_seed(config.seed)
     set_precision_policy(config.mixed_precision)
@@ -76,8 +77,9 @@ def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resum
         .apply(tf.data.experimental.assert_cardinality(config.val_batches))
     )
     if not resume:
-        write_json_atomic(out / "config.json", config.to_dict())
-    write_json_atomic(out / "env.json", environment(seed=config.seed, data_checksum=_data_checksum(data_dir)))
+        write_config(out, config)
+    checksum = load_manifest(data_dir).source.checksum
+    write_json_atomic(out / "env.json", environment(seed=config.seed, data_checksum=checksum))
 
     with distribution_strategy().scope():
         if resume:
@@ -113,7 +115,3 @@ def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resum
     guard.raise_if_tripped(out)
     save_model_atomic(model, out / FINAL)
     return {key: float(values[-1]) for key, values in history.history.items()}
-
-
-def _data_checksum(data_dir) -> str:
-    return json.loads((Path(data_dir) / "manifest.json").read_text())["source"]["checksum"]

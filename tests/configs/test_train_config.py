@@ -25,7 +25,7 @@ from sras_keras.experiments.spec import apply_overrides
         ({"batch_size": 0}, "batch_size must be at least 1"),
         ({"patience": 0}, "patience must be at least 1"),
         ({"learning_rate": 0.0}, "learning rates must be > 0"),
-        ({"scale": -0.1}, "scale must be >= 0"),
+        ({"zoom": -0.1}, "zoom must be >= 0"),
         ({"weight_decay": -1.0}, "weight_decay must be >= 0"),
         ({"label_smoothing": 1.0}, r"label_smoothing must be in \[0, 1\)"),
         ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),

@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from sras_keras.data.augment import random_contrast, random_gaussian_blur, random_scale
+from sras_keras.data.augment import random_contrast, random_gaussian_blur, random_zoom
 
 
 def test_blur_keeps_flat_images_and_mass_and_blurs_about_half():
@@ -45,14 +45,14 @@ def _extent(image, background):
     return rows.min(), rows.max(), cols.min(), cols.max()
 
 
-def test_scale_zooms_about_the_anchor_within_bounds_and_keeps_the_background():
+def test_zoom_about_the_anchor_within_bounds_and_keeps_the_background():
     for background, centred in ((0.0, False), (255.0, True)):
         images = np.full((128, 41, 41, 1), background, np.float32)
         if centred:
             images[:, 10:31, 15:26] = 120.0  # a 21 x 11 chromosome about the canvas centre (20, 20)
         else:
             images[:, :21, :11] = 120.0  # top-left placement, as BioImLab's IAM canvases
-        out = random_scale(tf.constant(images), 0.3, background, tf.constant([5, 6], tf.int64), centred).numpy()
+        out = random_zoom(tf.constant(images), 0.3, background, tf.constant([5, 6], tf.int64), centred).numpy()
         heights = []
         for image in out:
             top, bottom, left, right = _extent(image, background)
@@ -65,5 +65,5 @@ def test_scale_zooms_about_the_anchor_within_bounds_and_keeps_the_background():
         heights = np.array(heights)
         assert heights.min() >= 21 / 1.3 - 1.5 and heights.max() <= 21 * 1.3 + 1.5
         assert (heights < 19).sum() > 20 and (heights > 23).sum() > 20  # both ways, spread over the range
-    again = random_scale(tf.constant(images), 0.3, 255.0, tf.constant([5, 6], tf.int64), True).numpy()
+    again = random_zoom(tf.constant(images), 0.3, 255.0, tf.constant([5, 6], tf.int64), True).numpy()
     np.testing.assert_array_equal(out, again)

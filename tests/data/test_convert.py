@@ -23,10 +23,10 @@ CONFIG = ConvertConfig(
 )
 
 
-def read_all(out, parts, rotations=True):
+def read_all(out, parts, rotated_copies=True):
     records = []
     decode_record = record_decoder(load_manifest(out))
-    for path in shard_files(out, parts, rotations):
+    for path in shard_files(out, parts, rotated_copies):
         records += [decode_record(serialized) for serialized in tf.data.TFRecordDataset(path)]
     return records
 
@@ -38,9 +38,9 @@ def shard_bytes(out):
 def test_round_trip_with_rotations_on_training_records_only(bioimlab_tree, tmp_path):
     out = tmp_path / "out"
     manifest = convert(bioimlab_tree, out, CONFIG, log=lambda line: None)
-    assert manifest["parts"] == ["train", "val", "test"]
-    assert manifest["background"] == "black"
-    cells = {part: {r["cell_id"].numpy() for r in read_all(out, [part])} for part in manifest["parts"]}
+    assert manifest.parts == ["train", "val", "test"]
+    assert manifest.background == "black"
+    cells = {part: {r["cell_id"].numpy() for r in read_all(out, [part])} for part in manifest.parts}
     assert not (cells["train"] & cells["val"]) and not (cells["train"] & cells["test"])
 
     train = read_all(out, ["train"])
@@ -50,14 +50,12 @@ def test_round_trip_with_rotations_on_training_records_only(bioimlab_tree, tmp_p
     for record in train:
         angles[record["source_path"].numpy()].add(round(float(record["rotation"]), 3))
     assert all(a == {0.0, 90.0, 180.0, 270.0} for a in angles.values())
-    assert (
-        manifest["counts"]["records"]["train"] == len(train) == 4 * sum(manifest["counts"]["images"]["train"].values())
-    )
+    assert manifest.counts["records"]["train"] == len(train) == 4 * sum(manifest.counts["images"]["train"].values())
 
     for part in ("val", "test"):
         records = read_all(out, [part])
         assert {float(r["rotation"]) for r in records} == {0.0}
-        assert len(records) == sum(manifest["counts"]["images"][part].values())
+        assert len(records) == sum(manifest.counts["images"][part].values())
 
     record = train[0]
     assert record["image"].shape == (32, 32, 1) and record["image"].dtype == tf.uint8
@@ -87,11 +85,11 @@ def test_labels_and_metadata_match_the_source(bioimlab_tree, tmp_path):
 def test_kfold_every_fold_gets_rotations(bioimlab_tree, tmp_path):
     config = ConvertConfig(split=SplitConfig("kfold", folds=2, group_by="cell"), rotations=2, image_size=24)
     manifest = convert(bioimlab_tree, tmp_path / "out", config, log=lambda line: None)
-    assert manifest["rotated_parts"] == ["fold0", "fold1"]
+    assert manifest.rotated_parts == ["fold0", "fold1"]
     for part in ("fold0", "fold1"):
-        assert manifest["counts"]["records"][part] == 2 * sum(manifest["counts"]["images"][part].values())
-        assert len(read_all(tmp_path / "out", [part], rotations=False)) == sum(
-            manifest["counts"]["images"][part].values()
+        assert manifest.counts["records"][part] == 2 * sum(manifest.counts["images"][part].values())
+        assert len(read_all(tmp_path / "out", [part], rotated_copies=False)) == sum(
+            manifest.counts["images"][part].values()
         )
 
 
@@ -181,22 +179,22 @@ def test_duplicates_across_parts_are_reported(bioimlab_tree, tmp_path):
     config = ConvertConfig(split=SplitConfig("kfold", folds=4, group_by="cell"), image_size=24)
     lines = []
     manifest = convert(bioimlab_tree, tmp_path / "out", config, log=lines.append)
-    assert manifest["duplicates_across_parts"] == [["1/1 1a.bmp", "4/4 1a.bmp"]]
+    assert manifest.duplicates_across_parts == [["1/1 1a.bmp", "4/4 1a.bmp"]]
     assert any("identical images in different parts" in line for line in lines)
 
 
 def test_verify_catches_a_flipped_byte_and_a_missing_shard(bioimlab_tree, tmp_path):
     out = tmp_path / "out"
     manifest = convert(bioimlab_tree, out, CONFIG, log=lambda line: None)
-    shard = out / manifest["shards"][0]["file"]
+    shard = out / manifest.shards[0].file
     data = bytearray(shard.read_bytes())
     data[len(data) // 2] ^= 0xFF
     shard.write_bytes(bytes(data))
-    (out / manifest["shards"][1]["file"]).unlink()
+    (out / manifest.shards[1].file).unlink()
     problems = verify(out)
     assert any(shard.name in p and "sha256" in p for p in problems)
     assert any(shard.name in p and "corrupt record" in p for p in problems)
-    assert any(manifest["shards"][1]["file"] in p and "missing" in p for p in problems)
+    assert any(manifest.shards[1].file in p and "missing" in p for p in problems)
 
 
 def test_square_resize_and_white_background(class_tree, tmp_path):
@@ -207,7 +205,7 @@ def test_square_resize_and_white_background(class_tree, tmp_path):
         split=SplitConfig("kfold", folds=3, group_by="cell"),
     )
     manifest = convert(class_tree, tmp_path / "out", config, log=lambda line: None)
-    assert manifest["background"] == "white" and manifest["source"]["layout"] == "class_folders"
+    assert manifest.background == "white" and manifest.source.layout == "class_folders"
     image = read_all(tmp_path / "out", ["fold0"])[0]["image"].numpy()[..., 0]
     assert image.shape == (40, 40) and image.min() < 150 and image[:, 0].min() > 200  # padded with white at the sides
 
@@ -219,7 +217,7 @@ def test_invert_gives_the_negative_on_a_black_ground(class_tree, tmp_path):
     inverted = convert(
         class_tree, tmp_path / "inverted", dataclasses.replace(config, invert=True), log=lambda line: None
     )
-    assert (plain["background"], inverted["background"]) == ("white", "black")
+    assert (plain.background, inverted.background) == ("white", "black")
     by_path = {
         r["source_path"].numpy(): r["image"].numpy().astype(int) for r in read_all(tmp_path / "plain", ["fold0"])
     }

@@ -33,12 +33,12 @@ def test_honest_smote_touches_training_records_only(source, tmp_path):
         smote=True,
     )
     manifest = convert(source, tmp_path / "out", config, log=lambda line: None)
-    train_counts = manifest["counts"]["images"]["train"]
+    train_counts = manifest.counts["images"]["train"]
     largest = max(train_counts.values())
     expected = (largest - train_counts["X"]) + (largest - train_counts["Y"])
-    assert manifest["counts"]["synthetic"] == {"train": expected, "val": 0, "test": 0} and expected > 0
+    assert manifest.counts["synthetic"] == {"train": expected, "val": 0, "test": 0} and expected > 0
 
-    training = records(tmp_path / "out", ["train"], rotations=True, synthetic=True)
+    training = records(tmp_path / "out", ["train"], rotated_copies=True, synthetic=True)
     synthetic = [r for r in training if int(r["synthetic"])]
     assert len(synthetic) == 2 * expected  # rotated copies of the synthetic images too
     labels = collections.Counter(int(r["label"]) for r in training if float(r["rotation"]) == 0)
@@ -53,15 +53,17 @@ def test_honest_smote_touches_training_records_only(source, tmp_path):
         assert all(parts_of[p] == "train" for p in record["parents"].numpy().decode().split("|"))
 
     for part in ("val", "test"):
-        assert not any(int(r["synthetic"]) for r in records(tmp_path / "out", [part], rotations=True, synthetic=True))
-    evaluation = make_dataset(tmp_path / "out", "train", rotations=False, synthetic=False, batch_size=512)
+        assert not any(
+            int(r["synthetic"]) for r in records(tmp_path / "out", [part], rotated_copies=True, synthetic=True)
+        )
+    evaluation = make_dataset(tmp_path / "out", "train", rotated_copies=False, synthetic=False, batch_size=512)
     assert len(next(iter(evaluation))[1]) == sum(train_counts.values())
 
     from sras_keras.data.sr_pairs import load_hr_images
 
     images, entries, _ = load_hr_images(tmp_path / "out", ["train"])  # SR learns from the real images only
     assert len(images) == len(entries) == sum(train_counts.values())
-    assert not any(entry.get("synthetic") for entry in entries)
+    assert not any(entry.synthetic for entry in entries)
 
 
 def test_paper_order_smotes_before_the_split(source, tmp_path):
@@ -69,10 +71,10 @@ def test_paper_order_smotes_before_the_split(source, tmp_path):
     manifest = convert(source, tmp_path / "out", config, log=lambda line: None)
     labels = collections.Counter()
     for part in ("train", "test"):
-        labels.update(int(r["label"]) for r in records(tmp_path / "out", [part], rotations=False))
+        labels.update(int(r["label"]) for r in records(tmp_path / "out", [part], rotated_copies=False))
     assert labels[X_INDEX] == labels[Y_INDEX] == labels[0] == 16
-    assert sum(manifest["counts"]["synthetic"].values()) == (16 - 11) + (16 - 5)
-    assert not any(shard["kind"] == "smote" for shard in manifest["shards"])
+    assert sum(manifest.counts["synthetic"].values()) == (16 - 11) + (16 - 5)
+    assert not any(shard.kind == "smote" for shard in manifest.shards)
 
 
 def test_same_seed_same_smote_samples(source, tmp_path):

@@ -28,9 +28,9 @@ def test_batches_cover_every_record(converted):
     images, labels = next(iter(dataset))
     assert images.shape == (16, 24, 24, 1) and images.dtype.name == "float32"
     assert float(images.numpy().max()) <= 255 and float(images.numpy().max()) > 100
-    assert len(labels_of(dataset)) == manifest["counts"]["records"]["train"]
-    without = make_dataset(out, "train", batch_size=16, rotations=False)
-    assert len(labels_of(without)) == sum(manifest["counts"]["images"]["train"].values())
+    assert len(labels_of(dataset)) == manifest.counts["records"]["train"]
+    without = make_dataset(out, "train", batch_size=16, rotated_copies=False)
+    assert len(labels_of(without)) == sum(manifest.counts["images"]["train"].values())
 
 
 def test_deterministic_order_for_a_seed(converted):
@@ -92,10 +92,10 @@ def test_contrast_rescales_the_chromosome_not_the_canvas(converted):
     assert min(ratios) < 0.95 and max(ratios) > 1.05 and 1 / 1.5 - 1e-3 <= min(ratios)
 
 
-def test_scale_zooms_the_chromosome_from_the_canvas_corner(converted):
+def test_zoom_zooms_the_chromosome_from_the_canvas_corner(converted):
     out, _ = converted
-    plain, zoomed = _first_test_images(out), _first_test_images(out, scale=0.5, seed=3)
-    np.testing.assert_array_equal(zoomed, _first_test_images(out, scale=0.5, seed=3))
+    plain, zoomed = _first_test_images(out), _first_test_images(out, zoom=0.5, seed=3)
+    np.testing.assert_array_equal(zoomed, _first_test_images(out, zoom=0.5, seed=3))
     areas = [((after > 0).sum() / (before > 0).sum()) for before, after in zip(plain, zoomed)]
     assert min(areas) < 0.9 and max(areas) > 1.1
     assert all(image[0].any() or image[:, 0].any() for image in zoomed)  # still anchored at the top-left corner
@@ -103,7 +103,7 @@ def test_scale_zooms_the_chromosome_from_the_canvas_corner(converted):
 
 def test_max_rotation_keeps_copies_near_upright(converted):
     out, manifest = converted  # 3 rotations: 0, 120 and 240 degrees
-    originals = sum(manifest["counts"]["images"]["train"].values())
+    originals = sum(manifest.counts["images"]["train"].values())
     for limit, expected in ((0, originals), (119, originals), (120, 3 * originals), (None, 3 * originals)):
         dataset = make_dataset(out, "train", batch_size=16, max_rotation=limit, autotune=False)
         assert len(labels_of(dataset)) == expected == record_count(out, ["train"], True, max_rotation=limit)
@@ -126,7 +126,7 @@ def test_batched_canvas_matches_the_per_record_decoder(tmp_path, placement):
         record["source_path"].numpy(): record["image"].numpy()
         for record in tf.data.TFRecordDataset(shard_files(tmp_path / "out", ["test"], False)).map(decode)
     }
-    batches = list(make_dataset(tmp_path / "out", "test", batch_size=5, rotations=False, with_metadata=True))
+    batches = list(make_dataset(tmp_path / "out", "test", batch_size=5, rotated_copies=False, with_metadata=True))
     seen = 0
     for images, _, metadata in batches:
         for image, path in zip(images.numpy(), metadata["source_path"].numpy()):
@@ -154,7 +154,7 @@ def test_cell_batches_fill_each_batch_from_one_cell(tmp_path, placement):
     home = {
         image["path"]: cell_of[image["parents"][0]] if image.get("synthetic") else image["cell_id"] for image in images
     }
-    options = dict(batch_size=8, shuffle=True, seed=2, flip="horizontal", scale=0.1, cell_batches=True)
+    options = dict(batch_size=8, shuffle=True, seed=2, flip="horizontal", zoom=0.1, cell_batches=True)
     batches = list(make_dataset(tmp_path / "out", "train", with_metadata=True, **options))
     paths = [path.decode() for _, _, metadata in batches for path in metadata["source_path"].numpy()]
     assert all(
@@ -163,7 +163,7 @@ def test_cell_batches_fill_each_batch_from_one_cell(tmp_path, placement):
     assert len(paths) == record_count(tmp_path / "out", ["train"], True, synthetic=True)
     assert sum(len(labels) == 8 for _, labels, _ in batches) >= len(batches) - len(set(home.values()))
     synthetic = [path for path in paths if path.startswith("smote/")]
-    assert synthetic and manifest["counts"]["synthetic"]["train"] > 0
+    assert synthetic and manifest.counts["synthetic"]["train"] > 0
     plain = list(make_dataset(tmp_path / "out", "train", **options))  # without metadata: (image, label) only
     assert all(len(batch) == 2 and batch[0].shape[1:] == (24, 24, 1) for batch in plain)
     np.testing.assert_array_equal(
@@ -209,7 +209,7 @@ def test_each_stage_of_the_pipeline_on_its_own(converted):
         manifest,
         blur=0.0,
         contrast=0.5,
-        scale=0.0,
+        zoom=0.0,
         seed=0,
         **stage,
     )

@@ -3,9 +3,10 @@ import collections
 import pytest
 
 from sras_keras.configs.convert import SplitConfig
+from sras_keras.configs.records import DataSource, write_record
 from sras_keras.core.errors import SrasError
 from sras_keras.data.readers import SourceImage
-from sras_keras.data.splits import assign_parts, duplicates_across_parts, parts_from_file, splits_document, write_splits
+from sras_keras.data.splits import assign_parts, duplicates_across_parts, parts_from_file, splits_record
 
 
 def bioimlab_like(cells=119, males=45):
@@ -92,8 +93,8 @@ def test_duplicates_across_parts_are_found():
 def test_saved_split_is_reused(tmp_path):
     config = SplitConfig("holdout", seed=5)
     parts = assign_parts(IMAGES, config)
-    document = splits_document(IMAGES, ["0" * 32] * len(IMAGES), parts, config, {"root": "x"})
-    write_splits(tmp_path / "splits.json", document)
+    source = DataSource(root="x", layout="bioimlab", label_coding="standard", cell_regex=None, checksum="c")
+    write_record(tmp_path, splits_record(IMAGES, ["0" * 32] * len(IMAGES), parts, config, source))
     loaded_config, loaded = parts_from_file(tmp_path / "splits.json", IMAGES)
     assert loaded == parts and loaded_config == config.resolved()
     with pytest.raises(SrasError, match="no entry for source image"):

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from sras_keras.configs.convert import ConvertConfig
+from sras_keras.configs.records import ClassifierMetrics, write_record
 from sras_keras.configs.sr import SRTrainConfig
 from sras_keras.configs.train import TrainConfig
 from sras_keras.core.errors import SrasError
@@ -174,18 +175,26 @@ def test_report_puts_our_per_class_numbers_beside_the_papers(tmp_path):
         }
         for label in labels
     }
-    (run / "metrics.json").write_text(
-        json.dumps(
-            {
-                "accuracy": 0.98,
-                "macro_f1": 0.97,
-                "auc_ovr": 0.99,
-                "images": 46 * 24,
-                "checkpoint_selected_on_test_set": False,
-                "epochs_trained": 8,
-                "per_class": per_class,
-            }
-        )
+    write_record(
+        run,
+        ClassifierMetrics(
+            images=46 * 24,
+            accuracy=0.98,
+            macro_f1=0.97,
+            auc_ovr=0.99,
+            per_class=per_class,
+            confusion_matrix=[],
+            protocol="honest",
+            test_part="test",
+            selected_on="val",
+            checkpoint_selected_on_test_set=False,
+            synthetic_test_images=0,
+            best_epoch=8,
+            epochs_trained=8,
+            backbone="resnet_small_bn",
+            weights="none",
+            seed=0,
+        ),
     )
     row = next(r for r in experiment.rows if r.name == "sras-honest")
     (run / "row.json").write_text(

@@ -238,13 +238,15 @@ def test_sr_train_killed_then_resumed_completes(dataset, tmp_path):
 def test_a_run_killed_after_its_last_epoch_finishes_on_resume(tmp_path):
     """Killed after the last checkpoint but before model.keras / metrics.json: --resume used to refuse ("already
     trained N epochs"); now it trains nothing more and writes the missing outputs."""
+    from sras_keras.configs.records import write_config
+    from sras_keras.configs.train import TrainConfig
     from sras_keras.core.errors import SrasError
     from sras_keras.training.run_dir import prepare_run
 
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
-    config = {"epochs": 2, "lr": 1.0}
-    (run / "config.json").write_text(json.dumps(config))
+    config = TrainConfig(epochs=2, learning_rate=1.0)
+    write_config(run, config)
     (run / "checkpoints" / "state.json").write_text(json.dumps({"epoch": 2, "best_epoch": 2}))
     (run / "history.csv").write_text("epoch,loss\n0,1.0\n1,0.5\n1,0.5\n2,0.")  # a duplicate and a torn row
     (run / "checkpoints" / ".last.123.tmp.keras").write_bytes(b"torn")

@@ -9,6 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from sras_keras.cli import main
+from sras_keras.configs.convert import SplitConfig
+from sras_keras.configs.records import RunData, write_record
 from sras_keras.core.errors import SrasError
 from sras_keras.data.labels import NUM_CLASSES, X_INDEX, Y_INDEX
 from sras_keras.inference.inputs import InputImage, gather_inputs
@@ -158,7 +160,7 @@ def test_a_magnified_dataset_is_magnified_the_same_way_for_files(tmp_path):
     records hold, pixel for pixel."""
     import numpy as np
 
-    from sras_keras.configs.convert import ConvertConfig, SplitConfig
+    from sras_keras.configs.convert import ConvertConfig
     from sras_keras.data.convert import convert
     from sras_keras.data.pipeline import make_dataset
     from sras_keras.data.readers import read_image
@@ -172,7 +174,8 @@ def test_a_magnified_dataset_is_magnified_the_same_way_for_files(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text("{}")
-    (run / "data.json").write_text(json.dumps({"data_dir": str(tmp_path / "data")}))
+    split = SplitConfig("paper", seed=0).resolved()
+    write_record(run, RunData(str(tmp_path / "data"), ["train"], "test", "test", "paper", split))
     build_classifier("resnet_small", 96).save(run / "model.keras")
     predictor = Predictor(run)
     assert predictor.settings["magnify"] == 1.5

@@ -60,15 +60,15 @@ def test_holdout_puts_no_cell_in_two_parts(images):
 
 def test_grouped_kfold_conversion(converted):
     out, manifest = converted
-    assert manifest["background"] == "black" and manifest["background_votes"] == {"black": 5474}
+    assert manifest.background == "black" and manifest.background_votes == {"black": 5474}
     splits = json.loads((out / "splits.json").read_text())
     by_cell = collections.defaultdict(set)
     for entry in splits["images"]:
         by_cell[entry["cell_id"]].add(entry["part"])
     assert all(len(p) == 1 for p in by_cell.values())
     per_class = collections.Counter()
-    for part in manifest["parts"]:
-        per_class.update(manifest["counts"]["images"][part])
-        assert manifest["counts"]["records"][part] == 2 * sum(manifest["counts"]["images"][part].values())
+    for part in manifest.parts:
+        per_class.update(manifest.counts["images"][part])
+        assert manifest.counts["records"][part] == 2 * sum(manifest.counts["images"][part].values())
     assert per_class["1"] == 238 and per_class["X"] == 193 and per_class["Y"] == 45
-    assert manifest["duplicates_across_parts"] == []
+    assert manifest.duplicates_across_parts == []

@@ -22,11 +22,11 @@ def test_gband65_conversion(real_data_dir, tmp_path):
         image_size=32,
     )
     manifest = convert(source, tmp_path / "out", config, log=lambda line: None)
-    assert manifest["source"]["layout"] == "class_folders"
-    assert manifest["background"] == "white"
+    assert manifest.source.layout == "class_folders"
+    assert manifest.background == "white"
     totals = collections.Counter()
-    for part in manifest["parts"]:
-        totals.update(manifest["counts"]["images"][part])
+    for part in manifest.parts:
+        totals.update(manifest.counts["images"][part])
     assert sum(totals.values()) == 2806
     assert totals["X"] == 94 and totals["Y"] == 27 and all(118 <= totals[str(n)] <= 127 for n in range(1, 23))
     splits = json.loads((tmp_path / "out" / "splits.json").read_text())

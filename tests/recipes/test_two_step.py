@@ -3,6 +3,7 @@ starts every fold, Adam-then-SGD, the honest K-fold variant, fold sharding, the 
 
 import dataclasses
 import json
+from types import SimpleNamespace
 
 import keras
 import numpy as np
@@ -40,17 +41,26 @@ def test_recipes_are_registered_with_faithful_paper_configs():
         apply_overrides(table1, {"train.epochs": "3"})
 
 
-def test_kfold_roles_paper_and_honest():
-    manifest = {"parts": [f"fold{k}" for k in range(5)], "config": {"split": {"scheme": "kfold"}}}
-    paper = data_roles(manifest, 4)
-    assert paper == {
-        "train": ["fold0", "fold1", "fold2", "fold3"],
-        "val": "fold4",
-        "test": "fold4",
-        "protocol": "paper",
-    }
-    honest = data_roles(manifest, 4, "next_fold")
-    assert honest == {"train": ["fold1", "fold2", "fold3"], "val": "fold0", "test": "fold4", "protocol": "honest"}
+def test_kfold_roles_paper_and_honest(tmp_path):
+    split = SplitConfig("kfold", folds=5, group_by="image")
+    manifest = SimpleNamespace(
+        parts=split.parts(), validation_part=None, config=SimpleNamespace(split=split, smote=False)
+    )
+    paper = data_roles(tmp_path, manifest, 4)
+    assert (paper.train, paper.val, paper.test, paper.protocol) == (
+        ["fold0", "fold1", "fold2", "fold3"],
+        "fold4",
+        "fold4",
+        "paper",
+    )
+    honest = data_roles(tmp_path, manifest, 4, "next_fold")
+    assert (honest.train, honest.val, honest.test, honest.protocol) == (
+        ["fold1", "fold2", "fold3"],
+        "fold0",
+        "fold4",
+        "honest",
+    )
+    assert honest.split == split and honest.data_dir == str(tmp_path.resolve())
 
 
 def test_two_step_rows_train_per_fold_from_the_pretrained_backbone(tmp_path):
@@ -69,7 +79,7 @@ def test_two_step_rows_train_per_fold_from_the_pretrained_backbone(tmp_path):
         sgd_epoch=1,
         blur=1.0,
         flip="both",
-        rotations=False,
+        rotated_copies=False,
     )
     convert = ConvertConfig(image_size=32, preprocess="square_resize", split=SplitConfig("kfold", folds=2))
     one_epoch = dataclasses.replace(train, optimizer="adam", epochs=1)  # the two-stage optimiser is checked once

@@ -56,14 +56,14 @@ def test_run_writes_every_output_and_resumes(holdout, tmp_path):
     ):
         assert (run / name).exists(), name
     assert list((run / "tensorboard").iterdir())
-    assert metrics["protocol"] == "honest" and not metrics["checkpoint_selected_on_test_set"]
+    assert metrics.protocol == "honest" and not metrics.checkpoint_selected_on_test_set
     with open(run / "predictions.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == metrics["images"] and not any(int(r["synthetic"]) for r in rows)
+    assert len(rows) == metrics.images and not any(int(r["synthetic"]) for r in rows)
     truth = [CLASS_NAMES.index(r["true"]) for r in rows]
-    predicted = [CLASS_NAMES.index(r["predicted"]) for r in rows]
-    assert metrics["accuracy"] == pytest.approx(accuracy_score(truth, predicted))
-    assert 0 <= metrics["macro_f1"] <= 1 and 0 <= metrics["auc_ovr"] <= 1
+    predicted = [CLASS_NAMES.index(r["top1"]) for r in rows]
+    assert metrics.accuracy == pytest.approx(accuracy_score(truth, predicted))
+    assert 0 <= metrics.macro_f1 <= 1 and 0 <= metrics.auc_ovr <= 1
     test_cells = {r["cell_id"] for r in rows}
     splits = json.loads((holdout / "splits.json").read_text())
     assert test_cells == {e["cell_id"] for e in splits["images"] if e["part"] == "test"}
@@ -91,9 +91,9 @@ def test_paper_protocol_is_flagged(source, tmp_path):
     )
     lines = []
     metrics = train_classifier(data, tmp_path / "run", TrainConfig(**{**TINY.to_dict(), "epochs": 1}), log=lines.append)
-    assert metrics["protocol"] == "paper" and metrics["checkpoint_selected_on_test_set"]
+    assert metrics.protocol == "paper" and metrics.checkpoint_selected_on_test_set
     assert any("also the test set" in line for line in lines)
-    assert metrics["synthetic_test_images"] > 0  # SMOTE before the split puts synthetic images in the test set
+    assert metrics.synthetic_test_images > 0  # SMOTE before the split puts synthetic images in the test set
 
 
 def test_evaluate_command_and_bad_runs(holdout, tmp_path):
@@ -126,7 +126,7 @@ def test_mixed_precision_on_a_cpu_trains_in_bfloat16_and_the_next_run_is_float32
             if isinstance(layer, keras.layers.Conv2D)
         ]
         assert convolutions and all(layer.dtype_policy.name == "mixed_bfloat16" for layer in convolutions)
-        assert model.output.dtype == "float32" and 0 <= metrics["accuracy"] <= 1
+        assert model.output.dtype == "float32" and 0 <= metrics.accuracy <= 1
         train_classifier(
             holdout, tmp_path / "plain", TrainConfig(**{**TINY.to_dict(), "epochs": 1}), log=lambda line: None
         )

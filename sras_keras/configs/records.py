@@ -1,0 +1,292 @@
+"""The JSON records of a converted dataset and of a run folder, typed: one dataclass per file, read by
+``read_record`` and written by ``write_record``, nowhere else.
+
+A converted dataset holds ``manifest.json`` (``Manifest``) and ``splits.json`` (``Splits``); a training run
+``data.json`` (``RunData``), ``config.json`` (its config dataclass, ``read_config``/``write_config``) and
+``metrics.json`` (``ClassifierMetrics``). Every file carries ``format_version``. A file without one was written
+before the records were versioned, in version 1's layout, and is read as version 1; a newer version than this code
+knows is refused, naming the file, rather than read wrong. Defaults for fields that older files lack live in the
+dataclasses, so no reader guesses them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import ClassVar
+
+from sras_keras.configs.convert import ConvertConfig, SplitConfig
+from sras_keras.core.errors import SrasError
+from sras_keras.core.io import write_json_atomic
+from sras_keras.core.run_files import DATA, MANIFEST, METRICS, RUN_CONFIG, SPLITS
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSource:
+    """The source tree a dataset was converted from."""
+
+    root: str
+    layout: str
+    label_coding: str
+    cell_regex: str | None
+    checksum: str  # of every source file's path and content: the data's identity in env.json
+
+
+@dataclasses.dataclass(frozen=True)
+class Shard:
+    file: str
+    part: str
+    kind: str  # "original", "rotated" or "synthetic"
+    records: int
+    bytes: int
+    sha256: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+    """``manifest.json``: what ``sras data convert`` made, written last (its presence means the dataset is whole)."""
+
+    FILE: ClassVar[str] = MANIFEST
+    FORMAT_VERSION: ClassVar[int] = 1
+
+    identity: str  # fingerprint of the config and the source data: a second conversion of the same is a no-op
+    schema_version: int  # the TFRecord feature schema (data/tfrecord.py), not this file's layout
+    env: dict
+    config: ConvertConfig
+    source: DataSource
+    background: str  # "black" or "white"
+    image_size: int
+    rotations: int
+    rotated_parts: list[str]
+    validation_part: str | None
+    parts: list[str]
+    counts: dict  # images per part and class, records per part, SMOTE images per part
+    shards: list[Shard]
+    canvas: dict | None = None  # IAM: size, background and placement of the canvas crops are batched on; else None
+    background_votes: dict = dataclasses.field(default_factory=dict)
+    source_sizes: dict = dataclasses.field(default_factory=dict)
+    duplicates_across_parts: list = dataclasses.field(default_factory=list)
+
+    @property
+    def background_value(self) -> int:
+        """The grey level of the background: what padding, canvases and SR borders are filled with."""
+        return 255 if self.background == "white" else 0
+
+    @classmethod
+    def from_dict(cls, document: dict) -> Manifest:
+        return cls(
+            **{
+                **document,
+                "config": ConvertConfig.from_dict(document["config"]),
+                "source": DataSource(**document["source"]),
+                "shards": [Shard(**shard) for shard in document["shards"]],
+            }
+        )
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitImage:
+    """One source (or SMOTE) image of ``splits.json`` and the part it belongs to."""
+
+    path: str  # relative to the source root (SMOTE images: smote/...)
+    md5: str
+    cell_id: str
+    class_name: str
+    part: str
+    synthetic: bool = False
+    parents: tuple[str, ...] = ()  # a SMOTE image's two source images
+    smote_step: float = 0.0
+
+    @classmethod
+    def from_dict(cls, entry: dict) -> SplitImage:
+        fields = {key: value for key, value in entry.items() if key != "class"}
+        return cls(**{**fields, "class_name": entry["class"], "parents": tuple(entry.get("parents", ()))})
+
+    def to_dict(self) -> dict:
+        entry = {"path": self.path, "md5": self.md5, "cell_id": self.cell_id, "class": self.class_name}
+        entry["part"] = self.part
+        if self.synthetic:
+            entry.update(synthetic=True, parents=list(self.parents), smote_step=self.smote_step)
+        return entry
+
+
+@dataclasses.dataclass(frozen=True)
+class Splits:
+    """``splits.json``: every image's part, so a split is saved, reusable (``--splits-file``) and groupable by cell."""
+
+    FILE: ClassVar[str] = SPLITS
+    FORMAT_VERSION: ClassVar[int] = 1
+
+    config: SplitConfig
+    validation_part: str | None
+    source: DataSource
+    counts: dict  # images per part
+    images: list[SplitImage]
+
+    @classmethod
+    def from_dict(cls, document: dict) -> Splits:
+        return cls(
+            config=SplitConfig(**document["config"]),
+            validation_part=document["validation_part"],
+            source=DataSource(**document["source"]),
+            counts=document["counts"],
+            images=[SplitImage.from_dict(entry) for entry in document["images"]],
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "config": dataclasses.asdict(self.config),
+            "validation_part": self.validation_part,
+            "source": dataclasses.asdict(self.source),
+            "counts": self.counts,
+            "images": [image.to_dict() for image in self.images],
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class RunData:
+    """``data.json``: which dataset and parts a training run used, and so which protocol its numbers follow."""
+
+    FILE: ClassVar[str] = DATA
+    FORMAT_VERSION: ClassVar[int] = 1
+
+    data_dir: str
+    train: list[str]
+    val: str  # where the checkpoint is selected
+    test: str
+    protocol: str  # "paper" when val is the test part (the published leak), else "honest"
+    split: SplitConfig
+    smote: bool | None = None
+
+    @classmethod
+    def from_dict(cls, document: dict) -> RunData:
+        return cls(**{**document, "split": SplitConfig(**document["split"])})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierMetrics:
+    """``metrics.json`` of a classifier run: the test part's metrics (evaluation/metrics.py) and what they rest on."""
+
+    FILE: ClassVar[str] = METRICS
+    FORMAT_VERSION: ClassVar[int] = 1
+
+    images: int
+    accuracy: float
+    macro_f1: float
+    auc_ovr: float
+    per_class: dict  # class -> support, recall (Table 4's Acc.), precision, f1, binary_accuracy (eq. 18)
+    confusion_matrix: list[list[int]]
+    protocol: str
+    test_part: str
+    selected_on: str
+    checkpoint_selected_on_test_set: bool
+    synthetic_test_images: int
+    best_epoch: int | None
+    epochs_trained: int | None
+    backbone: str
+    weights: str
+    seed: int
+
+    @classmethod
+    def from_dict(cls, document: dict) -> ClassifierMetrics:
+        return cls(**document)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class SRMetrics:
+    """``metrics.json`` of ``sras sr eval``: PSNR and SSIM of bicubic and of each SRAFBN step, whole images and
+    their foreground, on the whole held-out images of ``parts``."""
+
+    FILE: ClassVar[str] = METRICS
+    FORMAT_VERSION: ClassVar[int] = 1
+
+    images: int
+    parts: list[str]
+    scale: int  # the SR factor
+    shave: int  # border pixels left out of the scores, as SRFBN's evaluation
+    data_range: float
+    ssim_skipped_small_images: int
+    srafbn_step: str  # the step the gain is measured for: the last
+    whole: dict  # output ("bicubic", "step1", ...) -> {"psnr", "ssim"}
+    foreground: dict
+    gain_db: dict  # region -> PSNR of the last step minus bicubic's
+
+    @classmethod
+    def from_dict(cls, document: dict) -> SRMetrics:
+        return cls(**document)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def read_record(record_type, location: str | Path):
+    """The ``record_type`` (``Manifest``, ``Splits``, ...) file in folder ``location`` (or the ``.json`` file
+    ``location`` itself, such as a saved split), checked and typed."""
+    path = Path(location)
+    path = path if path.suffix == ".json" else path / record_type.FILE
+    version, document = _versioned_document(path, record_type.FORMAT_VERSION)
+    try:
+        return record_type.from_dict(document)
+    except (KeyError, TypeError, ValueError) as error:
+        raise SrasError(f"{path}: not a valid {record_type.FILE} of format {version} ({_reason(error)})") from None
+
+
+def write_record(folder: str | Path, record) -> Path:
+    """Write ``record`` atomically into ``folder`` under its file name, with its format version."""
+    path = Path(folder) / record.FILE
+    write_json_atomic(path, {"format_version": record.FORMAT_VERSION, **record.to_dict()})
+    return path
+
+
+def read_config(config_type, folder: str | Path):
+    """A run's ``config.json`` as ``config_type`` (``TrainConfig``, ``SRTrainConfig``), upgraded from an older
+    format by the config's own ``upgrade`` where it renamed fields."""
+    path = Path(folder) / RUN_CONFIG
+    version, document = _versioned_document(path, config_type.FORMAT_VERSION)
+    try:
+        if version < config_type.FORMAT_VERSION:
+            document = config_type.upgrade(document, version)
+        return config_type.from_dict(document)
+    except (KeyError, TypeError, ValueError) as error:
+        raise SrasError(f"{path}: not a valid {config_type.__name__} ({_reason(error)})") from None
+    except SrasError as error:  # a field's value fails the config's own checks
+        raise SrasError(f"{path}: {error}") from None
+
+
+def write_config(folder: str | Path, config) -> Path:
+    path = Path(folder) / RUN_CONFIG
+    write_json_atomic(path, {"format_version": config.FORMAT_VERSION, **config.to_dict()})
+    return path
+
+
+def _versioned_document(path: Path, current: int) -> tuple[int, dict]:
+    if not path.is_file():
+        raise SrasError(f"{path}: missing")
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise SrasError(f"{path}: not readable JSON ({error})") from None
+    if not isinstance(document, dict):
+        raise SrasError(f"{path}: not a JSON object")
+    version = document.pop("format_version", 1)
+    if isinstance(version, int) and version > current:
+        raise SrasError(
+            f"{path}: format version {version}, newer than this sras-keras reads (1 to {current}); update sras-keras"
+        )
+    if not isinstance(version, int) or version < 1:
+        raise SrasError(f"{path}: unknown format version {version!r}")
+    return version, document
+
+
+def _reason(error: Exception) -> str:
+    return f"no field {error}" if isinstance(error, KeyError) else str(error)
