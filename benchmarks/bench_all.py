@@ -47,6 +47,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from _common import subset_tree  # noqa: E402
 
+from sras_keras.configs.records import Environment, read_record  # noqa: E402
 from sras_keras.core.io import atomic_path  # noqa: E402
 from sras_keras.core.provenance import git_commit, usable_cpus  # noqa: E402
 from sras_keras.core.tables import markdown_table  # noqa: E402
@@ -134,7 +135,8 @@ def run_benchmark(name: str, command: list[str], out: Path, log) -> dict:
         **record,
         "status": "ok",
         "run_dir": str(folder),
-        **{key: json.loads((folder / f"{key}.json").read_text()) for key in ("results", "config", "env")},
+        **{key: json.loads((folder / f"{key}.json").read_text()) for key in ("results", "config")},
+        "env": read_record(Environment, folder).to_dict(),
     }
 
 

@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from sras_keras.configs.records import Environment, write_record
 from sras_keras.core.provenance import environment, new_run_dir
 from sras_keras.data.pipeline import load_manifest
 
@@ -79,9 +80,7 @@ def main() -> None:
         print(json.dumps(results[-1]), flush=True)
     run = new_run_dir(args.out, "bench/convert", args.seed)
     (run / "config.json").write_text(json.dumps(vars(args), default=str, indent=2))
-    (run / "env.json").write_text(
-        json.dumps(environment(seed=args.seed, data_checksum=results[0]["data_checksum"]), indent=2)
-    )
+    write_record(run, Environment.from_dict(environment(seed=args.seed, data_checksum=results[0]["data_checksum"])))
     (run / "results.json").write_text(json.dumps(results, indent=2))
     print(f"{'rotations':>9}{'records':>9}{'seconds':>9}{'rec/s':>8}{'MB':>8}{'peak RSS MB':>13}")
     for r in results:

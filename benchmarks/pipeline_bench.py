@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from sras_keras.configs.convert import ConvertConfig, SplitConfig
+from sras_keras.configs.records import Environment, write_record
 from sras_keras.core.provenance import environment, new_run_dir
 from sras_keras.data.convert import convert
 from sras_keras.data.iam import iam
@@ -135,7 +136,7 @@ def main() -> None:
     )
     run = new_run_dir(args.out, "bench/pipeline", 0)
     (run / "config.json").write_text(json.dumps(vars(args), default=str, indent=2))
-    (run / "env.json").write_text(json.dumps(environment(seed=0), indent=2))
+    write_record(run, Environment.from_dict(environment(seed=0)))
     (run / "results.json").write_text(json.dumps(results, indent=2))
     print(f"{'loader':<30}{'images/s':>10}{'slowest batch s':>17}")
     for name in loaders:

@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from sras_keras.configs.records import Environment, write_record
 from sras_keras.data.pipeline import load_manifest, load_splits
 
 REFERENCE_CELLS_PER_MINUTE = 329.6
@@ -71,7 +72,7 @@ def main() -> None:
             "none",
             "--epochs",
             str(args.epochs),
-            "--no-rotations",
+            "--no-rotated-copies",
             "--no-synthetic",
         )
         predict_seconds = sras(
@@ -102,7 +103,7 @@ def main() -> None:
 
     record = new_run_dir(args.out, "bench/predict", 0)
     (record / "config.json").write_text(json.dumps({**vars(args), "cell_ids": cells}, default=str, indent=2))
-    (record / "env.json").write_text(json.dumps(environment(seed=0), indent=2))
+    write_record(record, Environment.from_dict(environment(seed=0)))
     (record / "results.json").write_text(json.dumps(results, indent=2))
     print(
         f"sras predict --karyotype: {results['cells']} cells ({results['images']} images) in {results['seconds']} s: "

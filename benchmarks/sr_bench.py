@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 from _common import subset_tree
 
+from sras_keras.configs.records import Environment, write_record
 from sras_keras.core.provenance import environment, new_run_dir
 from sras_keras.inference.upscale import apply_sr
 from sras_keras.models import SRAFBN
@@ -67,17 +68,17 @@ def main() -> None:
         "scale": args.scale,
         "parameters": parameters,
         "batch_size": args.batch_size,
-        "images": summary["images"],
-        "seconds": summary["seconds"],
-        "images_per_s": summary["images_per_s"],
+        "images": summary.images,
+        "seconds": summary.seconds,
+        "images_per_s": summary.images_per_s,
         "wall_seconds_with_reading": round(wall, 2),
-        "wall_images_per_s_with_reading": round(summary["images"] / wall, 2),
+        "wall_images_per_s_with_reading": round(summary.images / wall, 2),
         "reference_images_per_s": REFERENCE_IMAGES_PER_S,
         "goal_images_per_s": GOAL_IMAGES_PER_S,
     }
     run = new_run_dir(args.out, "bench/sr", args.seed)
     (run / "config.json").write_text(json.dumps(vars(args), default=str, indent=2))
-    (run / "env.json").write_text(json.dumps(environment(seed=args.seed), indent=2))
+    write_record(run, Environment.from_dict(environment(seed=args.seed)))
     (run / "results.json").write_text(json.dumps(results, indent=2))
     print(
         f"SRAFBN {args.preset} x{args.scale} ({parameters:,} parameters): {results['images']} images, "

@@ -22,6 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 
+from sras_keras.configs.records import Environment, write_record
 from sras_keras.configs.train import TrainConfig
 from sras_keras.core.provenance import environment, new_run_dir
 from sras_keras.data.pipeline import load_manifest
@@ -54,11 +55,11 @@ class CloseEpoch(keras.callbacks.Callback):
 
 def timed_fit(data: Path, config: TrainConfig, extra_callbacks) -> tuple[list[float], int]:
     """Epoch wall times and images per epoch of one fit, on the input `sras train` builds."""
-    keras.utils.set_random_seed(config.seed)
+    keras.utils.set_random_seed(config.runtime.seed)
     manifest = load_manifest(data)
-    model = build_classifier(config.backbone, manifest.image_size, weights=None)
+    model = build_classifier(config.model.backbone, manifest.image_size, weights=None)
     model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
+        optimizer=keras.optimizers.Adam(config.optimization.learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -67,13 +68,13 @@ def timed_fit(data: Path, config: TrainConfig, extra_callbacks) -> tuple[list[fl
     model.fit(
         train,
         validation_data=validation,
-        epochs=config.epochs,
+        epochs=config.optimization.epochs,
         steps_per_epoch=steps,
         verbose=0,
         shuffle=False,
         callbacks=[clock, *extra_callbacks, CloseEpoch(clock)],
     )
-    return clock.seconds, steps * config.batch_size
+    return clock.seconds, steps * config.optimization.batch_size
 
 
 def main() -> None:
@@ -86,7 +87,7 @@ def main() -> None:
     args = parser.parse_args()
 
     manifest = load_manifest(args.data)
-    config = TrainConfig(
+    config = TrainConfig().replace(
         backbone=args.backbone,
         weights="none",
         batch_size=args.batch_size,
@@ -110,7 +111,7 @@ def main() -> None:
     }
     run = new_run_dir(args.out, "bench/train_overhead", 0)
     (run / "config.json").write_text(json.dumps(vars(args), default=str, indent=2))
-    (run / "env.json").write_text(json.dumps(environment(seed=0, data_checksum=manifest.source.checksum), indent=2))
+    write_record(run, Environment.from_dict(environment(seed=0, data_checksum=manifest.source.checksum)))
     (run / "results.json").write_text(json.dumps(results, indent=2))
     print(
         f"bare model.fit: {rate['bare']} img/s   sras train loop: {rate['sras']} img/s   "

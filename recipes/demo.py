@@ -10,7 +10,7 @@ There is no paper number for synthetic data; the demo shows the machinery, not t
 
 from sras_keras.configs.convert import ConvertConfig
 from sras_keras.configs.sr import SRTrainConfig
-from sras_keras.configs.train import TrainConfig
+from sras_keras.configs.train import ModelConfig, OptimizationConfig, RuntimeConfig, TrainConfig
 from sras_keras.experiments.registry import register
 from sras_keras.experiments.spec import Experiment, Row, protocol_split
 
@@ -20,7 +20,9 @@ def demo(config: str = "cpu") -> Experiment:
     """The demo (see the module docstring); both configs are the same small CPU run."""
     convert = protocol_split("honest", 0, ConvertConfig(image_size=48, rotations=4, smote=True))
     train = TrainConfig(
-        backbone="resnet_small", weights="none", batch_size=64, epochs=12, learning_rate=2e-3, patience=6, max_minutes=4
+        model=ModelConfig(backbone="resnet_small", weights="none"),
+        optimization=OptimizationConfig(batch_size=64, epochs=12, learning_rate=2e-3, patience=6),
+        runtime=RuntimeConfig(max_minutes=4),
     )
     sr = SRTrainConfig(epochs=2, steps_per_epoch=20, val_batches=2, halve_at=(), max_minutes=2)
     row = Row("sras-honest", "SRAS-net (ResNet-small, synthetic demo)", convert, train, sr=True, protocol="honest")

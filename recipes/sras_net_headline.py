@@ -66,7 +66,14 @@ with size evidence 97.83%, assigned 98.55-99.09%: an option for a slower host, n
 import dataclasses
 
 from sras_keras.configs.convert import ConvertConfig
-from sras_keras.configs.train import TrainConfig
+from sras_keras.configs.train import (
+    AugmentationConfig,
+    DataConfig,
+    ModelConfig,
+    OptimizationConfig,
+    RuntimeConfig,
+    TrainConfig,
+)
 from sras_keras.experiments.registry import register
 from sras_keras.experiments.spec import Experiment, Pretrain, Row, protocol_split
 from sras_keras.experiments.sras_net import make_row, sr_config
@@ -89,18 +96,11 @@ CONVERT = ConvertConfig(image_size=64, rotations=24, smote=True, magnify=2.0)
 # within 45 degrees at 9 epochs (val 96.44, test 94.38); weight_decay 0.05 with label_smoothing 0.1 (val 96.64, test
 # 94.75); contrast=0.4 (val 96.64 at epoch 9, test 93.12) - against val 96.25, test 95.29 without them.
 TRAIN = TrainConfig(
-    backbone="resnet_small_bn",
-    weights="none",
-    batch_size=64,
-    epochs=26,
-    learning_rate=3e-3,
-    patience=26,
-    dropout=0.2,
-    flip="horizontal",
-    max_rotation=30,
-    schedule="cosine",
-    zoom=0.2,
-    max_minutes=29,
+    model=ModelConfig(backbone="resnet_small_bn", weights="none", dropout=0.2),
+    data=DataConfig(max_rotation=30),
+    augmentation=AugmentationConfig(flip="horizontal", zoom=0.2),
+    optimization=OptimizationConfig(batch_size=64, epochs=26, learning_rate=3e-3, schedule="cosine", patience=26),
+    runtime=RuntimeConfig(max_minutes=29),
 )
 
 # G band as an intermediate domain (the two-step study's idea, from scratch here): gband65 inverted, since Q-bright
@@ -108,9 +108,9 @@ TRAIN = TrainConfig(
 GBAND_PRETRAIN = Pretrain(
     "gband65",
     dataclasses.replace(CONVERT, invert=True, cell_regex=BANDS["G"].cell_regex, split=PRETRAIN_SPLIT),
-    dataclasses.replace(TRAIN, epochs=10, patience=10, max_minutes=7),
+    TRAIN.replace(epochs=10, patience=10, max_minutes=7),
 )
-GBAND_TRAIN = dataclasses.replace(TRAIN, epochs=20, patience=20, max_minutes=22)
+GBAND_TRAIN = TRAIN.replace(epochs=20, patience=20, max_minutes=22)
 
 
 @register("sras_net_headline")
@@ -137,7 +137,7 @@ def sras_net_headline(config: str = "cpu") -> Experiment:
             f"resnet_small_bn-{protocol}",
             "ResNet-small BN, 64 px, IAM x2 (CPU headline)",
             protocol_split(protocol, 0, CONVERT),
-            dataclasses.replace(TRAIN),
+            TRAIN,
             protocol=protocol,
             paper_accuracy=97.55,
             size_evidence=True,

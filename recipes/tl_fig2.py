@@ -17,7 +17,9 @@ G band -2.81 [-4.81, -0.85]; results/tl_fig2.md.
 import dataclasses
 import time
 from pathlib import Path
+from typing import ClassVar
 
+from sras_keras.configs.records import Environment, write_config, write_record
 from sras_keras.core.errors import SrasError
 from sras_keras.core.io import write_json_atomic
 from sras_keras.core.provenance import environment, new_run_dir
@@ -33,9 +35,14 @@ PAPER_GAINS = {("MobileNetV3-L", "Q"): 3.3, ("VGG-16", "G"): -2.5, ("VGG-16", "Q
 
 @dataclasses.dataclass(frozen=True)
 class GainFigure:
+    FORMAT_VERSION: ClassVar[int] = 1  # the layout of the run's config.json
+
     table: str = "tl_table2"  # the recipe whose runs are read
     resamples: int = 10000
     seed: int = 0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
 
 def run(params: GainFigure, data_root: Path, runs: Path, results: Path, log=print) -> Path:
@@ -48,8 +55,8 @@ def run(params: GainFigure, data_root: Path, runs: Path, results: Path, log=prin
             f"baseline row (run `sras cv run --recipe {params.table}` first)"
         )
     run_dir = new_run_dir(runs, "tl_fig2", params.seed)
-    write_json_atomic(run_dir / "config.json", dataclasses.asdict(params))
-    write_json_atomic(run_dir / "env.json", environment(seed=params.seed))
+    write_config(run_dir, params)
+    write_record(run_dir, Environment.from_dict(environment(seed=params.seed)))
     write_json_atomic(run_dir / "results.json", {"gains": gains, "wall_seconds": round(time.monotonic() - started, 1)})
     parameters = {name: architecture.expected_params for name, architecture in TL_ARCHITECTURES.items()}
     figure = gains_figure(

@@ -13,9 +13,11 @@ diffuse or edge attention.
 
 import dataclasses
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
+from sras_keras.configs.records import Environment, write_config, write_record
 from sras_keras.core.errors import SrasError
 from sras_keras.core.io import atomic_path, write_json_atomic
 from sras_keras.core.provenance import environment, new_run_dir
@@ -31,12 +33,17 @@ from sras_keras.models.saving import load_classifier
 
 @dataclasses.dataclass(frozen=True)
 class GradCamFigure:
+    FORMAT_VERSION: ClassVar[int] = 1  # the layout of the run's config.json
+
     table: str = "tl_table2"
     architecture: str = "MobileNetV3-L"
     band: str = "Q"
     protocol: str = "paper"
     samples: int = 4
     seed: int = 0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
 
 def _fold0_models(params: GradCamFigure, runs: Path) -> dict[str, str]:
@@ -69,8 +76,8 @@ def run(params: GradCamFigure, data_root: Path, runs: Path, results: Path, log=p
     baseline = "imagenet" if "imagenet" in models else "scratch"
     wrong = np.flatnonzero(predictions[baseline] != labels)
     run_dir = new_run_dir(runs, "tl_fig3", params.seed)
-    write_json_atomic(run_dir / "config.json", dataclasses.asdict(params))
-    write_json_atomic(run_dir / "env.json", environment(seed=params.seed))
+    write_config(run_dir, params)
+    write_record(run_dir, Environment.from_dict(environment(seed=params.seed)))
     title = f"{params.architecture}, {params.band} band, fold 0 ({params.protocol} protocol)"
     figures = []
     if len(correct):

@@ -23,7 +23,9 @@ statistics, above all the opposite background polarity (G band white, Q band bla
 import dataclasses
 import time
 from pathlib import Path
+from typing import ClassVar
 
+from sras_keras.configs.records import Environment, write_config, write_record
 from sras_keras.core.io import write_json_atomic
 from sras_keras.core.provenance import environment, new_run_dir
 from sras_keras.core.tables import markdown_table
@@ -38,6 +40,8 @@ PAPER_MMD2 = {"G vs Q": 0.148, "G vs natural": 0.310, "Q vs natural": 0.264}
 
 @dataclasses.dataclass(frozen=True)
 class DomainSimilarity:
+    FORMAT_VERSION: ClassVar[int] = 1  # the layout of the run's config.json
+
     backbone: str = "convnext_tiny"
     weights: str = "imagenet"  # "imagenet", "none" or a local weights file
     image_size: int = 224
@@ -47,6 +51,9 @@ class DomainSimilarity:
     permutations: int = 1000
     seed: int = 0
 
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
 
 PAPER = DomainSimilarity()
 CPU = DomainSimilarity(weights="none", image_size=64, max_images=400)
@@ -54,8 +61,8 @@ CPU = DomainSimilarity(weights="none", image_size=64, max_images=400)
 
 def run(params: DomainSimilarity, data_root: Path, runs: Path, results: Path, log=print) -> Path:
     run_dir = new_run_dir(runs, "tl_table1", params.seed)
-    write_json_atomic(run_dir / "config.json", dataclasses.asdict(params))
-    write_json_atomic(run_dir / "env.json", environment(seed=params.seed))
+    write_config(run_dir, params)
+    write_record(run_dir, Environment.from_dict(environment(seed=params.seed)))
     weights = None if params.weights == "none" else params.weights
     started = time.monotonic()
     embed = embedder(params.backbone, params.image_size, weights, params.seed)

@@ -102,6 +102,6 @@ def tiny_run(tmp_path_factory):
     write_synthetic_dataset(root / "source", n_cells=6, seed=5, male_fraction=0.5)
     config = ConvertConfig(split=SplitConfig("holdout", seed=0), image_size=32, rotations=1)
     convert(root / "source", root / "data", config, log=lambda line: None)
-    train = TrainConfig(backbone="resnet_small", weights="none", batch_size=32, epochs=1, learning_rate=2e-3)
+    train = TrainConfig().replace(backbone="resnet_small", weights="none", batch_size=32, epochs=1, learning_rate=2e-3)
     train_classifier(root / "data", root / "run", train, log=lambda line: None)
     return root

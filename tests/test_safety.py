@@ -125,8 +125,12 @@ def test_overrides_are_json_never_evaluated(tmp_path, monkeypatch):
         },
     )
     train, convert = changed.rows[0].train, changed.rows[0].convert
-    assert train.epochs == 3 and train.learning_rate == 1e-3 and train.flip == "horizontal"
-    assert train.backbone == payload and convert.image_size == "2*32"  # kept as text, not run or computed
+    assert (
+        train.optimization.epochs == 3
+        and train.optimization.learning_rate == 1e-3
+        and train.augmentation.flip == "horizontal"
+    )
+    assert train.model.backbone == payload and convert.image_size == "2*32"  # kept as text, not run or computed
     assert not (tmp_path / "pwned").exists()
     with pytest.raises(SrasError, match="no field"):
         apply_overrides(experiment, {"train.__class__": "1"})

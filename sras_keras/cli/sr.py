@@ -8,6 +8,7 @@ import click
 
 from sras_keras.cli.common import clear_errors, progress
 from sras_keras.core.errors import SrasError
+from sras_keras.core.run_files import SR_APPLY
 
 
 @click.group()
@@ -110,11 +111,11 @@ def sr_apply(model_path, source, out, batch_size, layout, label_coding, cell_reg
     from sras_keras.inference.upscale import apply_sr
     from sras_keras.models.saving import load_sr_model
 
-    if (Path(source) / "sr_apply.json").exists():
+    if (Path(source) / SR_APPLY).exists():
         raise SrasError(
             f"{source}: already upscaled by sras sr apply (sr_apply.json); applying again would upscale twice"
         )
     model = load_sr_model(model_path)
     _check_scale(model, scale)
     summary = apply_sr(model, model_path, source, out, layout, label_coding, cell_regex, batch_size, progress())
-    click.echo(f"{out}: {summary['images']} images upscaled x{summary['scale']} ({summary['images_per_s']} images/s)")
+    click.echo(f"{out}: {summary.images} images upscaled x{summary.scale} ({summary.images_per_s} images/s)")

@@ -2,8 +2,10 @@
 ``read_record`` and written by ``write_record``, nowhere else.
 
 A converted dataset holds ``manifest.json`` (``Manifest``) and ``splits.json`` (``Splits``); a training run
-``data.json`` (``RunData``), ``config.json`` (its config dataclass, ``read_config``/``write_config``) and
-``metrics.json`` (``ClassifierMetrics``). Every file carries ``format_version``. A file without one was written
+``data.json`` (``RunData``), ``config.json`` (its config dataclass, ``read_config``/``write_config``),
+``metrics.json`` (``ClassifierMetrics``) and ``env.json`` (``Environment``, in every run folder), in an experiment
+also ``row.json`` (``ExperimentRow``) or ``stage.json`` (``PretrainStage``); a source tree upscaled by ``sras sr
+apply`` ``sr_apply.json`` (``SRApply``). Every file carries ``format_version``. A file without one was written
 before the records were versioned, in version 1's layout, and is read as version 1; a newer version than this code
 knows is refused, naming the file, rather than read wrong. Defaults for fields that older files lack live in the
 dataclasses, so no reader guesses them.
@@ -19,7 +21,17 @@ from typing import ClassVar
 from sras_keras.configs.convert import ConvertConfig, SplitConfig
 from sras_keras.core.errors import SrasError
 from sras_keras.core.io import write_json_atomic
-from sras_keras.core.run_files import DATA, MANIFEST, METRICS, RUN_CONFIG, SPLITS
+from sras_keras.core.run_files import (
+    DATA,
+    ENV,
+    MANIFEST,
+    METRICS,
+    PRETRAIN_STAGE,
+    ROW,
+    RUN_CONFIG,
+    SPLITS,
+    SR_APPLY,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -223,6 +235,123 @@ class SRMetrics:
 
     @classmethod
     def from_dict(cls, document: dict) -> SRMetrics:
+        return cls(**document)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Environment:
+    """``env.json``: the versions, commit and machine a run's numbers came from.
+
+    ``core.provenance.environment()`` gathers the values and stays a plain dict: it is also embedded, as provenance
+    and not as a file of its own, in other records (a manifest, an exported model, an upscaled tree, size evidence),
+    and core sits below these versioned records. A writer types it here: ``Environment.from_dict(environment())``.
+    """
+
+    FILE: ClassVar[str] = ENV
+    FORMAT_VERSION: ClassVar[int] = 1
+
+    created: str  # UTC, ISO 8601
+    sras_keras: str
+    git_commit: str  # '+dirty' when tracked files differed from it
+    python: str
+    tensorflow: str
+    keras: str
+    numpy: str
+    platform: str
+    processor: str
+    cpus: int  # the cores the process could use
+    gpus: list[str]
+    seed: int | None
+    data_checksum: str | None
+    precision: str | None = None  # the Keras dtype policy; None: not recorded (files written before it was)
+
+    @classmethod
+    def from_dict(cls, document: dict) -> Environment:
+        return cls(**document)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentRow:
+    """``row.json``: the recipe row (``experiments.spec.Row`` without its configs, which the run's ``config.json``
+    holds) that an experiment's run folder trained, and how long it took: what ``sras report table`` collects.
+    Defaults are the values of fields that rows written before them lack."""
+
+    FILE: ClassVar[str] = ROW
+    FORMAT_VERSION: ClassVar[int] = 1
+
+    name: str
+    label: str
+    protocol: str
+    data: str  # the converted dataset
+    wall_seconds: float
+    paper_accuracy: float | None = None  # percent, as printed
+    sr: bool = False
+    fold: int | None = None  # of a K-fold row: this run's fold
+    source: str | None = None
+    folds: tuple[int, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+    size_evidence: bool = False
+    cell_bn: bool = False
+    paper_per_class: tuple[tuple[str, float, float, float, float], ...] = ()
+    pretrain_wall_seconds: float | None = None  # the pretraining stage's time, when the row has one and it ran here
+
+    @classmethod
+    def from_dict(cls, document: dict) -> ExperimentRow:
+        return cls(
+            **{
+                **document,
+                "folds": tuple(document.get("folds", ())),
+                "tags": tuple(tuple(pair) for pair in document.get("tags", ())),
+                "paper_per_class": tuple(tuple(entry) for entry in document.get("paper_per_class", ())),
+            }
+        )
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainStage:
+    """``stage.json`` of an experiment's pretraining stage: its training time, part of every row it starts."""
+
+    FILE: ClassVar[str] = PRETRAIN_STAGE
+    FORMAT_VERSION: ClassVar[int] = 1
+
+    wall_seconds: float
+
+    @classmethod
+    def from_dict(cls, document: dict) -> PretrainStage:
+        return cls(**document)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class SRApply:
+    """``sr_apply.json`` of a source tree upscaled by ``sras sr apply``: the SR model that made it, so a run trained
+    on it knows its preprocessing and the tree is never upscaled twice."""
+
+    FILE: ClassVar[str] = SR_APPLY
+    FORMAT_VERSION: ClassVar[int] = 1
+
+    model: str
+    scale: int
+    source: str  # the tree that was upscaled
+    images: int
+    seconds: float
+    images_per_s: float
+    env: dict  # core.provenance.environment()
+    cropped_to_foreground_with_margin: int | None = None  # pixels; None: whole images (trees upscaled before crops)
+
+    @classmethod
+    def from_dict(cls, document: dict) -> SRApply:
         return cls(**document)
 
     def to_dict(self) -> dict:

@@ -1,4 +1,5 @@
-"""What every run records beside its numbers: ``env.json`` (versions, commit, machine) and its run folder."""
+"""What every run records beside its numbers: the versions, commit and machine (``environment``, written as
+``env.json`` through ``configs.records.Environment``) and its run folder."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ def usable_cpus() -> int:
 
 
 def environment(seed: int | None = None, data_checksum: str | None = None) -> dict:
+    """The values, as a plain dict: other records embed them as they are, and a run folder's ``env.json`` types
+    them (``configs.records.Environment``, a layer above)."""
     return {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "sras_keras": __version__,

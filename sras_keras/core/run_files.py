@@ -2,8 +2,9 @@
 
 A training run (``sras train``): ``config.json``, ``data.json``, ``env.json``, ``history.csv``, ``FINAL``,
 ``metrics.json``, ``predictions.csv``, ``figures/``, ``tensorboard/`` and ``checkpoints/`` (``CHECKPOINT``,
-``STATE``, ``BEST_WEIGHTS``). A converted dataset (``sras data convert``): ``MANIFEST`` (written last),
-``SPLITS``, its shards and, while it is being written, ``CONVERT_STATE``.
+``STATE``, ``BEST_WEIGHTS``); in an experiment (``sras cv run``) also ``ROW`` and, for a pretraining stage,
+``PRETRAIN_STAGE``. A converted dataset (``sras data convert``): ``MANIFEST`` (written last), ``SPLITS``, its
+shards and, while it is being written, ``CONVERT_STATE``. A source tree upscaled by ``sras sr apply``: ``SR_APPLY``.
 """
 
 from pathlib import Path
@@ -11,6 +12,9 @@ from pathlib import Path
 RUN_CONFIG = "config.json"  # the run's config dataclass (configs/records.py reads and writes every JSON record)
 DATA = "data.json"  # which dataset and parts the run used
 METRICS = "metrics.json"  # the test part's metrics
+ENV = "env.json"  # versions, commit and machine the run ran on (every run folder, analyses and benchmarks too)
+ROW = "row.json"  # the recipe row an experiment's run trained, and its wall time: what `sras report table` reads
+PRETRAIN_STAGE = "stage.json"  # a pretraining stage's wall time, counted in the time of the rows it starts
 PREDICTIONS = "predictions.csv"  # one row per image (inference/outputs.py); `sras predict` writes the same schema
 FINAL = "model.keras"  # the trained model, written once training ends
 CHECKPOINT = Path("checkpoints") / "last.keras"  # the last epoch's model and optimizer: what --resume loads
@@ -20,3 +24,4 @@ BEST_WEIGHTS = Path("checkpoints") / "best.weights.h5"  # the best validation ep
 MANIFEST = "manifest.json"
 SPLITS = "splits.json"
 CONVERT_STATE = ".sras-convert.json"  # a conversion's progress, so an interrupted one resumes
+SR_APPLY = "sr_apply.json"  # in an upscaled source tree: the SR model that made it (so it is never upscaled twice)

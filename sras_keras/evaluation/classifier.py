@@ -9,7 +9,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from sras_keras.configs.records import ClassifierMetrics, RunData, read_config, read_record, write_record
+from sras_keras.configs.records import ClassifierMetrics, read_config, write_record
 from sras_keras.configs.train import TrainConfig
 from sras_keras.core.errors import SrasError
 from sras_keras.core.run_files import DATA, PREDICTIONS, STATE
@@ -27,9 +27,9 @@ def evaluate_run(run_dir, model: keras.Model | None = None) -> ClassifierMetrics
     run_dir = Path(run_dir)
     if not (run_dir / DATA).exists():
         raise SrasError(f"{run_dir}: not a training run (no {DATA})")
-    data = read_record(RunData, run_dir)
     config = read_config(TrainConfig, run_dir)
     predictor = Predictor(run_dir, model)
+    data = predictor.preprocessing.run_data
     images, probabilities, features = predict_records(predictor, Path(data.data_dir), [data.test], with_features=True)
     labels = np.array([image.label for image in images])
     state = json.loads((run_dir / STATE).read_text()) if (run_dir / STATE).exists() else {}
@@ -42,14 +42,14 @@ def evaluate_run(run_dir, model: keras.Model | None = None) -> ClassifierMetrics
         synthetic_test_images=int(sum(image.synthetic for image in images)),
         best_epoch=state.get("best_epoch"),
         epochs_trained=state.get("epoch"),
-        backbone=config.backbone,
-        weights=config.weights,
-        seed=config.seed,
+        backbone=config.model.backbone,
+        weights=config.model.weights,
+        seed=config.runtime.seed,
     )
     write_predictions(run_dir / PREDICTIONS, images, probabilities)
     write_record(run_dir, metrics)
-    title = f"{config.backbone} ({data.protocol} protocol)"
+    title = f"{config.model.backbone} ({data.protocol} protocol)"
     confusion_matrix_figure(metrics.confusion_matrix, run_dir / "figures" / "confusion_matrix.png", title)
-    keep = np.random.default_rng(config.seed).permutation(len(labels))[:TSNE_MAX_POINTS]
-    tsne_figure(features[keep], labels[keep], run_dir / "figures" / "tsne.png", seed=config.seed, title=title)
+    keep = np.random.default_rng(config.runtime.seed).permutation(len(labels))[:TSNE_MAX_POINTS]
+    tsne_figure(features[keep], labels[keep], run_dir / "figures" / "tsne.png", seed=config.runtime.seed, title=title)
     return metrics

@@ -32,7 +32,8 @@ def fit_size_evidence(
     for ``cell_bn``: each cell normalised with its own statistics)."""
     run_dir = Path(run_dir)
     predictor = Predictor(run_dir)
-    settings, data_dir = predictor.settings, Path(predictor.settings["data_dir"])
+    preprocessing = predictor.preprocessing
+    data_dir = Path(preprocessing.run_data.data_dir)
     splits = load_splits(data_dir)
     validation_part = splits.validation_part
     if "test" not in splits.counts or validation_part is None:
@@ -40,7 +41,9 @@ def fit_size_evidence(
             f"{data_dir}: size evidence needs a split with a test part and a validation part "
             "(holdout or paper), not K folds"
         )
-    sizes = source_relative_sizes(data_dir, settings["background"], settings["threshold"], min_cell_images, progress)
+    sizes = source_relative_sizes(
+        data_dir, preprocessing.background, preprocessing.threshold, min_cell_images, progress
+    )
     train = [(size, CLASS_NAMES.index(name)) for size, name, part in sizes.values() if part == "train"]
     evidence = SizeEvidence.fit([s for s, _ in train], [k for _, k in train], len(CLASS_NAMES), min_cell_images)
 

@@ -11,8 +11,7 @@ import tensorflow as tf
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from sras_keras.configs.records import SRMetrics, write_record
-from sras_keras.core.io import write_json_atomic
+from sras_keras.configs.records import Environment, SRMetrics, write_record
 from sras_keras.core.provenance import environment
 from sras_keras.data.iam import foreground_mask
 from sras_keras.data.sr_pairs import crop_to_multiple, downscale, load_hr_images
@@ -77,7 +76,7 @@ def evaluate_sr(
         gain_db={region: summary[region][last]["psnr"] - summary[region]["bicubic"]["psnr"] for region in summary},
     )
     write_record(out, metrics)
-    write_json_atomic(out / "env.json", environment())
+    write_record(out, Environment.from_dict(environment()))
     comparison_figure(examples, out / "figures" / "sr_comparison.png")
     return metrics
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sras_keras.configs.records import ClassifierMetrics, read_record
+from sras_keras.configs.records import ClassifierMetrics, ExperimentRow, read_record
 from sras_keras.core.errors import SrasError
 from sras_keras.core.io import atomic_path
-from sras_keras.core.run_files import METRICS, PREDICTIONS
+from sras_keras.core.run_files import METRICS, PREDICTIONS, ROW
 from sras_keras.core.tables import markdown_table
 from sras_keras.experiments.spec import Experiment
 from sras_keras.inference.outputs import read_predictions
@@ -27,21 +27,19 @@ def collect_rows(runs: Path, name: str) -> list[dict]:
     of a K-fold row, run as separate jobs on separate machines merge into one table). A K-fold row's metrics are
     the mean and SD (ddof=1) over its folds; ``fold_runs`` lists the run folder of each fold."""
     found, fold_results = {}, {}
-    for row_file in sorted(
-        [*Path(runs, name).glob("*/*/row.json"), *Path(runs, name).glob("*/*/fold*/row.json")], key=str
-    ):
+    for row_file in sorted([*Path(runs, name).glob(f"*/*/{ROW}"), *Path(runs, name).glob(f"*/*/fold*/{ROW}")], key=str):
         if not (row_file.parent / METRICS).exists():
             continue
-        row = json.loads(row_file.read_text())
+        row = read_record(ExperimentRow, row_file)
         entry = {
-            **row,
+            **row.to_dict(),
             "metrics": read_record(ClassifierMetrics, row_file.parent).to_dict(),
             "run": str(row_file.parent),
         }
-        if row.get("fold") is None:
-            found[row["name"]] = entry
+        if row.fold is None:
+            found[row.name] = entry
         else:
-            fold_results.setdefault(row["name"], {})[row["fold"]] = entry
+            fold_results.setdefault(row.name, {})[row.fold] = entry
     for row_name, by_fold in fold_results.items():
         found[row_name] = _fold_summary([by_fold[k] for k in sorted(by_fold)])
     return list(found.values())

@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import time
 from pathlib import Path
 
 from sras_keras.configs.convert import ConvertConfig
-from sras_keras.configs.records import write_config
+from sras_keras.configs.records import (
+    Environment,
+    ExperimentRow,
+    PretrainStage,
+    read_record,
+    write_config,
+    write_record,
+)
 from sras_keras.configs.sr import SRTrainConfig
 from sras_keras.core.errors import SrasError
-from sras_keras.core.io import exclusive, fingerprint, write_json_atomic
+from sras_keras.core.io import exclusive, fingerprint
 from sras_keras.core.provenance import environment, new_run_dir
-from sras_keras.core.run_files import FINAL, STATE
+from sras_keras.core.run_files import FINAL, PRETRAIN_STAGE, SR_APPLY, STATE
 from sras_keras.data.convert import convert
 from sras_keras.data.pipeline import load_manifest
 from sras_keras.evaluation.size_fit import fit_size_evidence
@@ -60,11 +66,11 @@ class _DataCache:
         out = self.run_dir / f"pretrain-{stage.source}-{key}"
         if not (out / FINAL).exists():
             data = self._converted(self.source.parent / stage.source, stage.convert, f"{stage.source}-", out.name)
-            self.log(f"[{out.name}] pretraining {stage.train.backbone} on {stage.source}")
+            self.log(f"[{out.name}] pretraining {stage.train.model.backbone} on {stage.source}")
             resume = (out / STATE).exists()
             started = time.monotonic()
             train_classifier(data, out, stage.train, resume=resume, log=self.log)
-            write_json_atomic(out / "stage.json", {"wall_seconds": round(time.monotonic() - started, 1)})
+            write_record(out, PretrainStage(wall_seconds=round(time.monotonic() - started, 1)))
         return out / FINAL
 
     def _sr_source(self, convert_config: ConvertConfig) -> Path:
@@ -82,7 +88,7 @@ class _DataCache:
     def _upscaled(self, convert_config: ConvertConfig, key: str, upscaled: Path) -> Path:
         split = convert_config.split
         sr_run = self.run_dir.parent.parent / "srafbn" / key
-        if (upscaled / "sr_apply.json").exists():
+        if (upscaled / SR_APPLY).exists():
             self.log(f"SR source for split {split.scheme}/seed {split.seed}: {upscaled} (made by {sr_run})")
             return upscaled
         plain = self.tfrecords / "sr-source" / f"plain-{fingerprint(_split_source(self.source, convert_config))}"
@@ -148,44 +154,42 @@ def run_experiment(
             f"unknown row(s) {sorted(set(rows) - {r.name for r in chosen})}; "
             f"{experiment.name} has {', '.join(r.name for r in experiment.rows)}"
         )
-    seed = chosen[0].train.seed if chosen else 0
+    seed = chosen[0].train.runtime.seed if chosen else 0
     run_dir = new_run_dir(runs, experiment.name, seed)
     write_config(run_dir, experiment)
-    write_json_atomic(run_dir / "env.json", environment(seed=seed))
+    write_record(run_dir, Environment.from_dict(environment(seed=seed)))
     cache = _DataCache(experiment, source, tfrecords, run_dir, log, progress)
     for row in chosen:
         data = cache.dataset(row)
         train, pretrain_seconds = row.train, None
         if row.pretrain is not None:
             pretrained = cache.pretrained(row.pretrain)
-            train = dataclasses.replace(train, init_from=str(pretrained))
+            train = train.replace(init_from=str(pretrained))
             # its training time is part of the row's budget (shared by the rows it starts; resumed: this job's part)
-            stage_file = pretrained.parent / "stage.json"
-            pretrain_seconds = json.loads(stage_file.read_text())["wall_seconds"] if stage_file.is_file() else None
+            if (pretrained.parent / PRETRAIN_STAGE).is_file():
+                pretrain_seconds = read_record(PretrainStage, pretrained.parent).wall_seconds
         units = [(run_dir / row.name, train, None)]
         if row.folds:
             units = [
-                (run_dir / row.name / f"fold{k}", dataclasses.replace(train, fold=k), k)
+                (run_dir / row.name / f"fold{k}", train.replace(fold=k), k)
                 for k in row.folds
                 if folds is None or k in folds
             ]
         for out, config, fold in units:
             started = time.monotonic()
             log(
-                f"[{row.name}{'' if fold is None else f' fold {fold}'}] training {config.backbone} "
+                f"[{row.name}{'' if fold is None else f' fold {fold}'}] training {config.model.backbone} "
                 f"({row.protocol} protocol)"
             )
             metrics = train_classifier(data, out, config, log=log)
-            write_json_atomic(
-                out / "row.json",
-                {
-                    **{k: v for k, v in dataclasses.asdict(row).items() if k not in ("convert", "train", "pretrain")},
-                    "fold": fold,
-                    "data": str(data),
-                    "wall_seconds": round(time.monotonic() - started, 1),
-                    "pretrain_wall_seconds": pretrain_seconds,
-                },
+            record = ExperimentRow(
+                **{k: v for k, v in dataclasses.asdict(row).items() if k not in ("convert", "train", "pretrain")},
+                fold=fold,
+                data=str(data),
+                wall_seconds=round(time.monotonic() - started, 1),
+                pretrain_wall_seconds=pretrain_seconds,
             )
+            write_record(out, record)
             log(f"[{row.name}] accuracy {100 * metrics.accuracy:.2f}% (paper: {row.paper_accuracy})")
             if row.size_evidence and fold is None:
                 # single view, and averaged with the mirror image (sras predict --tta); with the model's BatchNorm

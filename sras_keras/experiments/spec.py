@@ -18,7 +18,7 @@ from typing import Callable, ClassVar
 
 from sras_keras.configs.convert import ConvertConfig, SplitConfig
 from sras_keras.configs.sr import SRTrainConfig
-from sras_keras.configs.train import TrainConfig
+from sras_keras.configs.train import SECTIONS, TrainConfig, section_of, train_fields
 from sras_keras.core.errors import SrasError
 
 PROTOCOLS = ("paper", "honest")
@@ -67,7 +67,7 @@ class Analysis:
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
-    FORMAT_VERSION: ClassVar[int] = 1  # the layout of an experiment run's config.json
+    FORMAT_VERSION: ClassVar[int] = 2  # the layout of an experiment run's config.json; 2: training configs in sections
 
     name: str
     config_name: str
@@ -93,11 +93,14 @@ def protocol_split(protocol: str, seed: int, base: ConvertConfig) -> ConvertConf
 
 def apply_overrides(experiment: Experiment | Analysis, overrides: dict[str, str]) -> Experiment | Analysis:
     """``--set train.epochs=3 convert.image_size=64 sr_train.max_minutes=5``: change one field in every row (and in
-    its pretraining stage); ``--set analysis.FIELD=VALUE`` for an analysis recipe. A section's changes are made
-    together, so a config checks the combination (``epochs`` and ``sgd_epoch``), not each change alone."""
+    its pretraining stage; a training field may also be named with its section, ``train.optimization.epochs``);
+    ``--set analysis.FIELD=VALUE`` for an analysis recipe. A section's changes are made together, so a config
+    checks the combination (``epochs`` and ``sgd_epoch``), not each change alone."""
     sections: dict[str, dict[str, tuple[str, str]]] = {}
     for key, text in overrides.items():
         section, _, field = key.partition(".")
+        if section == "train":
+            field = _train_field(field, key)
         sections.setdefault(section, {})[field] = (text, key)
     if isinstance(experiment, Analysis):
         if set(sections) - {"analysis"}:
@@ -131,9 +134,24 @@ def _override_row(row: Row, sections: dict[str, dict[str, tuple[str, str]]]) -> 
     return row
 
 
+def _train_field(field: str, key: str) -> str:
+    """A training field by its name alone (``train.epochs``) or with its section (``train.optimization.epochs``);
+    the names are unique across TrainConfig's sections, so both name one field."""
+    section, _, name = field.rpartition(".")
+    if name in SECTIONS and not section:  # a whole section: train.optimization={"epochs": 3}
+        return name
+    if name not in train_fields():
+        raise SrasError(f"--set {key}: no field {name!r} (fields: {', '.join(train_fields())})")
+    if section and section != section_of(name):
+        raise SrasError(f"--set {key}: {name} is in section {section_of(name)}, not {section}")
+    return name
+
+
 def _replace_fields(config, changes: dict[str, tuple[str, str]]):
-    """``config`` with every field of ``changes`` (field -> (JSON or bare text, the --set key)) replaced at once."""
-    fields = [f.name for f in dataclasses.fields(config)]
+    """``config`` with every field of ``changes`` (field -> (JSON or bare text, the --set key)) replaced at once.
+    A TrainConfig takes its fields by name, each routed to its section (``TrainConfig.replace``)."""
+    sectioned = isinstance(config, TrainConfig)
+    fields = train_fields() + list(SECTIONS) if sectioned else [f.name for f in dataclasses.fields(config)]
     values = {}
     for field, (text, key) in changes.items():
         if field not in fields:
@@ -144,11 +162,11 @@ def _replace_fields(config, changes: dict[str, tuple[str, str]]):
             value = text  # a bare string, e.g. a backbone name
         if isinstance(value, list):
             value = tuple(value)
-        current = getattr(config, field)
+        current = getattr(config, field, None)
         if dataclasses.is_dataclass(current) and isinstance(value, dict):  # e.g. convert.split={"group_by": "cell"}
             try:
                 value = dataclasses.replace(current, **value)
             except TypeError as error:
                 raise SrasError(f"--set {key}: {error}") from None
         values[field] = value
-    return dataclasses.replace(config, **values)
+    return config.replace(**values) if sectioned else dataclasses.replace(config, **values)

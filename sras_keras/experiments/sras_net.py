@@ -6,14 +6,22 @@ import dataclasses
 
 from sras_keras.configs.convert import ConvertConfig
 from sras_keras.configs.sr import SR_PAPER, SRTrainConfig
-from sras_keras.configs.train import TrainConfig
+from sras_keras.configs.train import (
+    DataConfig,
+    ModelConfig,
+    OptimizationConfig,
+    RuntimeConfig,
+    TrainConfig,
+)
 from sras_keras.experiments.spec import Row, protocol_split
 
 # Section 4.3: 224 x 224 inputs, 24 rotations of 15 degrees, Adam 5e-4, batch 40, at most 100 epochs, early
 # stopping on validation accuracy with patience 21, ImageNet transfer learning.
 PAPER_CONVERT = ConvertConfig(image_size=224, rotations=24)
 PAPER_TRAIN = TrainConfig(
-    weights="imagenet", batch_size=40, epochs=100, learning_rate=5e-4, patience=21, mixed_precision=True
+    model=ModelConfig(weights="imagenet"),
+    optimization=OptimizationConfig(batch_size=40, epochs=100, learning_rate=5e-4, patience=21),
+    runtime=RuntimeConfig(mixed_precision=True),
 )
 # CPU: no ImageNet weights can be fetched offline and 224 px trains at ~6 img/s, so smaller images, fewer
 # rotations, from scratch, and a fixed cosine schedule per backbone. BatchNorm momentum 0.9: at the Keras
@@ -25,15 +33,10 @@ CPU_CONVERT = ConvertConfig(image_size=64, rotations=8)
 # 9-26 min; upright-only buys each of them several epochs of a cosine decay in about 9 min (CPU_EPOCHS). The
 # budget is a safety net.
 CPU_TRAIN = TrainConfig(
-    weights="none",
-    batch_size=64,
-    epochs=8,
-    learning_rate=2e-3,
-    patience=8,
-    max_minutes=14,
-    batchnorm_momentum=0.9,
-    max_rotation=0,
-    schedule="cosine",
+    model=ModelConfig(weights="none", batchnorm_momentum=0.9),
+    data=DataConfig(max_rotation=0),
+    optimization=OptimizationConfig(batch_size=64, epochs=8, learning_rate=2e-3, schedule="cosine", patience=8),
+    runtime=RuntimeConfig(max_minutes=14),
 )
 # Cosine epochs per backbone, from the measured training speed at its CPU size (img/s: IRV2 41 at 80 px,
 # Xception 37 at 72, VGG19 21 at 64, ResNet50 60 at 64).
@@ -48,15 +51,10 @@ CPU_SR = SRTrainConfig(epochs=6, max_minutes=12)
 # ends by its schedule, not by the clock; the budget is a safety net.
 CPU_SMALL_BACKBONE = "resnet_small_bn"
 CPU_SMALL_TRAIN = TrainConfig(
-    weights="none",
-    batch_size=64,
-    epochs=8,
-    learning_rate=3e-3,
-    patience=8,
-    dropout=0.2,
-    max_rotation=45,
-    schedule="cosine",
-    max_minutes=12,
+    model=ModelConfig(weights="none", dropout=0.2),
+    data=DataConfig(max_rotation=45),
+    optimization=OptimizationConfig(batch_size=64, epochs=8, learning_rate=3e-3, schedule="cosine", patience=8),
+    runtime=RuntimeConfig(max_minutes=12),
 )
 # Smallest sizes the ImageNet backbones accept, rounded up, for CPU rows that keep the paper's architectures.
 CPU_SIZE = {"inception_resnet_v2": 80, "xception": 72, "vgg19": 64, "resnet50": 64, CPU_SMALL_BACKBONE: 64}
@@ -93,12 +91,11 @@ def make_row(
     if backbone == CPU_SMALL_BACKBONE:
         cpu_train = CPU_SMALL_TRAIN
     else:
-        cpu_train = dataclasses.replace(
-            CPU_TRAIN,
+        cpu_train = CPU_TRAIN.replace(
             epochs=CPU_EPOCHS[backbone],
-            learning_rate=CPU_LEARNING_RATE.get(backbone, CPU_TRAIN.learning_rate),
+            learning_rate=CPU_LEARNING_RATE.get(backbone, CPU_TRAIN.optimization.learning_rate),
         )
-    train = dataclasses.replace(PAPER_TRAIN if config == "paper" else cpu_train, backbone=backbone, seed=seed)
+    train = (PAPER_TRAIN if config == "paper" else cpu_train).replace(backbone=backbone, seed=seed)
     return Row(
         name=f"{name}-{protocol}",
         label=label,

@@ -22,7 +22,14 @@ import os
 from pathlib import Path
 
 from sras_keras.configs.convert import ConvertConfig, SplitConfig
-from sras_keras.configs.train import TrainConfig
+from sras_keras.configs.train import (
+    AugmentationConfig,
+    DataConfig,
+    ModelConfig,
+    OptimizationConfig,
+    RuntimeConfig,
+    TrainConfig,
+)
 from sras_keras.experiments.spec import Pretrain, Row
 from sras_keras.models.tl_architectures import TL_ARCHITECTURES
 
@@ -47,21 +54,19 @@ PROTOCOL_VALIDATION = {"paper": "test_fold", "honest": "next_fold"}
 
 PAPER_CONVERT = ConvertConfig(preprocess="square_resize", image_size=256, split=SplitConfig("kfold", seed=0, folds=5))
 PAPER_TRAIN = TrainConfig(
-    weights="none",
-    batch_size=32,
-    epochs=80,
-    learning_rate=1e-4,
-    patience=80,
-    dropout=None,
-    rotated_copies=False,
-    synthetic=False,
-    flip="both",
-    blur=2.0,
-    optimizer="adam_then_sgd",
-    sgd_epoch=40,
-    sgd_learning_rate=1e-3,
-    head="native",
-    mixed_precision=True,
+    model=ModelConfig(weights="none", dropout=None, head="native"),
+    data=DataConfig(rotated_copies=False, synthetic=False),
+    augmentation=AugmentationConfig(flip="both", blur=2.0),
+    optimization=OptimizationConfig(
+        batch_size=32,
+        epochs=80,
+        learning_rate=1e-4,
+        optimizer="adam_then_sgd",
+        sgd_epoch=40,
+        sgd_learning_rate=1e-3,
+        patience=80,
+    ),
+    runtime=RuntimeConfig(mixed_precision=True),
 )
 # CPU: 64 px, 6 epochs (3 Adam + 3 SGD), a time budget per fold. No ImageNet weights can be fetched offline, so the
 # cpu config's two-step runs start their intermediate stage from scratch: scratch -> other band -> target.
@@ -69,8 +74,7 @@ PAPER_TRAIN = TrainConfig(
 # from the batches', and MobileNetV3-L then sat at chance on validation whatever it learned (see
 # set_batchnorm_momentum).
 CPU_CONVERT = dataclasses.replace(PAPER_CONVERT, image_size=64)
-CPU_TRAIN = dataclasses.replace(
-    PAPER_TRAIN,
+CPU_TRAIN = PAPER_TRAIN.replace(
     batch_size=64,
     epochs=6,
     learning_rate=1e-3,
@@ -114,8 +118,7 @@ def make_row(
     architecture = TL_ARCHITECTURES[study_name]
     band, intermediate = BANDS[band_name], BANDS[INTERMEDIATE[band_name]]
     start = imagenet_weights(architecture.registry, architecture.keras_imagenet) if imagenet else "none"
-    train = dataclasses.replace(
-        train,
+    train = train.replace(
         backbone=architecture.registry,
         kfold_validation=PROTOCOL_VALIDATION[protocol],
         weights=start if approach == "imagenet" else "none",
@@ -125,7 +128,7 @@ def make_row(
         pretrain = Pretrain(
             intermediate.source,
             convert_for(intermediate, convert, PRETRAIN_SPLIT),
-            dataclasses.replace(train, weights=start, kfold_validation="test_fold"),
+            train.replace(weights=start, kfold_validation="test_fold"),
         )
     folds = tuple(range(convert.split.folds))
     label = f"{study_name}, {APPROACH_LABEL[approach]}{'' if imagenet or approach != 'two_step' else ' (no ImageNet)'}"

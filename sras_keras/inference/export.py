@@ -14,14 +14,15 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+from sras_keras.configs.inference import Preprocessing
+from sras_keras.configs.records import RunData
 from sras_keras.core.errors import SrasError
 from sras_keras.core.io import atomic_path, write_json_atomic
 from sras_keras.core.provenance import environment
-from sras_keras.data.iam import crop_to_foreground
 from sras_keras.data.pipeline import load_splits
 from sras_keras.data.readers import read_image
-from sras_keras.inference.predictor import Predictor, placement
-from sras_keras.inference.upscale import MARGIN
+from sras_keras.inference.predictor import Predictor, as_trained, placement
+from sras_keras.inference.upscale import upscale_image
 
 FORMATS = ("savedmodel", "tflite")
 SIGNATURE = "classify"
@@ -29,32 +30,24 @@ HALF_TYPES = ("float16", "bfloat16")  # also the endings of the policy names mix
 
 
 class ServingModule(tf.Module):
-    """``classify(image: (H, W) uint8) -> {'probabilities': (24,) float32}``, preprocessing included."""
+    """``classify(image: (H, W) uint8) -> {'probabilities': (24,) float32}``, preprocessing included: the steps
+    ``Predictor`` runs (``as_trained``, ``upscale_image``, which it batches, ``placement``), so an image predicted
+    alone gets the same numbers both ways."""
 
-    def __init__(self, model, settings: dict, sr_model=None):
+    def __init__(self, model, preprocessing: Preprocessing, sr_model=None):
         super().__init__()
         self.model = model
-        self.sr_model = sr_model
-        self.settings = settings
-        self.prepare = placement(settings)
-
-    def _upscale(self, image):
-        background = self.settings["background"]
-        crop = tf.pad(
-            crop_to_foreground(image, background),
-            [[MARGIN, MARGIN], [MARGIN, MARGIN], [0, 0]],
-            constant_values=background,
-        )
-        upscaled = self.sr_model(tf.cast(crop, tf.float32)[tf.newaxis] / 255.0, training=False)[0]
-        return tf.cast(tf.clip_by_value(tf.round(upscaled * 255.0), 0, 255), tf.uint8)[..., 0]
+        self.sr_model = sr_model  # an attribute, so the SavedModel tracks and saves its weights
+        self.preprocessing = preprocessing
+        self.upscale = None if sr_model is None else upscale_image(sr_model, preprocessing.background)
+        self.place = placement(preprocessing)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.uint8, name="image")])
     def classify(self, image):
-        if self.settings["invert"]:  # as the run's conversion read its sources (``--invert``)
-            image = 255 - image
-        if self.sr_model is not None:
-            image = self._upscale(image)
-        canvas = tf.cast(self.prepare(image), tf.float32)
+        image = as_trained(self.preprocessing, image)
+        if self.upscale is not None:
+            image = self.upscale(image)
+        canvas = tf.cast(self.place(image), tf.float32)
         return {"probabilities": self.model(canvas[tf.newaxis], training=False)[0]}
 
 
@@ -86,11 +79,11 @@ def _float32_config(node):
     }
 
 
-def test_images(settings: dict, limit: int) -> list[tuple[str, np.ndarray]]:
+def test_images(run_data: RunData, limit: int) -> list[tuple[str, np.ndarray]]:
     """Up to ``limit`` original images of the run's test part, read from the dataset's source tree."""
-    splits = load_splits(settings["data_dir"])
+    splits = load_splits(run_data.data_dir)
     root = Path(splits.source.root)
-    paths = [entry.path for entry in splits.images if entry.part == settings["test_part"] and not entry.synthetic]
+    paths = [entry.path for entry in splits.images if entry.part == run_data.test and not entry.synthetic]
     paths = paths[:limit]
     return [(path, read_image(root / path)[0]) for path in paths]
 
@@ -127,10 +120,9 @@ def export_run(run_dir, out=None, export_format: str = "savedmodel", parity_imag
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / "export"
     predictor = Predictor(run_dir)
-    settings = predictor.settings
-    module = ServingModule(
-        float32_model(predictor.model), settings, predictor.sr_model and float32_model(predictor.sr_model)
-    )
+    preprocessing = predictor.preprocessing
+    sr_model = None if predictor.sr_model is None else float32_model(predictor.sr_model)
+    module = ServingModule(float32_model(predictor.model), preprocessing, sr_model)
     out.mkdir(parents=True, exist_ok=True)
     if export_format == "savedmodel":
         target = out / "savedmodel"
@@ -147,7 +139,7 @@ def export_run(run_dir, out=None, export_format: str = "savedmodel", parity_imag
             temporary.write_bytes(_tflite_bytes(module))
         exported = _tflite_runner(target)
 
-    samples = test_images(settings, parity_images)
+    samples = test_images(preprocessing.run_data, parity_images)
     if not samples:
         raise SrasError(f"{run_dir}: its dataset has no test images to check the export against")
     reference = predictor.probabilities(predictor.prepare([predictor.as_trained(image) for _, image in samples]))
@@ -159,7 +151,7 @@ def export_run(run_dir, out=None, export_format: str = "savedmodel", parity_imag
         "signature": SIGNATURE,
         "input": "one (H, W) uint8 grayscale chromosome image, any size",
         "output": "probabilities (24,)",
-        "preprocessing": settings,
+        "preprocessing": preprocessing.to_dict(),
         "parity": {
             "images": len(samples),
             "max_abs_diff": float(differences.max()),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sras_keras.configs.inference import Preprocessing
 from sras_keras.core.errors import SrasError
 from sras_keras.core.run_files import MANIFEST
 from sras_keras.data.readers import cell_pattern
@@ -39,7 +40,7 @@ def with_size_evidence(
     run_dir: Path,
     images: list[InputImage],
     probabilities: np.ndarray,
-    settings: dict,
+    preprocessing: Preprocessing,
     record_dir: Path | None,
     tta: bool = False,
     cell_bn: bool = False,
@@ -51,11 +52,11 @@ def with_size_evidence(
         raise SrasError("--size-evidence needs each image's cell: give cell folders, or --cell-regex for class folders")
     if record_dir is not None:
         sizes = source_relative_sizes(
-            record_dir, settings["background"], settings["threshold"], evidence.min_cell_images
+            record_dir, preprocessing.background, preprocessing.threshold, evidence.min_cell_images
         )
         relative = np.array([sizes.get(image.name, (np.nan,))[0] for image in images])  # SMOTE's: none
     else:
-        areas = [foreground_area(image.array, settings["background"], settings["threshold"]) for image in images]
+        areas = [foreground_area(image.array, preprocessing.background, preprocessing.threshold) for image in images]
         relative = relative_log_sizes(areas, [image.cell_id for image in images], evidence.min_cell_images)
     return evidence.fuse(probabilities, relative), evidence.weight
 
@@ -101,7 +102,7 @@ def predict(
     if size_evidence:
         image_only = probabilities
         probabilities, weight = with_size_evidence(
-            run_dir, images, probabilities, predictor.settings, record_dir, tta, cell_bn
+            run_dir, images, probabilities, predictor.preprocessing, record_dir, tta, cell_bn
         )
     cells = karyotype_cells(images, probabilities) if karyotype else None
     seconds = time.perf_counter() - started
@@ -120,5 +121,5 @@ def predict(
             "cells_per_minute": round(summary["cells"] / seconds * 60, 2),
         }
     )
-    write_outputs(out, images, probabilities, skipped, cells, summary, predictor.settings["background"])
+    write_outputs(out, images, probabilities, skipped, cells, summary, predictor.preprocessing.background)
     return summary

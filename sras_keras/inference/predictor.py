@@ -4,7 +4,7 @@ as one or more views, with the model's BatchNorm statistics or each cell's own."
 
 from __future__ import annotations
 
-import json
+import functools
 from pathlib import Path
 
 import keras
@@ -12,20 +12,21 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from sras_keras.configs.records import RunData, read_record
+from sras_keras.configs.inference import Preprocessing
+from sras_keras.configs.records import RunData, SRApply, read_record
 from sras_keras.core.errors import SrasError
-from sras_keras.core.run_files import DATA, FINAL, MANIFEST, RUN_CONFIG
+from sras_keras.core.run_files import DATA, FINAL, MANIFEST, RUN_CONFIG, SR_APPLY
 from sras_keras.data.iam import final_image
 from sras_keras.data.labels import CLASS_NAMES
 from sras_keras.data.pipeline import load_manifest, make_dataset
 from sras_keras.inference.inputs import InputImage
-from sras_keras.inference.upscale import compiled_forward, crop_with_margin, upscale_batch
+from sras_keras.inference.upscale import compiled_super_resolve, crop_with_margin, upscale_batch
 from sras_keras.inference.views import cell_groups, view_probabilities
 from sras_keras.models.heads import FEATURES_LAYER
 from sras_keras.models.saving import load_classifier, load_sr_model
 
 
-def run_preprocessing(run_dir: Path) -> dict:
+def run_preprocessing(run_dir: Path) -> Preprocessing:
     """What a run's inputs went through: its dataset manifest's settings and the SR model, if any."""
     for name in (RUN_CONFIG, DATA):
         if not (run_dir / name).is_file():
@@ -40,29 +41,22 @@ def run_preprocessing(run_dir: Path) -> dict:
             "preprocessing settings live there"
         )
     manifest = load_manifest(data.data_dir)
-    config = manifest.config
-    sr_record = Path(manifest.source.root) / "sr_apply.json"
-    sr_model = json.loads(sr_record.read_text())["model"] if sr_record.is_file() else None
-    return {
-        "preprocess": config.preprocess,
-        "image_size": manifest.image_size,
-        "threshold": config.threshold,
-        "placement": config.placement,
-        "magnify": config.magnify,
-        "background": manifest.background_value,
-        "invert": config.invert,
-        "canvas": manifest.canvas,
-        "sr_model": sr_model,
-        "data_dir": data.data_dir,
-        "test_part": data.test,
-    }
+    upscaled = (Path(manifest.source.root) / SR_APPLY).is_file()
+    sr_model = read_record(SRApply, manifest.source.root).model if upscaled else None
+    return Preprocessing.of(data, manifest, sr_model)
 
 
-def placement(settings: dict):
+def as_trained(preprocessing: Preprocessing, image):
+    """A user's image (array or graph tensor) as the run's conversion read its sources: inverted for an
+    ``--invert`` run."""
+    return 255 - image if preprocessing.invert else image
+
+
+def placement(preprocessing: Preprocessing):
     """(H, W) uint8 image -> the model's (S, S, 1) input as the run's conversion made it (IAM or resize): the one
     definition ``Predictor`` and the exported ``ServingModule`` both trace."""
-    s = settings
-    return final_image(s["preprocess"], s["image_size"], s["background"], s["threshold"], s["placement"], s["magnify"])
+    p = preprocessing
+    return final_image(p.preprocess, p.image_size, p.background, p.threshold, p.placement, p.magnify)
 
 
 class Predictor:
@@ -70,37 +64,46 @@ class Predictor:
     (training evaluates the model it has just trained), else the run's ``model.keras``."""
 
     def __init__(self, run_dir: Path, model: keras.Model | None = None):
-        self.settings = run_preprocessing(run_dir)
-        self.model = model or load_classifier(run_dir / FINAL)
+        self.run_dir = Path(run_dir)
+        self.preprocessing = run_preprocessing(self.run_dir)
+        self.model = model or load_classifier(self.run_dir / FINAL)
         self._with_features = None
         self.prepare_one = tf.function(  # one traced graph for every image size, not eager ops per image
-            placement(self.settings), input_signature=[tf.TensorSpec([None, None], tf.uint8)]
+            placement(self.preprocessing), input_signature=[tf.TensorSpec([None, None], tf.uint8)]
         )
-        self.sr_model = None
-        if self.settings["sr_model"]:
-            if not Path(self.settings["sr_model"]).is_file():
-                raise SrasError(
-                    f"{run_dir}: trained on SRAFBN-upscaled images, but the SR model "
-                    f"{self.settings['sr_model']} is missing"
-                )
-            self.sr_model = load_sr_model(self.settings["sr_model"])
-            self.sr_forward = compiled_forward(self.sr_model)  # traced once, not per batch
+
+    @functools.cached_property
+    def sr_model(self) -> keras.Model | None:
+        """The SRAFBN the run's training images were upscaled with (None: they were not), loaded when first asked
+        for: a converted dataset's records are upscaled already, so predicting them never needs it."""
+        path = self.preprocessing.sr_model
+        if path is None:
+            return None
+        if not Path(path).is_file():
+            raise SrasError(f"{self.run_dir}: trained on SRAFBN-upscaled images, but the SR model {path} is missing")
+        return load_sr_model(path)
+
+    @functools.cached_property
+    def _super_resolve(self):
+        return compiled_super_resolve(self.sr_model)  # traced once, not per batch
 
     def as_trained(self, array: np.ndarray) -> np.ndarray:
-        """A user's image as the run's conversion read its sources: inverted for an ``--invert`` run."""
-        return 255 - array if self.settings["invert"] else array
+        return as_trained(self.preprocessing, array)
 
     def prepare(self, arrays: list[np.ndarray]) -> np.ndarray:
         """(H, W) uint8 images -> the model's (B, S, S, 1) float32 input."""
         return self.place(self.upscale(arrays))
 
     def upscale(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        """The run's SR model on each image, if it was trained on upscaled images; else the images as they are."""
-        if self.sr_model is None:
+        """The run's SR model on each image, if it was trained on upscaled images; else the images as they are.
+        Batched as ``sras sr apply`` made the training images, each crop padded to the batch's largest: one at a time
+        (``upscale_image``, as the export runs it) is faster on a CPU but moved the toy experiment's SR row about
+        ten times further from the probabilities of its own records (1.2e-3, not 1.4e-4)."""
+        if self.preprocessing.sr_model is None:
             return arrays
-        background = self.settings["background"]
-        crops = [crop_with_margin(a, background) for a in arrays]
-        return upscale_batch(self.sr_model, self.sr_forward, crops, [background] * len(crops))
+        background = self.preprocessing.background
+        crops = [crop_with_margin(array, background).numpy() for array in arrays]
+        return upscale_batch(self.sr_model, self._super_resolve, crops, [background] * len(crops))
 
     def place(self, arrays: list[np.ndarray]) -> np.ndarray:
         """(Upscaled) images -> the model's input: IAM or resize, as in training."""
@@ -189,17 +192,19 @@ def predict_records(
     views only) also the penultimate features."""
     if with_features and (tta or cell_bn):
         raise SrasError("features come from the plain view: not with tta or cell_bn")
-    manifest = load_manifest(data_dir)
-    s = predictor.settings
+    run = predictor.preprocessing
+    # the run's own dataset (evaluation, size evidence): its manifest was read with the run
+    same = Path(data_dir).resolve() == Path(run.run_data.data_dir).resolve()
+    manifest = run.manifest if same else load_manifest(data_dir)
     if (manifest.image_size, manifest.canvas, manifest.config.preprocess, manifest.config.magnify) != (
-        s["image_size"],
-        s["canvas"],
-        s["preprocess"],
-        s["magnify"],
+        run.image_size,
+        run.canvas,
+        run.preprocess,
+        run.magnify,
     ):
         raise SrasError(
             f"{data_dir}: converted with other preprocessing than the run's training data "
-            f"({s['data_dir']}); predict on the source images instead"
+            f"({run.run_data.data_dir}); predict on the source images instead"
         )
     parts = parts or manifest.parts
     images, views = [], []

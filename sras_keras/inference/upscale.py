@@ -1,9 +1,14 @@
-"""``sras sr apply``: upscale every image of a source tree with a trained SRAFBN, keeping the tree's layout, so
-``sras data convert`` takes the result (``--splits`` reuses the original split: paths are unchanged).
+"""The SR step of a run's preprocessing, and ``sras sr apply``, which upscales every image of a source tree with a
+trained SRAFBN, keeping the tree's layout, so ``sras data convert`` takes the result (``--splits`` reuses the
+original split: paths are unchanged).
 
 Each image is first cropped to its chromosome plus a margin of background: BioImLab's fixed 100 x 200 canvases
-would otherwise cost SR time for empty pixels (IAM crops them anyway). Similar sizes are batched together and
-padded with background, and the forward pass is a compiled function.
+would otherwise cost SR time for empty pixels (IAM crops them anyway). ``upscale_image`` is the step for one image,
+as the exported ``ServingModule`` traces it. ``sras sr apply`` and ``Predictor`` run the same crop and
+``super_resolve`` on batches, each crop padded with background to the batch's largest: the network then sees
+padding where alone it would see its own border, which moved pixels near a crop's edge by up to 3 grey levels with
+the demo's SR model. The SR datasets were made that way, so predictions batch too; a batch of one is
+``upscale_image`` exactly.
 """
 
 from __future__ import annotations
@@ -19,8 +24,8 @@ import tensorflow as tf
 from PIL import Image
 from tqdm import tqdm
 
+from sras_keras.configs.records import SRApply, write_record
 from sras_keras.core.errors import SrasError
-from sras_keras.core.io import write_json_atomic
 from sras_keras.core.provenance import environment
 from sras_keras.data.iam import background_of, crop_to_foreground
 from sras_keras.data.readers import read_image, scan_source
@@ -35,36 +40,44 @@ def output_name(relative: str) -> str:
     return str(path.with_suffix(".png")) if path.suffix.lower() in _LOSSY else relative
 
 
-def crop_with_margin(array: np.ndarray, background: int) -> np.ndarray:
-    crop = crop_to_foreground(array, background).numpy()[..., 0]
-    return np.pad(crop, MARGIN, constant_values=background)
+def crop_with_margin(image, background: int) -> tf.Tensor:
+    """(H, W) uint8 -> (h, w) uint8: the chromosome's bounding box with ``MARGIN`` pixels of background around it."""
+    crop = tf.squeeze(crop_to_foreground(image, background), -1)
+    return tf.pad(crop, [[MARGIN, MARGIN], [MARGIN, MARGIN]], constant_values=background)
 
 
-def compiled_forward(model):
-    """``model(x)`` as a graph function: about twice the throughput of eager calls on a CPU."""
-    return tf.function(lambda batch: model(batch, training=False), reduce_retracing=True)
+def super_resolve(model, batch) -> tf.Tensor:
+    """(B, h, w) uint8 -> (B, h * scale, w * scale) uint8: ``model`` on grey levels read as [0, 1], rounded back."""
+    channel = tf.expand_dims(tf.cast(batch, tf.float32), -1)  # not [..., tf.newaxis]: no TFLite kernel for that
+    upscaled = model(channel / 255.0, training=False)[..., 0]
+    return tf.cast(tf.clip_by_value(tf.round(upscaled * 255.0), 0, 255), tf.uint8)
 
 
-def upscale_batch(model, forward, arrays: list[np.ndarray], backgrounds: list[int]) -> list[np.ndarray]:
-    """Upscale images of different sizes in one call: each is padded with its background to the batch's largest
-    size and its own region is cut back out (far cheaper on a CPU than one call per image)."""
-    height = max(a.shape[0] for a in arrays)
-    width = max(a.shape[1] for a in arrays)
-    batch = (
-        np.stack(
-            [
-                np.pad(a, ((0, height - a.shape[0]), (0, width - a.shape[1])), constant_values=bg)
-                for a, bg in zip(arrays, backgrounds)
-            ]
-        ).astype(np.float32)[..., None]
-        / 255
+def upscale_image(model, background: int):
+    """(H, W) uint8 image -> its chromosome upscaled by ``model``, (h, w) uint8: the SR step for one image (the
+    exported graph's), the same crop and ``super_resolve`` that ``upscale_batch`` batches."""
+    return lambda image: super_resolve(model, crop_with_margin(image, background)[tf.newaxis])[0]
+
+
+def compiled_super_resolve(model):
+    """``super_resolve`` as a graph function: about twice the throughput of eager calls on a CPU."""
+    return tf.function(lambda batch: super_resolve(model, batch), reduce_retracing=True)
+
+
+def upscale_batch(model, forward, crops: list[np.ndarray], backgrounds: list[int]) -> list[np.ndarray]:
+    """Upscale crops of different sizes in one ``forward`` (``compiled_super_resolve``) call: each is padded with
+    its background to the batch's largest size and its own region is cut back out."""
+    height = max(a.shape[0] for a in crops)
+    width = max(a.shape[1] for a in crops)
+    batch = np.stack(
+        [
+            np.pad(a, ((0, height - a.shape[0]), (0, width - a.shape[1])), constant_values=bg)
+            for a, bg in zip(crops, backgrounds)
+        ]
     )
-    upscaled = forward(tf.constant(batch)).numpy()[..., 0]
+    upscaled = forward(tf.constant(batch)).numpy()
     scale = model.scale
-    return [
-        np.clip(np.round(sr[: a.shape[0] * scale, : a.shape[1] * scale] * 255), 0, 255).astype(np.uint8)
-        for sr, a in zip(upscaled, arrays)
-    ]
+    return [sr[: a.shape[0] * scale, : a.shape[1] * scale] for sr, a in zip(upscaled, crops)]
 
 
 def apply_sr(
@@ -88,9 +101,9 @@ def apply_sr(
     for image in images:
         array, _ = read_image(source / image.path)
         background = background_of(array)
-        loaded.append((image.path, crop_with_margin(array, background), background))
+        loaded.append((image.path, crop_with_margin(array, background).numpy(), background))
     loaded.sort(key=lambda item: (item[1].shape[0] * item[1].shape[1], item[0]))  # similar sizes share a batch
-    forward = compiled_forward(model)
+    forward = compiled_super_resolve(model)
     start = time.perf_counter()
     try:
         with tqdm(total=len(loaded), desc="upscaling", unit="img", disable=not progress, file=sys.stderr) as bar:
@@ -103,17 +116,17 @@ def apply_sr(
                     Image.fromarray(result).save(target)
                 bar.update(len(chunk))
         seconds = time.perf_counter() - start
-        summary = {
-            "model": str(model_path),
-            "scale": model.scale,
-            "source": str(source.resolve()),
-            "images": len(loaded),
-            "cropped_to_foreground_with_margin": MARGIN,
-            "seconds": round(seconds, 2),
-            "images_per_s": round(len(loaded) / seconds, 2),
-            "env": environment(),
-        }
-        write_json_atomic(partial / "sr_apply.json", summary)
+        summary = SRApply(
+            model=str(model_path),
+            scale=model.scale,
+            source=str(source.resolve()),
+            images=len(loaded),
+            seconds=round(seconds, 2),
+            images_per_s=round(len(loaded) / seconds, 2),
+            env=environment(),
+            cropped_to_foreground_with_margin=MARGIN,
+        )
+        write_record(partial, summary)
         if out.exists():
             out.rmdir()
         os.replace(partial, out)

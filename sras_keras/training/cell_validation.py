@@ -1,5 +1,5 @@
 """Validation accuracy as `sras predict --cell-bn` classifies: each validation cell with its own BatchNorm
-statistics. A model trained on one-cell batches (``TrainConfig.cell_batches``) has moving statistics that fit no
+statistics. A model trained on one-cell batches (``DataConfig.cell_batches``) has moving statistics that fit no
 single cell, so ``val_accuracy`` misjudges its epochs: it chose epoch 8 of 13 on seed 0 of the CPU headline,
 where this metric is what the model is used with."""
 

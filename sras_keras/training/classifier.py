@@ -16,10 +16,9 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from sras_keras.configs.records import ClassifierMetrics, Manifest, RunData, write_config, write_record
-from sras_keras.configs.train import TrainConfig
+from sras_keras.configs.records import ClassifierMetrics, Environment, Manifest, RunData, write_config, write_record
+from sras_keras.configs.train import ModelConfig, OptimizationConfig, TrainConfig
 from sras_keras.core.errors import SrasError
-from sras_keras.core.io import write_json_atomic
 from sras_keras.core.provenance import environment
 from sras_keras.core.run_files import BEST_WEIGHTS, CHECKPOINT, FINAL, METRICS, STATE
 from sras_keras.data.inspect import check_shards
@@ -67,24 +66,24 @@ def data_roles(data_dir, manifest: Manifest, fold: int | None, kfold_validation:
     )
 
 
-def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
+def learning_rate_schedule(optimization: OptimizationConfig, steps_per_epoch: int):
     """A constant rate (the paper), or one warm-up epoch then cosine decay to zero at the last epoch: with a fixed
     epoch budget the decay, not early stopping, ends training, and it converges faster in short CPU runs."""
-    if config.schedule == "constant":
-        return config.learning_rate
+    if optimization.schedule == "constant":
+        return optimization.learning_rate
     return keras.optimizers.schedules.CosineDecay(
         0.0,
-        decay_steps=steps_per_epoch * (config.epochs - 1),
-        warmup_target=config.learning_rate,
+        decay_steps=steps_per_epoch * (optimization.epochs - 1),
+        warmup_target=optimization.learning_rate,
         warmup_steps=steps_per_epoch,
     )
 
 
-def training_loss(config: TrainConfig):
+def training_loss(optimization: OptimizationConfig):
     """Plain cross-entropy on the integer labels (the paper), or the same with label smoothing."""
-    if config.label_smoothing == 0.0:
+    if optimization.label_smoothing == 0.0:
         return "sparse_categorical_crossentropy"
-    return SmoothedSparseCrossentropy(config.label_smoothing)
+    return SmoothedSparseCrossentropy(optimization.label_smoothing)
 
 
 def training_inputs(data_dir, roles: RunData, config: TrainConfig):
@@ -92,38 +91,55 @@ def training_inputs(data_dir, roles: RunData, config: TrainConfig):
 
     One endless training iterator and a fixed-parallelism validation pipeline: rebuilding an autotuned pipeline
     every epoch stalled short epochs here (30 s -> 60 s an epoch for 4,000 images)."""
+    data, augmentation, batch_size = config.data, config.augmentation, config.optimization.batch_size
     train = make_dataset(
         data_dir,
         roles.train,
-        batch_size=config.batch_size,
-        rotated_copies=config.rotated_copies,
-        synthetic=config.synthetic,
+        batch_size=batch_size,
+        rotated_copies=data.rotated_copies,
+        synthetic=data.synthetic,
         shuffle=True,
         repeat=True,
-        seed=config.seed,
-        shuffle_buffer=config.shuffle_buffer,
-        flip=config.flip,
-        max_rotation=config.max_rotation,
-        blur=config.blur,
-        contrast=config.contrast,
-        zoom=config.zoom,
-        cell_batches=config.cell_batches,
+        seed=config.runtime.seed,
+        shuffle_buffer=data.shuffle_buffer,
+        flip=augmentation.flip,
+        max_rotation=data.max_rotation,
+        blur=augmentation.blur,
+        contrast=augmentation.contrast,
+        zoom=augmentation.zoom,
+        cell_batches=data.cell_batches,
     )
-    records = record_count(data_dir, roles.train, config.rotated_copies, config.synthetic, config.max_rotation)
+    records = record_count(data_dir, roles.train, data.rotated_copies, data.synthetic, data.max_rotation)
     validation = make_dataset(
-        data_dir, roles.val, batch_size=config.batch_size, rotated_copies=False, synthetic=False, autotune=False
+        data_dir, roles.val, batch_size=batch_size, rotated_copies=False, synthetic=False, autotune=False
     )
     # A known length: otherwise Keras learns it from the first validation pass and warns "Your input ran out of
     # data; interrupting training" at its end
     val_records = record_count(data_dir, [roles.val], False)
-    validation = validation.apply(tf.data.experimental.assert_cardinality(math.ceil(val_records / config.batch_size)))
+    validation = validation.apply(tf.data.experimental.assert_cardinality(math.ceil(val_records / batch_size)))
     # DATA auto-sharding under a multi-worker strategy (see training.distribute); batch_size is the global batch
-    return shard_by_data(train), shard_by_data(validation), math.ceil(records / config.batch_size)
+    return shard_by_data(train), shard_by_data(validation), math.ceil(records / batch_size)
 
 
-def _load_checkpoint(path: Path, config: TrainConfig) -> keras.Model:
+def _load_checkpoint(path: Path, model_config: ModelConfig) -> keras.Model:
     model = load_classifier(path)
-    check_compatible(model, config.backbone, 24, source=str(path))
+    check_compatible(model, model_config.backbone, 24, source=str(path))
+    return model
+
+
+def _new_model(model_config: ModelConfig, manifest: Manifest) -> keras.Model:
+    """The configured classifier for the dataset's image size; two-step transfer starts it from the previous
+    stage's backbone (``init_from``) with a fresh head."""
+    model = build_classifier(
+        model_config.backbone,
+        manifest.image_size,
+        weights=None if model_config.weights == "none" else model_config.weights,
+        dropout=model_config.dropout,
+        head=model_config.head,
+        batchnorm_momentum=model_config.batchnorm_momentum,
+    )
+    if model_config.init_from:
+        carry_backbone(model, model_config.init_from)
     return model
 
 
@@ -132,17 +148,18 @@ def training_callbacks(
 ):
     """(NaN guard, early stopping, every callback of a run): what `sras train` adds to a bare `model.fit`.
     Monitoring ``val_cell_accuracy`` adds its validation pass over ``roles.val`` of ``data_dir``, first."""
+    optimization = config.optimization
     guard = FiniteLoss()
-    best = BestEpoch(out, config.monitor, config.patience, state)
+    best = BestEpoch(out, optimization.monitor, optimization.patience, state)
     callbacks = [
-        *([CellValidation(data_dir, roles.val, config.batch_size)] if config.monitor == METRIC else []),
+        *([CellValidation(data_dir, roles.val, optimization.batch_size)] if optimization.monitor == METRIC else []),
         guard,
         best,
         # append: a resumed run (its history trimmed to the checkpoint) and each optimizer stage add rows
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(out / "tensorboard"), update_freq="epoch"),
         Checkpoint(out, guard, best.state),
-        TimeBudget(config.max_minutes),
+        TimeBudget(config.runtime.max_minutes),
     ]
     return guard, best, callbacks
 
@@ -150,31 +167,32 @@ def training_callbacks(
 def train_classifier(data_dir, out, config: TrainConfig, resume: bool = False, log=print) -> ClassifierMetrics | None:
     """Train (or resume) a classifier run in ``out``, evaluate it on the test part; returns the test metrics."""
     out = Path(out)
-    strategy = distribution_strategy(config.strategy)  # first: a multi-worker strategy must precede any TF op
+    strategy = distribution_strategy(config.runtime.strategy)  # first: a multi-worker strategy must precede any TF op
     if not is_chief(strategy):
         return _train_worker(data_dir, out, config, strategy, resume)
     manifest = load_manifest(data_dir)
-    roles = data_roles(data_dir, manifest, config.fold, config.kfold_validation)
+    roles = data_roles(data_dir, manifest, config.data.fold, config.data.kfold_validation)
     check_shards(
         data_dir,
-        shard_files(data_dir, roles.train, config.rotated_copies, manifest, config.synthetic)
+        shard_files(data_dir, roles.train, config.data.rotated_copies, manifest, config.data.synthetic)
         + shard_files(data_dir, [roles.val, roles.test], False, manifest),
         manifest,
     )  # before any write
     state = prepare_run(out, config, resume, finished=METRICS)
-    keras.utils.set_random_seed(config.seed)
-    set_precision_policy(config.mixed_precision)
+    keras.utils.set_random_seed(config.runtime.seed)
+    set_precision_policy(config.runtime.mixed_precision)
     if not resume:
         write_config(out, config)
     write_record(out, roles)
-    write_json_atomic(out / "env.json", environment(seed=config.seed, data_checksum=manifest.source.checksum))
+    environment_record = environment(seed=config.runtime.seed, data_checksum=manifest.source.checksum)
+    write_record(out, Environment.from_dict(environment_record))
     if roles.protocol == "paper":
         log(f"protocol=paper: the checkpoint is selected on '{roles.val}', which is also the test set (as published)")
 
     model, best = _fit(data_dir, out, config, strategy, manifest, roles, state, out / CHECKPOINT if resume else None)
-    log(f"best {config.monitor} {best.best:.4f} at epoch {best.best_epoch}; restored those weights")
+    log(f"best {config.optimization.monitor} {best.best:.4f} at epoch {best.best_epoch}; restored those weights")
     save_model_atomic(model, out / FINAL)
-    if config.strategy == "multiworker":  # evaluate every test image here, not this worker's DATA shard
+    if config.runtime.strategy == "multiworker":  # evaluate every test image here, not this worker's DATA shard
         return evaluate_run(out)
     return evaluate_run(out, model=model)
 
@@ -193,32 +211,22 @@ def _fit(
     writing to ``out``; returns (the model with its best epoch's weights, the early-stopping callback). A resumed
     run whose training had ended (last epoch or early stop reached, then killed before its outputs) trains no more."""
     train, validation, steps = training_inputs(data_dir, roles, config)
-    adam_rate = learning_rate_schedule(config, steps)
-    stages = optimizer_stages(config)
+    optimization = config.optimization
+    adam_rate = learning_rate_schedule(optimization, steps)
+    stages = optimizer_stages(optimization)
     with strategy.scope():
-        if checkpoint is not None:
-            model = _load_checkpoint(checkpoint, config)
-        else:
-            weights = None if config.weights == "none" else config.weights
-            model = build_classifier(
-                config.backbone,
-                manifest.image_size,
-                weights=weights,
-                dropout=config.dropout,
-                head=config.head,
-                batchnorm_momentum=config.batchnorm_momentum,
-            )
-            if config.init_from:  # two-step transfer: the previous stage's backbone, a fresh head
-                carry_backbone(model, config.init_from)
+        model = _load_checkpoint(checkpoint, config.model) if checkpoint else _new_model(config.model, manifest)
     guard, best, callbacks = training_callbacks(out, config, state, checkpoint is not None, data_dir, roles)
     initial_epoch = state.get("epoch", 0)
     for first, end, kind in stages:  # Adam, or Adam then SGD: one fit per optimizer, the callbacks carry over
-        if initial_epoch >= end or best.wait >= config.patience:
+        if initial_epoch >= end or best.wait >= optimization.patience:
             continue
         if optimizer_kind(model) != kind:  # a fresh build, or the switch; a resumed stage keeps its optimizer state
             with strategy.scope():
                 model.compile(
-                    optimizer=make_optimizer(kind, config, adam_rate), loss=training_loss(config), metrics=["accuracy"]
+                    optimizer=make_optimizer(kind, optimization, adam_rate),
+                    loss=training_loss(optimization),
+                    metrics=["accuracy"],
                 )
         keras_distribute_fixes(model, strategy, train.element_spec)
         model.fit(
@@ -244,10 +252,10 @@ def _train_worker(data_dir, out: Path, config: TrainConfig, strategy, resume: bo
     its own checkpoints in a temporary folder; resumes from the chief's checkpoint (``out`` on a shared disk).
     Returns None: the chief evaluates."""
     manifest = load_manifest(data_dir)
-    roles = data_roles(data_dir, manifest, config.fold, config.kfold_validation)
+    roles = data_roles(data_dir, manifest, config.data.fold, config.data.kfold_validation)
     state = json.loads((out / STATE).read_text()) if resume else {}
-    keras.utils.set_random_seed(config.seed)
-    set_precision_policy(config.mixed_precision)
+    keras.utils.set_random_seed(config.runtime.seed)
+    set_precision_policy(config.runtime.mixed_precision)
     scratch = Path(tempfile.mkdtemp(prefix="sras-worker-"))
     try:
         (scratch / "checkpoints").mkdir()

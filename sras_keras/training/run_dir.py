@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from sras_keras.configs.records import read_config
+from sras_keras.configs.train import TrainConfig
 from sras_keras.core.errors import SrasError
 from sras_keras.core.io import atomic_path
 from sras_keras.core.run_files import FINAL, RUN_CONFIG, STATE
@@ -29,14 +30,13 @@ def prepare_run(out: Path, config, resume: bool, finished: str = FINAL) -> dict:
         if not (out / STATE).exists():
             raise SrasError(f"{out}: nothing to resume (no {STATE})")
         saved = read_config(type(config), out)
-        resumable = {name: getattr(config, name) for name in RESUMABLE_CHANGES if hasattr(config, name)}
-        if dataclasses.replace(saved, **resumable) != config:
+        if _with_resumable_changes(saved, config) != config:
             raise SrasError(
                 f"{out}: --resume with a different config than {RUN_CONFIG} "
                 f"(only {' and '.join(RESUMABLE_CHANGES)} may change)"
             )
         state = json.loads((out / STATE).read_text())
-        if state["epoch"] >= config.epochs and (out / finished).exists():
+        if state["epoch"] >= _fields(config)["epochs"] and (out / finished).exists():
             raise SrasError(f"{out}: already trained {state['epoch']} epochs; raise --epochs to continue")
         for stale in [*out.glob(".*.tmp*"), *(out / "checkpoints").glob(".*.tmp*")]:  # left by a kill mid-write
             stale.unlink(missing_ok=True)
@@ -79,3 +79,16 @@ def trim_history(path: Path, epochs: int) -> None:
     if [header, *unique] != lines:
         with atomic_path(path) as temporary:
             temporary.write_text("".join([header, *unique]))
+
+
+def _fields(config) -> dict:
+    """Every field of a run's config by name: a TrainConfig's sections flattened (their names are unique)."""
+    if isinstance(config, TrainConfig):
+        return {name: value for section in config.to_dict().values() for name, value in section.items()}
+    return dataclasses.asdict(config)
+
+
+def _with_resumable_changes(saved, config):
+    """The ``saved`` config with the fields a resume may change (``RESUMABLE_CHANGES``) taken from ``config``."""
+    changes = {name: value for name, value in _fields(config).items() if name in RESUMABLE_CHANGES}
+    return saved.replace(**changes) if isinstance(saved, TrainConfig) else dataclasses.replace(saved, **changes)

@@ -13,9 +13,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sras_keras.configs.records import write_config
+from sras_keras.configs.records import Environment, write_config, write_record
 from sras_keras.configs.sr import SRTrainConfig
-from sras_keras.core.io import write_json_atomic
 from sras_keras.core.provenance import environment
 from sras_keras.core.run_files import CHECKPOINT, FINAL
 from sras_keras.data.pipeline import load_manifest
@@ -79,7 +78,7 @@ def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resum
     if not resume:
         write_config(out, config)
     checksum = load_manifest(data_dir).source.checksum
-    write_json_atomic(out / "env.json", environment(seed=config.seed, data_checksum=checksum))
+    write_record(out, Environment.from_dict(environment(seed=config.seed, data_checksum=checksum)))
 
     with distribution_strategy().scope():
         if resume:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import keras
 
-from sras_keras.configs.train import TrainConfig
+from sras_keras.configs.train import OptimizationConfig
 from sras_keras.core.errors import SrasError
 from sras_keras.models import classifier_backbone, classifier_backbone_name
 from sras_keras.models.saving import load_classifier
@@ -34,20 +34,20 @@ def carry_backbone(model: keras.Model, source: str | Path) -> None:
     body.set_weights(trained_body.get_weights())
 
 
-def optimizer_stages(config: TrainConfig) -> list[tuple[int, int, str]]:
+def optimizer_stages(optimization: OptimizationConfig) -> list[tuple[int, int, str]]:
     """[(first epoch, end epoch, "adam" | "sgd")]: one stage, or Adam until ``sgd_epoch`` then SGD to the end."""
-    if config.optimizer == "adam":
-        return [(0, config.epochs, "adam")]
-    return [(0, config.sgd_epoch, "adam"), (config.sgd_epoch, config.epochs, "sgd")]
+    if optimization.optimizer == "adam":
+        return [(0, optimization.epochs, "adam")]
+    return [(0, optimization.sgd_epoch, "adam"), (optimization.sgd_epoch, optimization.epochs, "sgd")]
 
 
-def make_optimizer(kind: str, config: TrainConfig, adam_rate) -> keras.optimizers.Optimizer:
+def make_optimizer(kind: str, optimization: OptimizationConfig, adam_rate) -> keras.optimizers.Optimizer:
     """Adam or SGD; ``weight_decay`` is Keras' decoupled decay (AdamW's, kept in the saved optimizer's config, so a
     resumed run decays the same way)."""
-    decay = config.weight_decay or None
+    decay = optimization.weight_decay or None
     if kind == "adam":
         return keras.optimizers.Adam(adam_rate, weight_decay=decay)
-    return keras.optimizers.SGD(config.sgd_learning_rate, momentum=SGD_MOMENTUM, weight_decay=decay)
+    return keras.optimizers.SGD(optimization.sgd_learning_rate, momentum=SGD_MOMENTUM, weight_decay=decay)
 
 
 def optimizer_kind(model: keras.Model) -> str | None:

@@ -7,17 +7,21 @@ import pytest
 from sras_keras.configs.convert import ConvertConfig, SplitConfig
 from sras_keras.configs.records import (
     ClassifierMetrics,
+    Environment,
+    ExperimentRow,
     Manifest,
+    PretrainStage,
     RunData,
     Splits,
+    SRApply,
     read_config,
     read_record,
     write_config,
     write_record,
 )
 from sras_keras.configs.sr import SRTrainConfig
-from sras_keras.configs.train import TrainConfig
 from sras_keras.core.errors import SrasError
+from sras_keras.core.provenance import environment
 from sras_keras.data.convert import convert
 from sras_keras.data.synthetic import write_synthetic_dataset
 
@@ -76,22 +80,66 @@ def test_run_data_round_trips(tmp_path):
     assert read_record(RunData, tmp_path) == data
 
 
-def test_a_version_1_train_config_is_read_in_the_new_names(tmp_path):
-    config = TrainConfig(backbone="resnet_small_bn", rotated_copies=False, zoom=0.2)
-    write_config(tmp_path, config)
-    assert read_config(TrainConfig, tmp_path) == config
-    document = config.to_dict()
-    document["rotations"], document["scale"] = document.pop("rotated_copies"), document.pop("zoom")
-    (tmp_path / "config.json").write_text(json.dumps(document))  # no format_version: version 1
-    assert read_config(TrainConfig, tmp_path) == config
-    (tmp_path / "config.json").write_text(json.dumps({**config.to_dict(), "format_version": 2, "zoom": -1}))
-    with pytest.raises(SrasError, match="config.json: zoom must be >= 0"):
-        read_config(TrainConfig, tmp_path)
-    (tmp_path / "config.json").write_text(json.dumps({**config.to_dict(), "format_version": 2, "colour": 1}))
-    with pytest.raises(SrasError, match="config.json: not a valid TrainConfig"):
-        read_config(TrainConfig, tmp_path)
-
-
 def test_an_sr_config_round_trips_with_its_tuples(tmp_path):
     write_config(tmp_path, SRTrainConfig(halve_at=(3, 6)))
     assert read_config(SRTrainConfig, tmp_path) == SRTrainConfig(halve_at=(3, 6))
+
+
+ROW = ExperimentRow(
+    name="resnet34-two_step-Q-paper",
+    label="ResNet-34, two-step, Q band",
+    protocol="paper",
+    data="tfrecords/converted/abc",
+    wall_seconds=61.5,
+    fold=2,
+    folds=(0, 1, 2),
+    tags=(("architecture", "ResNet-34"), ("band", "Q")),
+    paper_per_class=(("X", 97.87, 97.87, 95.74, 96.79),),
+    pretrain_wall_seconds=30.0,
+)
+SR_APPLY = SRApply(
+    model="runs/srafbn/k/model.keras",
+    scale=2,
+    source="/data/bioimlab",
+    images=5474,
+    seconds=120.5,
+    images_per_s=45.4,
+    env={"python": "3.12.0"},
+    cropped_to_foreground_with_margin=4,
+)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [Environment.from_dict(environment(seed=3, data_checksum="abc")), ROW, PretrainStage(wall_seconds=12.5), SR_APPLY],
+    ids=lambda record: record.FILE,
+)
+def test_the_run_folder_records_round_trip_versioned_and_refuse_a_newer_format(record, tmp_path):
+    path = write_record(tmp_path, record)
+    assert path.name == record.FILE and json.loads(path.read_text())["format_version"] == record.FORMAT_VERSION
+    assert read_record(type(record), tmp_path) == record
+    path.write_text(json.dumps({**record.to_dict(), "format_version": record.FORMAT_VERSION + 1}))
+    with pytest.raises(SrasError, match=rf"{record.FILE}: format version 2, newer than this sras-keras reads"):
+        read_record(type(record), tmp_path)
+
+
+def test_run_folder_records_from_before_versioning_are_read_with_the_defaults_of_then(tmp_path):
+    env = Environment.from_dict(environment(seed=0)).to_dict()
+    del env["precision"]  # recorded since mixed precision
+    (tmp_path / "env.json").write_text(json.dumps(env))
+    assert read_record(Environment, tmp_path).precision is None
+    # the first recipes' rows: no fold, folds, tags, size evidence, per-class numbers or pretraining time
+    first = {"name": "base-honest", "label": "base", "sr": False, "paper_accuracy": 91.69, "protocol": "honest"}
+    (tmp_path / "row.json").write_text(json.dumps({**first, "data": "converted/x", "wall_seconds": 552.0}))
+    old = read_record(ExperimentRow, tmp_path)
+    assert old.fold is None and old.tags == () and old.pretrain_wall_seconds is None and old.paper_accuracy == 91.69
+    apply = SR_APPLY.to_dict()
+    del apply["cropped_to_foreground_with_margin"]  # whole images were upscaled then
+    (tmp_path / "sr_apply.json").write_text(json.dumps(apply))
+    assert read_record(SRApply, tmp_path).cropped_to_foreground_with_margin is None
+    (tmp_path / "stage.json").write_text(json.dumps({"wall_seconds": 7.0}))
+    assert read_record(PretrainStage, tmp_path) == PretrainStage(7.0)
+    del first["label"]
+    (tmp_path / "row.json").write_text(json.dumps(first))
+    with pytest.raises(SrasError, match="row.json: not a valid row.json of format 1"):
+        read_record(ExperimentRow, tmp_path)

@@ -1,12 +1,13 @@
 """A training config checks itself when it is made (recipe, ``--set``, CLI), so a bad value fails before any work."""
 
-import dataclasses
+import json
 
 import pytest
 from click.testing import CliRunner
 
 from sras_keras.cli import main
-from sras_keras.configs.train import TrainConfig
+from sras_keras.configs.records import read_config, write_config
+from sras_keras.configs.train import SECTIONS, OptimizationConfig, RuntimeConfig, TrainConfig, section_of
 from sras_keras.core.errors import SrasError
 from sras_keras.experiments.registry import get_recipe
 from sras_keras.experiments.spec import apply_overrides
@@ -39,14 +40,53 @@ from sras_keras.experiments.spec import apply_overrides
 )
 def test_a_bad_value_fails_where_the_config_is_made(change, message):
     with pytest.raises(SrasError, match=message):
-        TrainConfig(**change)
+        TrainConfig().replace(**change)
+    section = SECTIONS[section_of(next(iter(change)))]
     with pytest.raises(SrasError, match=message):
-        dataclasses.replace(TrainConfig(), **change)
+        section(**change)
 
 
 def test_the_published_and_cpu_configs_are_valid_and_dropout_none_means_the_architectures_own():
-    assert TrainConfig().to_dict()["patience"] == 21
-    assert TrainConfig(dropout=None, head="native").dropout is None
+    assert TrainConfig().to_dict()["optimization"]["patience"] == 21
+    assert TrainConfig().replace(dropout=None, head="native").model.dropout is None
+
+
+def test_fields_are_named_alone_or_with_their_section_and_a_section_is_replaced_whole():
+    config = TrainConfig().replace(epochs=3, max_minutes=2.0, zoom=0.1)
+    assert (config.optimization.epochs, config.runtime.max_minutes, config.augmentation.zoom) == (3, 2.0, 0.1)
+    assert config.replace(optimization=OptimizationConfig(epochs=5)).optimization == OptimizationConfig(epochs=5)
+    with pytest.raises(SrasError, match="no training field 'epoch'"):
+        TrainConfig().replace(epoch=3)
+    recipe = get_recipe("demo", "cpu")
+    for key in ("train.epochs", "train.optimization.epochs"):
+        assert apply_overrides(recipe, {key: "2"}).rows[0].train.optimization.epochs == 2
+    with pytest.raises(SrasError, match="epochs is in section optimization, not model"):
+        apply_overrides(recipe, {"train.model.epochs": "2"})
+    changed = apply_overrides(recipe, {"train.runtime": '{"seed": 3}'}).rows[0].train  # the section's other fields stay
+    assert changed.runtime == RuntimeConfig(seed=3, max_minutes=recipe.rows[0].train.runtime.max_minutes)
+
+
+def test_older_config_files_are_read_in_this_layout(tmp_path):
+    """Format 1 had `rotations` and `scale` (names with a second meaning elsewhere), format 2 no sections."""
+    config = TrainConfig().replace(backbone="resnet_small_bn", rotated_copies=False, zoom=0.2, epochs=3)
+    write_config(tmp_path, config)
+    assert json.loads((tmp_path / "config.json").read_text())["format_version"] == 3
+    assert read_config(TrainConfig, tmp_path) == config
+    flat = {field: value for section in config.to_dict().values() for field, value in section.items()}
+    (tmp_path / "config.json").write_text(json.dumps({**flat, "format_version": 2}))
+    assert read_config(TrainConfig, tmp_path) == config
+    flat["rotations"], flat["scale"] = flat.pop("rotated_copies"), flat.pop("zoom")
+    (tmp_path / "config.json").write_text(json.dumps(flat))  # no format_version: version 1
+    assert read_config(TrainConfig, tmp_path) == config
+    broken = config.to_dict()
+    broken["augmentation"]["zoom"] = -1
+    (tmp_path / "config.json").write_text(json.dumps({**broken, "format_version": 3}))
+    with pytest.raises(SrasError, match="config.json: zoom must be >= 0"):
+        read_config(TrainConfig, tmp_path)
+    for document in ({**config.to_dict(), "colour": {}}, {**flat, "colour": 1, "format_version": 2}):
+        (tmp_path / "config.json").write_text(json.dumps(document))
+        with pytest.raises(SrasError, match="config.json: "):
+            read_config(TrainConfig, tmp_path)
 
 
 def test_set_changes_a_section_at_once_so_only_the_combination_is_checked():
@@ -57,7 +97,7 @@ def test_set_changes_a_section_at_once_so_only_the_combination_is_checked():
         apply_overrides(recipe, {"train.epochs": "2"})
     for overrides in ({"train.epochs": "2", "train.sgd_epoch": "1"}, {"train.sgd_epoch": "1", "train.epochs": "2"}):
         changed = apply_overrides(recipe, overrides)
-        assert {(row.train.epochs, row.train.sgd_epoch) for row in changed.rows} == {(2, 1)}
+        assert {(row.train.optimization.epochs, row.train.optimization.sgd_epoch) for row in changed.rows} == {(2, 1)}
 
 
 def test_the_cli_shows_the_configs_defaults_and_refuses_a_bad_combination(tmp_path):

@@ -7,7 +7,15 @@ import json
 import pytest
 
 from sras_keras.configs.convert import ConvertConfig
-from sras_keras.configs.records import ClassifierMetrics, write_record
+from sras_keras.configs.records import (
+    ClassifierMetrics,
+    Environment,
+    ExperimentRow,
+    SRApply,
+    read_record,
+    write_config,
+    write_record,
+)
 from sras_keras.configs.sr import SRTrainConfig
 from sras_keras.configs.train import TrainConfig
 from sras_keras.core.errors import SrasError
@@ -26,11 +34,15 @@ def test_registered_recipes_have_both_configs_and_documented_commands():
         assert f"--recipe {name}" in recipe_doc(name)
         paper, cpu = get_recipe(name, "paper"), get_recipe(name, "cpu")
         assert all(row.convert.image_size == 224 and row.convert.rotations == 24 for row in paper.rows)
-        assert all(row.train.weights == "imagenet" and row.train.batch_size == 40 for row in paper.rows)
-        assert all(row.train.patience == 21 and row.train.learning_rate == 5e-4 for row in paper.rows)
+        assert all(
+            row.train.model.weights == "imagenet" and row.train.optimization.batch_size == 40 for row in paper.rows
+        )
+        assert all(
+            row.train.optimization.patience == 21 and row.train.optimization.learning_rate == 5e-4 for row in paper.rows
+        )
         assert {row.protocol for row in paper.rows} == {"paper", "honest"}
         # CPU rows end by their cosine schedule; the wall-clock budget is only a safety net
-        assert all(row.train.max_minutes and row.train.schedule == "cosine" for row in cpu.rows)
+        assert all(row.train.runtime.max_minutes and row.train.optimization.schedule == "cosine" for row in cpu.rows)
     assert "--recipe demo" in recipe_doc("demo") and get_recipe("demo").source == "synthetic"
     table3 = get_recipe("sras_net_table3", "paper")
     assert [r.paper_accuracy for r in table3.rows[:4]] == [91.69, 93.30, 96.83, 97.55]
@@ -38,12 +50,19 @@ def test_registered_recipes_have_both_configs_and_documented_commands():
         get_recipe("nope")
 
 
+@pytest.mark.parametrize("name", ["tl_table1", "tl_fig2", "tl_fig3"])
+def test_an_analysis_recipe_records_its_params_as_a_versioned_config(name, tmp_path):
+    params = get_recipe(name, "cpu").params
+    write_config(tmp_path, params)
+    assert json.loads((tmp_path / "config.json").read_text()) == {"format_version": 1, **dataclasses.asdict(params)}
+
+
 def test_overrides_change_every_row():
     experiment = apply_overrides(
         get_recipe("sras_net_table4", "cpu"),
         {"train.epochs": "3", "convert.image_size": "48", "sr_train.max_minutes": "1"},
     )
-    assert all(r.train.epochs == 3 and r.convert.image_size == 48 for r in experiment.rows)
+    assert all(r.train.optimization.epochs == 3 and r.convert.image_size == 48 for r in experiment.rows)
     assert experiment.sr_train.max_minutes == 1
     with pytest.raises(SrasError, match="no field 'epoch'"):
         apply_overrides(experiment, {"train.epoch": "3"})
@@ -68,14 +87,14 @@ def test_run_and_report(tmp_path):
     from sras_keras.data.synthetic import write_synthetic_dataset
 
     write_synthetic_dataset(tmp_path / "data" / "synthetic", n_cells=8, seed=3, male_fraction=0.5)
-    train = TrainConfig(backbone="resnet_small", weights="none", batch_size=32, epochs=1, learning_rate=2e-3)
+    train = TrainConfig().replace(backbone="resnet_small", weights="none", batch_size=32, epochs=1, learning_rate=2e-3)
     base = ConvertConfig(image_size=32, rotations=2, smote=True)
     rows = (
         Row(
             "plain-honest",
             "plain",
             protocol_split("honest", 0, base),
-            dataclasses.replace(train, backbone="resnet_small_bn"),
+            train.replace(backbone="resnet_small_bn"),
             False,
             90.0,
             "honest",
@@ -93,14 +112,17 @@ def test_run_and_report(tmp_path):
         experiment, tmp_path / "data", tmp_path / "runs", tmp_path / "tfrecords", log=lambda line: None
     )
     assert (run / "plain-honest" / "metrics.json").exists() and (run / "sr-paper" / "metrics.json").exists()
+    assert read_record(ExperimentRow, run / "plain-honest").cell_bn and read_record(Environment, run).seed == 0
     sr_runs = list((tmp_path / "runs" / "srafbn").iterdir())  # one SR model, trained on this split's training images
     assert len(sr_runs) == 1 and (sr_runs[0] / "model.keras").exists()
     assert json.loads((sr_runs[0] / "config.json").read_text())["val_parts"] == ["test"]
     upscaled = tmp_path / "tfrecords" / "sr-source" / sr_runs[0].name
-    assert json.loads((upscaled / "sr_apply.json").read_text())["model"] == str(sr_runs[0] / "model.keras")
+    assert read_record(SRApply, upscaled).model == str(sr_runs[0] / "model.keras")
     # `sras predict --tta` on the SR row's own files: upscaled by its SR model, then mirrored, as its records were
     sr_run = run / "sr-paper"
-    records = predict(sr_run, [Predictor(sr_run).settings["data_dir"]], tmp_path / "records", parts=["test"], tta=True)
+    records = predict(
+        sr_run, [Predictor(sr_run).preprocessing.run_data.data_dir], tmp_path / "records", parts=["test"], tta=True
+    )
     predict(sr_run, sorted((tmp_path / "data" / "synthetic").iterdir()), tmp_path / "files", tta=True)
     from_records, from_files = top1_predictions(tmp_path / "records"), top1_predictions(tmp_path / "files")
     common = from_records.keys() & from_files.keys()  # the paper split's test part: pieces of cells, and SMOTE's
@@ -126,7 +148,7 @@ def test_run_and_report(tmp_path):
     fitted = json.loads((plain_run / "size_evidence_tta_cellbn.json").read_text())
     records = predict(
         plain_run,
-        [Predictor(plain_run).settings["data_dir"]],
+        [Predictor(plain_run).preprocessing.run_data.data_dir],
         tmp_path / "cell-records",
         parts=["test"],
         tta=True,
@@ -148,7 +170,13 @@ def test_run_and_report(tmp_path):
     assert from_records.keys() == from_files.keys() and len(from_files) >= 46
     for name, (top1, probability) in from_records.items():
         assert from_files[name][0] == top1 and from_files[name][1] == pytest.approx(probability, abs=1e-3), name
-    predict(plain_run, [Predictor(plain_run).settings["data_dir"]], tmp_path / "model-stats", parts=["test"], tta=True)
+    predict(
+        plain_run,
+        [Predictor(plain_run).preprocessing.run_data.data_dir],
+        tmp_path / "model-stats",
+        parts=["test"],
+        tta=True,
+    )
     model_stats = top1_predictions(tmp_path / "model-stats")  # the cells' own statistics changed the probabilities
     assert max(abs(model_stats[name][1] - probability) for name, (_, probability) in from_records.items()) > 1e-3
     assert (tmp_path / "results" / "toy.csv").exists()
@@ -197,17 +225,11 @@ def test_report_puts_our_per_class_numbers_beside_the_papers(tmp_path):
         ),
     )
     row = next(r for r in experiment.rows if r.name == "sras-honest")
-    (run / "row.json").write_text(
-        json.dumps(
-            {
-                "name": row.name,
-                "label": row.label,
-                "protocol": "honest",
-                "paper_accuracy": 97.55,
-                "fold": None,
-                "wall_seconds": 60,
-            }
-        )
+    write_record(
+        run,
+        ExperimentRow(
+            name=row.name, label=row.label, protocol="honest", data="converted", wall_seconds=60, paper_accuracy=97.55
+        ),
     )
     table = report_table(tmp_path / "runs", "sras_net_table4", tmp_path / "results", experiment).read_text()
     per_class_lines = table.split("Per class:")[1].splitlines()[4:]

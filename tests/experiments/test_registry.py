@@ -19,7 +19,8 @@ from sras_keras.experiments.spec import Experiment, Row
 
 @register("{name}")
 def build(config: str = "cpu") -> Experiment:
-    row = Row("small", "ResNet-small", ConvertConfig(image_size=32), TrainConfig(backbone="resnet_small", epochs=1))
+    train = TrainConfig().replace(backbone="resnet_small", epochs=1)
+    row = Row("small", "ResNet-small", ConvertConfig(image_size=32), train)
     return Experiment("{name}", config, "ourdata", (row,))
 '''
 
@@ -28,7 +29,7 @@ def test_a_recipe_file_runs_by_path_under_the_name_it_registers(tmp_path):
     path = tmp_path / "my_table.py"
     path.write_text(RECIPE.format(name="lab_table"))
     experiment = get_recipe(str(path), "cpu")
-    assert experiment.name == "lab_table" and experiment.rows[0].train.epochs == 1
+    assert experiment.name == "lab_table" and experiment.rows[0].train.optimization.epochs == 1
     assert recipe_name(str(path)) == "lab_table"
     assert recipe_doc("lab_table").startswith("My lab's table")
 

@@ -155,5 +155,7 @@ def test_two_cpu_workers_match_one(tmp_path):
     print(f"max |weight difference| one vs two workers: {difference:.2e}")
     assert difference < 2e-2, difference
     config = json.loads((tmp_path / "two" / "config.json").read_text())
-    assert config["strategy"] == "multiworker" and config["batch_size"] == 32  # the global batch
+    assert (
+        config["runtime"]["strategy"] == "multiworker" and config["optimization"]["batch_size"] == 32
+    )  # the global batch
     assert not list((tmp_path / "two").glob("**/.*.tmp*"))

@@ -245,7 +245,7 @@ def test_a_run_killed_after_its_last_epoch_finishes_on_resume(tmp_path):
 
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
-    config = TrainConfig(epochs=2, learning_rate=1.0)
+    config = TrainConfig().replace(epochs=2, learning_rate=1.0)
     write_config(run, config)
     (run / "checkpoints" / "state.json").write_text(json.dumps({"epoch": 2, "best_epoch": 2}))
     (run / "history.csv").write_text("epoch,loss\n0,1.0\n1,0.5\n1,0.5\n2,0.")  # a duplicate and a torn row

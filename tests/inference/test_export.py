@@ -1,5 +1,6 @@
 """`sras export`: SavedModel and TFLite with the preprocessing inside, checked against the Keras model."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -7,7 +8,9 @@ import pytest
 import tensorflow as tf
 
 from sras_keras.core.errors import SrasError
+from sras_keras.data.readers import read_image
 from sras_keras.inference.export import export_run
+from sras_keras.inference.predictor import Predictor
 
 
 @pytest.mark.parametrize("export_format", ["savedmodel", "tflite"])
@@ -30,8 +33,8 @@ def test_a_run_trained_on_inverted_images_exports_the_inversion(tiny_run, tmp_pa
     """An --invert run's exported graph takes the user's image as given (a G-band negative) and inverts it inside."""
     import sras_keras.inference.predictor as predictor_module
 
-    settings = predictor_module.run_preprocessing
-    monkeypatch.setattr(predictor_module, "run_preprocessing", lambda run: {**settings(run), "invert": True})
+    read = predictor_module.run_preprocessing
+    monkeypatch.setattr(predictor_module, "run_preprocessing", lambda run: dataclasses.replace(read(run), invert=True))
     record = export_run(tiny_run / "run", tmp_path, "savedmodel", parity_images=20)
     assert record["parity"]["max_abs_diff"] < 1e-4 and record["preprocessing"]["invert"] is True
     monkeypatch.undo()
@@ -41,6 +44,20 @@ def test_a_run_trained_on_inverted_images_exports_the_inversion(tiny_run, tmp_pa
     image[10:60, 8:20] = 180
     inverted = classify(image=tf.constant(255 - image))["probabilities"].numpy()
     assert np.abs(inverted - plain.probabilities(plain.prepare([image]))[0]).max() < 1e-4
+
+
+def test_an_sr_run_exports_its_upscaling(sr_run, tiny_run, tmp_path):
+    """The exported graph upscales each image with the run's SR model, as ``Predictor`` does one image at a time. The
+    parity compares with ``Predictor``'s batches, whose padding moves a crop's border pixels a little."""
+    record = export_run(sr_run / "run", tmp_path, "savedmodel", parity_images=20)
+    assert record["preprocessing"]["sr_model"] == str(sr_run / "srafbn.keras")
+    assert record["parity"]["images"] == 20 and record["parity"]["max_abs_diff"] < 0.01
+    classify = tf.saved_model.load(str(tmp_path / "savedmodel")).signatures["classify"]
+    predictor = Predictor(sr_run / "run")
+    for file in sorted((tiny_run / "source" / "1").iterdir())[:4]:
+        image = read_image(file)[0]
+        exported = classify(image=tf.constant(image))["probabilities"].numpy()
+        np.testing.assert_allclose(exported, predictor.probabilities(predictor.prepare([image]))[0], atol=1e-6)
 
 
 def test_unknown_format(tiny_run, tmp_path):
@@ -57,7 +74,9 @@ def test_mixed_precision_run_exports_in_float32(tiny_run, tmp_path):
     from sras_keras.configs.train import TrainConfig
     from sras_keras.training.classifier import train_classifier
 
-    train = TrainConfig(backbone="resnet_small", weights="none", batch_size=32, epochs=1, mixed_precision=True)
+    train = TrainConfig().replace(
+        backbone="resnet_small", weights="none", batch_size=32, epochs=1, mixed_precision=True
+    )
     try:
         train_classifier(tiny_run / "data", tmp_path / "run", train, log=lambda line: None)
     finally:

@@ -1,6 +1,7 @@
 """`sras predict` on a tiny trained run: every input kind, karyotypes and karyograms, bad input."""
 
 import csv
+import dataclasses
 import json
 import shutil
 
@@ -59,8 +60,8 @@ def test_a_run_trained_on_inverted_images_inverts_what_it_predicts(tiny_run, tmp
     for file in sorted((tiny_run / "source" / "1").iterdir()):
         Image.fromarray(255 - np.asarray(Image.open(file).convert("L"))).save(negatives / file.name)
     plain = predict(tiny_run / "run", [tiny_run / "source" / "1"], tmp_path / "plain")
-    settings = predictor_module.run_preprocessing
-    monkeypatch.setattr(predictor_module, "run_preprocessing", lambda run: {**settings(run), "invert": True})
+    read = predictor_module.run_preprocessing
+    monkeypatch.setattr(predictor_module, "run_preprocessing", lambda run: dataclasses.replace(read(run), invert=True))
     inverted = predict(tiny_run / "run", [negatives], tmp_path / "inverted")
     assert inverted["images"] == plain["images"] == 46
     rows = [list(csv.DictReader(open(tmp_path / out / "predictions.csv"))) for out in ("plain", "inverted")]
@@ -178,7 +179,7 @@ def test_a_magnified_dataset_is_magnified_the_same_way_for_files(tmp_path):
     write_record(run, RunData(str(tmp_path / "data"), ["train"], "test", "test", "paper", split))
     build_classifier("resnet_small", 96).save(run / "model.keras")
     predictor = Predictor(run)
-    assert predictor.settings["magnify"] == 1.5
+    assert predictor.preprocessing.magnify == 1.5
 
     batch, _, meta = next(iter(make_dataset(tmp_path / "data", "test", batch_size=8, with_metadata=True)))
     sources = [read_image(tmp_path / "source" / path.decode())[0] for path in meta["source_path"].numpy()]

@@ -23,16 +23,18 @@ def test_recipes_are_registered_with_faithful_paper_configs():
     table2 = get_recipe("tl_table2", "paper")
     assert len(table2.rows) == 11 * 3 * 2 * 2
     assert all(row.folds == (0, 1, 2, 3, 4) and row.convert.image_size == 256 for row in table2.rows)
-    assert all(row.convert.preprocess == "square_resize" and row.train.epochs == 80 for row in table2.rows)
+    assert all(row.convert.preprocess == "square_resize" and row.train.optimization.epochs == 80 for row in table2.rows)
     assert all(
-        row.train.optimizer == "adam_then_sgd" and row.train.flip == "both" and row.train.blur > 0
+        row.train.optimization.optimizer == "adam_then_sgd"
+        and row.train.augmentation.flip == "both"
+        and row.train.augmentation.blur > 0
         for row in table2.rows
     )
     two_step = [row for row in table2.rows if dict(row.tags)["approach"] == "two_step"]
     assert all(row.pretrain is not None and row.pretrain.source != row.source for row in two_step)
-    assert all(row.pretrain.train.weights != "none" for row in two_step)  # ImageNet, then the other band
+    assert all(row.pretrain.train.model.weights != "none" for row in two_step)  # ImageNet, then the other band
     cpu = get_recipe("tl_table2", "cpu")
-    assert all(row.train.max_minutes and row.convert.image_size < 256 for row in cpu.rows)
+    assert all(row.train.runtime.max_minutes and row.convert.image_size < 256 for row in cpu.rows)
     for name in ("tl_table1", "tl_table2", "tl_fig2", "tl_fig3"):
         assert f"--recipe {name}" in recipe_doc(name)
     table1 = apply_overrides(get_recipe("tl_table1", "cpu"), {"analysis.max_images": "10"})
@@ -69,7 +71,7 @@ def test_two_step_rows_train_per_fold_from_the_pretrained_backbone(tmp_path):
 
     write_synthetic_dataset(tmp_path / "data" / "band_a", n_cells=6, seed=1, male_fraction=0.5)
     write_synthetic_dataset(tmp_path / "data" / "band_b", n_cells=10, seed=2, male_fraction=0.5)
-    train = TrainConfig(
+    train = TrainConfig().replace(
         backbone="resnet_small",
         weights="none",
         batch_size=32,
@@ -82,7 +84,7 @@ def test_two_step_rows_train_per_fold_from_the_pretrained_backbone(tmp_path):
         rotated_copies=False,
     )
     convert = ConvertConfig(image_size=32, preprocess="square_resize", split=SplitConfig("kfold", folds=2))
-    one_epoch = dataclasses.replace(train, optimizer="adam", epochs=1)  # the two-stage optimiser is checked once
+    one_epoch = train.replace(optimizer="adam", epochs=1)  # the two-stage optimiser is checked once
     stage = Pretrain(
         "band_b",
         dataclasses.replace(convert, split=SplitConfig("holdout", val_fraction=0.2, test_fraction=0.2)),
@@ -108,7 +110,7 @@ def test_two_step_rows_train_per_fold_from_the_pretrained_backbone(tmp_path):
     assert not (run / "small-scratch" / "fold0").exists()  # a fold-sharded job trains its folds only
     pretrained = next(run.glob("pretrain-band_b-*/model.keras"))
     fold = run / "small-two_step" / "fold1"
-    assert json.loads((fold / "config.json").read_text())["init_from"] == str(pretrained)
+    assert json.loads((fold / "config.json").read_text())["model"]["init_from"] == str(pretrained)
     assert json.loads((fold / "row.json").read_text())["pretrain_wall_seconds"] > 0  # counted in the row's time
     assert json.loads((run / "small-scratch" / "fold1" / "row.json").read_text())["pretrain_wall_seconds"] is None
     history = (fold / "history.csv").read_text().splitlines()

@@ -10,16 +10,18 @@ from sklearn.metrics import accuracy_score
 
 from sras_keras.cli import main
 from sras_keras.configs.convert import ConvertConfig, SplitConfig
-from sras_keras.configs.train import TrainConfig
+from sras_keras.configs.train import OptimizationConfig, TrainConfig
 from sras_keras.core.errors import SrasError
 from sras_keras.data.convert import convert
 from sras_keras.data.labels import CLASS_NAMES
 from sras_keras.models.saving import load_classifier
 from sras_keras.training.classifier import train_classifier
 
-TINY = TrainConfig(backbone="resnet_small", weights="none", batch_size=32, epochs=2, patience=5, learning_rate=2e-3)
+TINY = TrainConfig().replace(
+    backbone="resnet_small", weights="none", batch_size=32, epochs=2, patience=5, learning_rate=2e-3
+)
 # the resumed run must come back with its custom loss and its decay, so the output test trains regularised
-REGULARISED = TrainConfig(**{**TINY.to_dict(), "weight_decay": 0.05, "label_smoothing": 0.1})
+REGULARISED = TINY.replace(weight_decay=0.05, label_smoothing=0.1)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +75,7 @@ def test_run_writes_every_output_and_resumes(holdout, tmp_path):
     checkpoint = load_classifier(run / "checkpoints" / "last.keras")
     assert checkpoint.optimizer.weight_decay == pytest.approx(0.05)
     assert checkpoint.loss.smoothing == pytest.approx(0.1)
-    longer = TrainConfig(**{**REGULARISED.to_dict(), "epochs": 3})
+    longer = REGULARISED.replace(epochs=3)
     train_classifier(holdout, run, longer, resume=True, log=lambda line: None)
     with open(run / "history.csv") as handle:
         assert [int(row["epoch"]) for row in csv.DictReader(handle)] == [0, 1, 2]
@@ -90,7 +92,7 @@ def test_paper_protocol_is_flagged(source, tmp_path):
         log=lambda line: None,
     )
     lines = []
-    metrics = train_classifier(data, tmp_path / "run", TrainConfig(**{**TINY.to_dict(), "epochs": 1}), log=lines.append)
+    metrics = train_classifier(data, tmp_path / "run", TINY.replace(epochs=1), log=lines.append)
     assert metrics.protocol == "paper" and metrics.checkpoint_selected_on_test_set
     assert any("also the test set" in line for line in lines)
     assert metrics.synthetic_test_images > 0  # SMOTE before the split puts synthetic images in the test set
@@ -98,7 +100,7 @@ def test_paper_protocol_is_flagged(source, tmp_path):
 
 def test_evaluate_command_and_bad_runs(holdout, tmp_path):
     run = tmp_path / "run"
-    train_classifier(holdout, run, TrainConfig(**{**TINY.to_dict(), "epochs": 1}), log=lambda line: None)
+    train_classifier(holdout, run, TINY.replace(epochs=1), log=lambda line: None)
     before = json.loads((run / "metrics.json").read_text())
     result = CliRunner().invoke(main, ["evaluate", str(run)])
     assert result.exit_code == 0, result.output
@@ -107,14 +109,14 @@ def test_evaluate_command_and_bad_runs(holdout, tmp_path):
     result = CliRunner().invoke(main, ["evaluate", str(tmp_path)])
     assert result.exit_code == 1 and "not a training run" in result.output
     with pytest.raises(SrasError, match="K-fold datasets"):
-        train_classifier(holdout, tmp_path / "other", TrainConfig(**{**TINY.to_dict(), "fold": 1}), log=print)
+        train_classifier(holdout, tmp_path / "other", TINY.replace(fold=1), log=print)
 
 
 @pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")), reason="GPUs run mixed precision in float16")
 def test_mixed_precision_on_a_cpu_trains_in_bfloat16_and_the_next_run_is_float32_again(holdout, tmp_path):
     import keras
 
-    mixed = TrainConfig(**{**TINY.to_dict(), "epochs": 1, "mixed_precision": True})
+    mixed = TINY.replace(epochs=1, mixed_precision=True)
     try:
         metrics = train_classifier(holdout, tmp_path / "mixed", mixed, log=lambda line: None)
         assert json.loads((tmp_path / "mixed" / "env.json").read_text())["precision"] == "mixed_bfloat16"
@@ -127,9 +129,7 @@ def test_mixed_precision_on_a_cpu_trains_in_bfloat16_and_the_next_run_is_float32
         ]
         assert convolutions and all(layer.dtype_policy.name == "mixed_bfloat16" for layer in convolutions)
         assert model.output.dtype == "float32" and 0 <= metrics.accuracy <= 1
-        train_classifier(
-            holdout, tmp_path / "plain", TrainConfig(**{**TINY.to_dict(), "epochs": 1}), log=lambda line: None
-        )
+        train_classifier(holdout, tmp_path / "plain", TINY.replace(epochs=1), log=lambda line: None)
         assert json.loads((tmp_path / "plain" / "env.json").read_text())["precision"] == "float32"
         assert keras.mixed_precision.global_policy().name == "float32"
     finally:
@@ -139,28 +139,28 @@ def test_mixed_precision_on_a_cpu_trains_in_bfloat16_and_the_next_run_is_float32
 def test_cosine_schedule_warms_up_then_decays_to_zero():
     from sras_keras.training.classifier import learning_rate_schedule
 
-    config = TrainConfig(learning_rate=1e-3, epochs=5, schedule="cosine")
-    schedule = learning_rate_schedule(config, steps_per_epoch=10)
+    config = TrainConfig().replace(learning_rate=1e-3, epochs=5, schedule="cosine")
+    schedule = learning_rate_schedule(config.optimization, steps_per_epoch=10)
     rates = [float(schedule(step)) for step in (0, 5, 10, 30, 50)]
     assert rates[0] == 0 and rates[1] == pytest.approx(5e-4) and rates[2] == pytest.approx(1e-3)
     assert rates[2] > rates[3] > rates[4] and rates[4] == pytest.approx(0, abs=1e-9)
-    assert learning_rate_schedule(TrainConfig(learning_rate=1e-3), 10) == 1e-3
+    assert learning_rate_schedule(OptimizationConfig(learning_rate=1e-3), 10) == 1e-3
     with pytest.raises(SrasError, match="unknown schedule 'step'"):
-        TrainConfig(schedule="step")
+        TrainConfig().replace(schedule="step")
     with pytest.raises(SrasError, match="cosine schedule needs at least 2 epochs"):
-        TrainConfig(schedule="cosine", epochs=1)
+        TrainConfig().replace(schedule="cosine", epochs=1)
 
 
 def test_regularisation_settings_are_checked():
     from sras_keras.training.classifier import training_loss
     from sras_keras.training.transfer import make_optimizer
 
-    assert training_loss(TINY) == "sparse_categorical_crossentropy"
+    assert training_loss(TINY.optimization) == "sparse_categorical_crossentropy"
     with pytest.raises(SrasError, match="label_smoothing must be in"):
-        TrainConfig(label_smoothing=1.0)
-    assert make_optimizer("sgd", TrainConfig(weight_decay=1e-4), 1e-3).weight_decay == pytest.approx(1e-4)
+        TrainConfig().replace(label_smoothing=1.0)
+    assert make_optimizer("sgd", OptimizationConfig(weight_decay=1e-4), 1e-3).weight_decay == pytest.approx(1e-4)
     with pytest.raises(SrasError, match="weight_decay must be >= 0"):
-        TrainConfig(weight_decay=-1.0)
+        TrainConfig().replace(weight_decay=-1.0)
 
 
 def test_cell_batches_run_is_chosen_on_cell_normalised_validation(holdout, tmp_path):
@@ -189,7 +189,7 @@ def test_cell_batches_run_is_chosen_on_cell_normalised_validation(holdout, tmp_p
         ],
     )
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "run" / "config.json").read_text())["cell_batches"]
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["data"]["cell_batches"]
     with open(tmp_path / "run" / "history.csv") as handle:
         history = list(csv.DictReader(handle))
     state = json.loads((tmp_path / "run" / "checkpoints" / "state.json").read_text())
@@ -203,7 +203,7 @@ def test_cell_batches_run_is_chosen_on_cell_normalised_validation(holdout, tmp_p
 def test_cell_validation_needs_batchnorm_and_cells(holdout, tmp_path):
     from tests.conftest import write_class_tree
 
-    config = TrainConfig(**{**TINY.to_dict(), "monitor": "val_cell_accuracy"})  # resnet_small: GroupNorm
+    config = TINY.replace(monitor="val_cell_accuracy")  # resnet_small: GroupNorm
     with pytest.raises(SrasError, match="no BatchNorm layer"):
         train_classifier(holdout, tmp_path / "run", config, log=lambda line: None)
     assert not (tmp_path / "run" / "checkpoints" / "last.keras").exists()
@@ -213,6 +213,6 @@ def test_cell_validation_needs_batchnorm_and_cells(holdout, tmp_path):
         ConvertConfig(image_size=32),
         log=lambda line: None,
     )  # class folders without --cell-regex: no cell ids
-    config = TrainConfig(**{**config.to_dict(), "backbone": "resnet_small_bn"})
+    config = config.replace(backbone="resnet_small_bn")
     with pytest.raises(SrasError, match="no 'test' cell of 10 or more images"):
         train_classifier(tmp_path / "cell-less", tmp_path / "run2", config, log=lambda line: None)
