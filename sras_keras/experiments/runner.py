@@ -22,6 +22,7 @@ from sras_keras.configs.records import (
     write_record,
 )
 from sras_keras.configs.sr import SRTrainConfig
+from sras_keras.configs.train import TrainConfig
 from sras_keras.core.errors import SrasError
 from sras_keras.core.io import exclusive, fingerprint
 from sras_keras.core.provenance import environment, new_run_dir
@@ -148,12 +149,7 @@ def run_experiment(
     source = Path(data_root) / experiment.source
     if not source.is_dir():
         raise SrasError(f"{source}: data set {experiment.source!r} not found (set SRAS_DATA_DIR or --data-root)")
-    chosen = [row for row in experiment.rows if rows is None or row.name in rows]
-    if rows is not None and len(chosen) != len(rows):
-        raise SrasError(
-            f"unknown row(s) {sorted(set(rows) - {r.name for r in chosen})}; "
-            f"{experiment.name} has {', '.join(r.name for r in experiment.rows)}"
-        )
+    chosen = _chosen_rows(experiment, rows)
     seed = chosen[0].train.runtime.seed if chosen else 0
     run_dir = new_run_dir(runs, experiment.name, seed)
     write_config(run_dir, experiment)
@@ -176,29 +172,46 @@ def run_experiment(
                 if folds is None or k in folds
             ]
         for out, config, fold in units:
-            started = time.monotonic()
-            log(
-                f"[{row.name}{'' if fold is None else f' fold {fold}'}] training {config.model.backbone} "
-                f"({row.protocol} protocol)"
-            )
-            metrics = train_classifier(data, out, config, log=log)
-            record = ExperimentRow(
-                **{k: v for k, v in dataclasses.asdict(row).items() if k not in ("convert", "train", "pretrain")},
-                fold=fold,
-                data=str(data),
-                wall_seconds=round(time.monotonic() - started, 1),
-                pretrain_wall_seconds=pretrain_seconds,
-            )
-            write_record(out, record)
-            log(f"[{row.name}] accuracy {100 * metrics.accuracy:.2f}% (paper: {row.paper_accuracy})")
-            if row.size_evidence and fold is None:
-                # single view, and averaged with the mirror image (sras predict --tta); with the model's BatchNorm
-                # statistics, and with each cell's own (--cell-bn)
-                for tta, cell_bn in itertools.product((False, True), (False, True) if row.cell_bn else (False,)):
-                    test = fit_size_evidence(out, tta=tta, cell_bn=cell_bn)["test"]
-                    log(
-                        f"[{row.name}] {views_label(tta, cell_bn)}: {100 * test['without']['accuracy_argmax']:.2f}%; "
-                        f"with cell-relative size evidence {100 * test['with']['accuracy_argmax']:.2f}%, "
-                        f"assigned {100 * test['with']['accuracy_assigned']:.2f}%"
-                    )
+            _train_unit(row, data, out, config, fold, pretrain_seconds, log)
     return run_dir
+
+
+def _chosen_rows(experiment: Experiment, rows: list[str] | None) -> list[Row]:
+    chosen = [row for row in experiment.rows if rows is None or row.name in rows]
+    if rows is not None and len(chosen) != len(rows):
+        raise SrasError(
+            f"unknown row(s) {sorted(set(rows) - {r.name for r in chosen})}; "
+            f"{experiment.name} has {', '.join(r.name for r in experiment.rows)}"
+        )
+    return chosen
+
+
+def _train_unit(
+    row: Row, data: Path, out: Path, config: TrainConfig, fold: int | None, pretrain_seconds: float | None, log
+) -> None:
+    """Train one row (or one fold of it) into ``out``, record the row beside its run, and fit size evidence where
+    the row asks for it."""
+    started = time.monotonic()
+    unit = row.name if fold is None else f"{row.name} fold {fold}"
+    log(f"[{unit}] training {config.model.backbone} ({row.protocol} protocol)")
+    metrics = train_classifier(data, out, config, log=log)
+    record = ExperimentRow(
+        **{k: v for k, v in dataclasses.asdict(row).items() if k not in ("convert", "train", "pretrain")},
+        fold=fold,
+        data=str(data),
+        wall_seconds=round(time.monotonic() - started, 1),
+        pretrain_wall_seconds=pretrain_seconds,
+    )
+    write_record(out, record)
+    log(f"[{row.name}] accuracy {100 * metrics.accuracy:.2f}% (paper: {row.paper_accuracy})")
+    if not row.size_evidence or fold is not None:
+        return
+    # single view, and averaged with the mirror image (sras predict --tta); with the model's BatchNorm statistics,
+    # and with each cell's own (--cell-bn)
+    for tta, cell_bn in itertools.product((False, True), (False, True) if row.cell_bn else (False,)):
+        test = fit_size_evidence(out, tta=tta, cell_bn=cell_bn)["test"]
+        log(
+            f"[{row.name}] {views_label(tta, cell_bn)}: {100 * test['without']['accuracy_argmax']:.2f}%; "
+            f"with cell-relative size evidence {100 * test['with']['accuracy_argmax']:.2f}%, "
+            f"assigned {100 * test['with']['accuracy_assigned']:.2f}%"
+        )

@@ -3,6 +3,7 @@ cytogeneticist reviews a karyotype, with doubtful assignments marked in red."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -51,6 +52,30 @@ def karyogram_figure(
         raise SrasError(f"{len(images)} images for a karyotype of {len(result.assigned)} chromosomes")
     if not 0 <= background <= 255:
         raise SrasError(f"background must be a grey level in 0..255, got {background}")
+    sheet = _lay_out(images, result, background)
+    heading = " | ".join(part for part in (title, f"{len(images)} chromosomes, sex {result.sex}") if part)
+    figure = _draw(sheet, result, [heading, *result.flags], background)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=min(200.0, max(100.0, sheet.pixels_per_inch)), facecolor="white")
+    return path
+
+
+@dataclasses.dataclass
+class _Sheet:
+    """The karyogram's pixels and where everything on them is."""
+
+    canvas: np.ndarray
+    placed: list[tuple[int, int, int, int, int]]  # (image index, left, top, width, height)
+    labels: list[tuple[int, float, float]]  # (class index, centre x, centre y)
+    members: dict[int, list[int]]  # class index -> its images, left to right
+    pixels_per_inch: float
+
+
+def _lay_out(images: list[np.ndarray], result: KaryotypeResult, background: int) -> _Sheet:
+    """Each row of ``LAYOUT`` on a common baseline, each class's images side by side in a slot at least two
+    typical chromosomes wide (so an empty or lone class keeps its place), the slots spread over the widest row."""
     tiles = karyogram_tiles(result)
     typical_width = int(np.median([image.shape[1] for image in images]))
     typical_height = int(np.median([image.shape[0] for image in images]))
@@ -70,8 +95,7 @@ def karyogram_figure(
     canvas_height = sum(height + label_height + 2 * gap for height in image_heights)
     canvas = np.full((canvas_height, canvas_width), background, dtype=np.uint8)
 
-    placed = []  # (image index, left, top, width, height)
-    labels = []  # (class index, centre x, centre y)
+    placed, labels = [], []
     row_top = 0
     for row, image_height in zip(LAYOUT, image_heights):
         baseline = row_top + gap + image_height
@@ -89,25 +113,27 @@ def karyogram_figure(
             labels.append((c, left + cell_width / 2, baseline + label_height / 2))
             left += cell_width
         row_top += image_height + label_height + 2 * gap
+    return _Sheet(canvas, placed, labels, members, pixels_per_inch)
 
-    heading = " | ".join(part for part in (title, f"{len(images)} chromosomes, sex {result.sex}") if part)
-    title_lines = [heading, *result.flags]
-    canvas_inches = canvas_height / pixels_per_inch
+
+def _draw(sheet: _Sheet, result: KaryotypeResult, title_lines: list[str], background: int) -> Figure:
+    """The sheet at its own scale under its title lines; doubtful images boxed and their class labels marked."""
+    canvas_inches = sheet.canvas.shape[0] / sheet.pixels_per_inch
     title_inches = TITLE_LINE_INCHES * (len(title_lines) + 0.5)
     figure_height = canvas_inches + title_inches
 
     figure = Figure(figsize=(FIGURE_WIDTH_INCHES, figure_height), facecolor="white")
     axis = figure.add_axes((0, 0, 1, canvas_inches / figure_height))
-    axis.imshow(canvas, cmap="gray", vmin=0, vmax=255)
+    axis.imshow(sheet.canvas, cmap="gray", vmin=0, vmax=255)
     axis.set_axis_off()
     ink = "white" if background < 128 else "black"
-    for i, x, y, width, height in placed:
+    for i, x, y, width, height in sheet.placed:
         if result.low_confidence[i]:
             axis.add_patch(
                 Rectangle((x - 1.5, y - 1.5), width + 2, height + 2, fill=False, edgecolor=DOUBTFUL_COLOUR, linewidth=1)
             )
-    for c, x, y in labels:
-        doubtful = any(result.low_confidence[i] for i in members[c])
+    for c, x, y in sheet.labels:
+        doubtful = any(result.low_confidence[i] for i in sheet.members[c])
         axis.text(
             x,
             y,
@@ -127,11 +153,7 @@ def karyogram_figure(
         fontsize=10,
         linespacing=1.4,
     )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, dpi=min(200.0, max(100.0, pixels_per_inch)), facecolor="white")
-    return path
+    return figure
 
 
 def _checked_image(image, index: int) -> np.ndarray:

@@ -20,7 +20,7 @@ from sras_keras.data.iam import final_image
 from sras_keras.data.labels import CLASS_NAMES
 from sras_keras.data.pipeline import load_manifest, make_dataset
 from sras_keras.inference.inputs import InputImage
-from sras_keras.inference.upscale import compiled_super_resolve, crop_with_margin, upscale_batch
+from sras_keras.inference.upscale import compiled_forward, crop_with_margin, upscale_batch
 from sras_keras.inference.views import cell_groups, view_probabilities
 from sras_keras.models.heads import FEATURES_LAYER
 from sras_keras.models.saving import load_classifier, load_sr_model
@@ -84,8 +84,8 @@ class Predictor:
         return load_sr_model(path)
 
     @functools.cached_property
-    def _super_resolve(self):
-        return compiled_super_resolve(self.sr_model)  # traced once, not per batch
+    def _sr_forward(self):
+        return compiled_forward(self.sr_model)  # traced once, not per batch
 
     def as_trained(self, array: np.ndarray) -> np.ndarray:
         return as_trained(self.preprocessing, array)
@@ -103,7 +103,7 @@ class Predictor:
             return arrays
         background = self.preprocessing.background
         crops = [crop_with_margin(array, background).numpy() for array in arrays]
-        return upscale_batch(self.sr_model, self._super_resolve, crops, [background] * len(crops))
+        return upscale_batch(self.sr_model, self._sr_forward, crops, [background] * len(crops))
 
     def place(self, arrays: list[np.ndarray]) -> np.ndarray:
         """(Upscaled) images -> the model's input: IAM or resize, as in training."""

@@ -4,11 +4,11 @@ original split: paths are unchanged).
 
 Each image is first cropped to its chromosome plus a margin of background: BioImLab's fixed 100 x 200 canvases
 would otherwise cost SR time for empty pixels (IAM crops them anyway). ``upscale_image`` is the step for one image,
-as the exported ``ServingModule`` traces it. ``sras sr apply`` and ``Predictor`` run the same crop and
-``super_resolve`` on batches, each crop padded with background to the batch's largest: the network then sees
-padding where alone it would see its own border, which moved pixels near a crop's edge by up to 3 grey levels with
-the demo's SR model. The SR datasets were made that way, so predictions batch too; a batch of one is
-``upscale_image`` exactly.
+as the exported ``ServingModule`` traces it. ``sras sr apply`` and ``Predictor`` run the same crop and network on
+batches (``upscale_batch``), each crop padded with background to the batch's largest: the network then sees padding
+where alone it would see its own border, which moved pixels near a crop's edge by up to 3 grey levels with the demo's
+SR model. The SR datasets were made that way, so predictions batch too; a batch of one matches ``upscale_image`` to
+one grey level (see ``upscale_batch``).
 """
 
 from __future__ import annotations
@@ -47,37 +47,48 @@ def crop_with_margin(image, background: int) -> tf.Tensor:
 
 
 def super_resolve(model, batch) -> tf.Tensor:
-    """(B, h, w) uint8 -> (B, h * scale, w * scale) uint8: ``model`` on grey levels read as [0, 1], rounded back."""
+    """(B, h, w) uint8 -> (B, h * scale, w * scale) uint8: ``model`` on grey levels read as [0, 1], rounded back.
+    The graph form, as the exported model runs it; ``upscale_batch`` does the same scaling in NumPy."""
     channel = tf.expand_dims(tf.cast(batch, tf.float32), -1)  # not [..., tf.newaxis]: no TFLite kernel for that
     upscaled = model(channel / 255.0, training=False)[..., 0]
     return tf.cast(tf.clip_by_value(tf.round(upscaled * 255.0), 0, 255), tf.uint8)
 
 
 def upscale_image(model, background: int):
-    """(H, W) uint8 image -> its chromosome upscaled by ``model``, (h, w) uint8: the SR step for one image (the
-    exported graph's), the same crop and ``super_resolve`` that ``upscale_batch`` batches."""
+    """(H, W) uint8 image -> its chromosome upscaled by ``model``, (h, w) uint8: the SR step for one image in a
+    graph (the exported model's): the crop of ``upscale_batch`` and ``super_resolve``."""
     return lambda image: super_resolve(model, crop_with_margin(image, background)[tf.newaxis])[0]
 
 
-def compiled_super_resolve(model):
-    """``super_resolve`` as a graph function: about twice the throughput of eager calls on a CPU."""
-    return tf.function(lambda batch: super_resolve(model, batch), reduce_retracing=True)
+def compiled_forward(model):
+    """``model(x)`` as a graph function: about twice the throughput of eager calls on a CPU."""
+    return tf.function(lambda batch: model(batch, training=False), reduce_retracing=True)
 
 
 def upscale_batch(model, forward, crops: list[np.ndarray], backgrounds: list[int]) -> list[np.ndarray]:
-    """Upscale crops of different sizes in one ``forward`` (``compiled_super_resolve``) call: each is padded with
-    its background to the batch's largest size and its own region is cut back out."""
+    """Upscale crops of different sizes in one ``forward`` (``compiled_forward``) call: each is padded with its
+    background to the batch's largest size and its own region is cut back out (far cheaper on a CPU than one call
+    per image). The grey levels are scaled to [0, 1] and back in NumPy, as every SR dataset so far was made: in a
+    graph TensorFlow may compute ``x / 255`` as ``x * (1 / 255)``, and that moved 12 pixels of the demo's 736
+    upscaled images by one grey level, enough to change what the demo's classifier learns from them. So the
+    exported graph (``upscale_image``) and this path may differ by one grey level at a rounding boundary."""
     height = max(a.shape[0] for a in crops)
     width = max(a.shape[1] for a in crops)
-    batch = np.stack(
-        [
-            np.pad(a, ((0, height - a.shape[0]), (0, width - a.shape[1])), constant_values=bg)
-            for a, bg in zip(crops, backgrounds)
-        ]
+    batch = (
+        np.stack(
+            [
+                np.pad(a, ((0, height - a.shape[0]), (0, width - a.shape[1])), constant_values=bg)
+                for a, bg in zip(crops, backgrounds)
+            ]
+        ).astype(np.float32)[..., None]
+        / 255
     )
-    upscaled = forward(tf.constant(batch)).numpy()
+    upscaled = forward(tf.constant(batch)).numpy()[..., 0]
     scale = model.scale
-    return [sr[: a.shape[0] * scale, : a.shape[1] * scale] for sr, a in zip(upscaled, crops)]
+    return [
+        np.clip(np.round(sr[: a.shape[0] * scale, : a.shape[1] * scale] * 255), 0, 255).astype(np.uint8)
+        for sr, a in zip(upscaled, crops)
+    ]
 
 
 def apply_sr(
@@ -103,7 +114,7 @@ def apply_sr(
         background = background_of(array)
         loaded.append((image.path, crop_with_margin(array, background).numpy(), background))
     loaded.sort(key=lambda item: (item[1].shape[0] * item[1].shape[1], item[0]))  # similar sizes share a batch
-    forward = compiled_super_resolve(model)
+    forward = compiled_forward(model)
     start = time.perf_counter()
     try:
         with tqdm(total=len(loaded), desc="upscaling", unit="img", disable=not progress, file=sys.stderr) as bar:

@@ -14,7 +14,7 @@ from sras_keras.core.errors import SrasError
 from sras_keras.data.readers import read_image
 from sras_keras.inference.export import ServingModule
 from sras_keras.inference.predictor import Predictor, predict_records
-from sras_keras.inference.upscale import compiled_super_resolve, crop_with_margin, upscale_batch, upscale_image
+from sras_keras.inference.upscale import compiled_forward, crop_with_margin, upscale_batch, upscale_image
 
 
 def _source_images(tiny_run, count: int = 8) -> list[np.ndarray]:
@@ -71,9 +71,12 @@ def test_the_predictor_upscales_an_image_as_the_exported_graph(sr_run, tiny_run)
 
 
 def test_a_batch_of_one_is_the_per_image_definition(sr_run, tiny_run):
-    """``sras sr apply`` and ``Predictor`` batch the crop and SR step the export traces per image."""
+    """``sras sr apply`` and ``Predictor`` batch the crop and SR step the export traces per image; they scale grey
+    levels in NumPy, the graph in TensorFlow, so a pixel at a rounding boundary may differ by one level."""
     model = Predictor(sr_run / "run").sr_model
-    image = _source_images(tiny_run, 1)[0]
-    crop = crop_with_margin(image, 0).numpy()
-    (batched,) = upscale_batch(model, compiled_super_resolve(model), [crop], [0])
-    np.testing.assert_array_equal(batched, upscale_image(model, 0)(image).numpy())
+    for image in _source_images(tiny_run, 4):
+        crop = crop_with_margin(image, 0).numpy()
+        (batched,) = upscale_batch(model, compiled_forward(model), [crop], [0])
+        single = upscale_image(model, 0)(image).numpy()
+        assert batched.shape == single.shape
+        assert np.abs(batched.astype(int) - single).max() <= 1
