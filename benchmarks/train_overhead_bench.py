@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 
-from sras_keras.configs.records import Environment, write_record
+from sras_keras.configs.records import Environment, TrainingState, write_record
 from sras_keras.configs.train import TrainConfig
 from sras_keras.core.provenance import environment, new_run_dir
 from sras_keras.data.pipeline import load_manifest
@@ -98,7 +98,7 @@ def main() -> None:
     bare, images = timed_fit(args.data, config, [])
     with tempfile.TemporaryDirectory() as scratch:
         (Path(scratch) / "checkpoints").mkdir()
-        _, _, callbacks = training_callbacks(Path(scratch), config, {}, resume=False)
+        _, _, callbacks = training_callbacks(Path(scratch), config, TrainingState(epoch=0, logs={}), resume=False)
         suite, _ = timed_fit(args.data, config, callbacks)
     rate = {
         name: round(images * (len(times) - 1) / sum(times[1:]), 1) for name, times in (("bare", bare), ("sras", suite))

@@ -107,25 +107,25 @@ def predict(run, inputs, out, karyotype, size_evidence, tta, cell_bn, cell_regex
 def size_evidence_command(run, min_cell_images, tta, cell_bn):
     """Fit cell-relative size evidence for training RUN: one Gaussian per class on its training cells, the weight
     chosen on its validation cells; scores the test cells with and without it (RUN/size_evidence.json)."""
+    from sras_keras.core.run_files import size_evidence_file
     from sras_keras.evaluation.size_fit import fit_size_evidence
-    from sras_keras.inference.size_evidence import size_evidence_file
 
-    record = fit_size_evidence(run, min_cell_images, progress=True, tta=tta, cell_bn=cell_bn)
-    weight, tried = record["evidence"]["weight"], record["validation_by_weight"]
+    fit = fit_size_evidence(run, min_cell_images, progress=True, tta=tta, cell_bn=cell_bn)
+    weight, tried = fit.evidence["weight"], fit.validation_by_weight
     scores = ", ".join(
         f"weight {w:g}: log loss {tried[w]['log_loss']:.4f}, accuracy {100 * tried[w]['accuracy']:.2f}%"
         for w in sorted({0.0, weight})
     )
-    click.echo(f"weight {weight:g}, the least log loss on {record['weight_chosen_on']}: {scores}")
+    click.echo(f"weight {weight:g}, the least log loss on {fit.weight_chosen_on}: {scores}")
     for name in ("without", "with"):
-        test = record["test"][name]
+        test = fit.test[name]
         click.echo(
             f"test {name} size evidence: argmax {100 * test['accuracy_argmax']:.2f}% "
             f"(macro-F1 {test['macro_f1_argmax']:.4f}), assigned {100 * test['accuracy_assigned']:.2f}%, "
             f"sex right in {test['sex_correct_cells']}/{test['sex_cells']} cells, every chromosome right in "
             f"{test['cells_all_assigned_right']}/{test['sex_cells']}"
         )
-    if not record["test_cells_whole"]:
+    if not fit.test_cells_whole:
         click.echo("the test part holds pieces of cells (image-level split): the assigned accuracy means little")
     click.echo(f"{run}/{size_evidence_file(tta, cell_bn)}")
 

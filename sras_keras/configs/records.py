@@ -3,11 +3,12 @@
 
 A converted dataset holds ``manifest.json`` (``Manifest``) and ``splits.json`` (``Splits``); a training run
 ``data.json`` (``RunData``), ``config.json`` (its config dataclass, ``read_config``/``write_config``),
-``metrics.json`` (``ClassifierMetrics``) and ``env.json`` (``Environment``, in every run folder), in an experiment
-also ``row.json`` (``ExperimentRow``) or ``stage.json`` (``PretrainStage``); a source tree upscaled by ``sras sr
-apply`` ``sr_apply.json`` (``SRApply``). Every file carries ``format_version``. A file without one was written
-before the records were versioned, in version 1's layout, and is read as version 1; a newer version than this code
-knows is refused, naming the file, rather than read wrong. Defaults for fields that older files lack live in the
+``checkpoints/state.json`` (``TrainingState``), ``metrics.json`` (``ClassifierMetrics``), ``env.json``
+(``Environment``, in every run folder) and, once fitted, ``size_evidence*.json`` (``SizeEvidenceFit``), in an
+experiment also ``row.json`` (``ExperimentRow``) or ``stage.json`` (``PretrainStage``); a source tree upscaled by
+``sras sr apply`` ``sr_apply.json`` (``SRApply``). Every file carries ``format_version``. A file without one was
+written before the records were versioned, in version 1's layout, and is read as version 1; a newer version than this
+code knows is refused, naming the file, rather than read wrong. Defaults for fields that older files lack live in the
 dataclasses, so no reader guesses them.
 """
 
@@ -31,6 +32,8 @@ from sras_keras.core.run_files import (
     RUN_CONFIG,
     SPLITS,
     SR_APPLY,
+    STATE,
+    size_evidence_file,
 )
 
 
@@ -277,6 +280,77 @@ class Environment:
 
 
 @dataclasses.dataclass(frozen=True)
+class EarlyStopping:
+    """Early stopping's counters at an epoch's commit: a resumed run stops, and keeps the weights of, the epoch an
+    unbroken run would."""
+
+    best: float  # the best value of the monitored metric so far (-inf before any)
+    best_epoch: int  # the epoch (from 1) of that value, whose weights are kept; 0 before any
+    wait: int  # epochs since then
+    monitor: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingState:
+    """``checkpoints/state.json``: the commit point of a training epoch, written after its checkpoint, so a resume
+    starts from the epoch the checkpoint holds. SR runs stop by epoch count only: no ``early_stopping``. In the
+    file, early stopping's fields sit beside ``epoch`` and ``logs``."""
+
+    FILE: ClassVar[Path] = STATE
+    FORMAT_VERSION: ClassVar[int] = 1
+
+    epoch: int  # epochs trained: the ones the checkpoint holds
+    logs: dict  # the last epoch's metrics
+    early_stopping: EarlyStopping | None = None
+
+    @classmethod
+    def from_dict(cls, document: dict) -> TrainingState:
+        counters = {field.name for field in dataclasses.fields(EarlyStopping)}
+        early_stopping = {key: value for key, value in document.items() if key in counters}
+        rest = {key: value for key, value in document.items() if key not in counters}
+        return cls(**rest, early_stopping=EarlyStopping(**early_stopping) if early_stopping else None)
+
+    def to_dict(self) -> dict:
+        early_stopping = dataclasses.asdict(self.early_stopping) if self.early_stopping else {}
+        return {"epoch": self.epoch, "logs": self.logs, **early_stopping}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)  # keyword-only: the fields keep the file's order
+class SizeEvidenceFit:
+    """``size_evidence.json`` (``core.run_files.size_evidence_file``: one per kind of probabilities) of ``sras
+    size-evidence``: a run's cell-relative size evidence, how its weight was chosen, and the test part scored
+    without and with it. Defaults are the values of fields that the first fits lack (single view only)."""
+
+    FILE: ClassVar[str] = size_evidence_file()
+    FORMAT_VERSION: ClassVar[int] = 1
+
+    evidence: dict  # inference.size_evidence.SizeEvidence.to_dict(): per-class Gaussians and the chosen weight
+    tta: bool = False  # the model's probabilities averaged with the mirror view's
+    cell_bn: bool = False  # each cell normalised with its own BatchNorm statistics
+    weight_chosen_on: str  # the part
+    weight_chosen_on_test_set: bool
+    validation_by_weight: dict  # weight -> {"log_loss", "accuracy"} on weight_chosen_on (the first fits: accuracy)
+    test_images: int
+    test_cells: int
+    test_cells_whole: bool  # False: an image-level split left pieces of cells in the test part
+    images_without_size_evidence: int
+    test: dict  # "without", "with" -> the accuracy (argmax and assigned), macro-F1 and sex of the test part
+    env: dict  # core.provenance.environment()
+
+    @classmethod
+    def from_dict(cls, document: dict) -> SizeEvidenceFit:
+        fields = dict(document)
+        if "validation_accuracy_by_weight" in fields:  # the first fits chose the weight of the best accuracy
+            by_weight = fields.pop("validation_accuracy_by_weight")
+            fields["validation_by_weight"] = {weight: {"accuracy": accuracy} for weight, accuracy in by_weight.items()}
+        by_weight = {float(weight): scores for weight, scores in fields["validation_by_weight"].items()}
+        return cls(**{**fields, "validation_by_weight": by_weight})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
 class ExperimentRow:
     """``row.json``: the recipe row (``experiments.spec.Row`` without its configs, which the run's ``config.json``
     holds) that an experiment's run folder trained, and how long it took: what ``sras report table`` collects.
@@ -370,9 +444,11 @@ def read_record(record_type, location: str | Path):
         raise SrasError(f"{path}: not a valid {record_type.FILE} of format {version} ({_reason(error)})") from None
 
 
-def write_record(folder: str | Path, record) -> Path:
-    """Write ``record`` atomically into ``folder`` under its file name, with its format version."""
-    path = Path(folder) / record.FILE
+def write_record(location: str | Path, record) -> Path:
+    """Write ``record`` atomically into folder ``location`` under its file name (or to the ``.json`` file
+    ``location`` itself, such as a size evidence fit of one kind), with its format version."""
+    path = Path(location)
+    path = path if path.suffix == ".json" else path / record.FILE
     write_json_atomic(path, {"format_version": record.FORMAT_VERSION, **record.to_dict()})
     return path
 

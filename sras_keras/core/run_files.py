@@ -2,9 +2,10 @@
 
 A training run (``sras train``): ``config.json``, ``data.json``, ``env.json``, ``history.csv``, ``FINAL``,
 ``metrics.json``, ``predictions.csv``, ``figures/``, ``tensorboard/`` and ``checkpoints/`` (``CHECKPOINT``,
-``STATE``, ``BEST_WEIGHTS``); in an experiment (``sras cv run``) also ``ROW`` and, for a pretraining stage,
-``PRETRAIN_STAGE``. A converted dataset (``sras data convert``): ``MANIFEST`` (written last), ``SPLITS``, its
-shards and, while it is being written, ``CONVERT_STATE``. A source tree upscaled by ``sras sr apply``: ``SR_APPLY``.
+``STATE``, ``BEST_WEIGHTS``) and, once fitted, the size evidence (``size_evidence_file``); in an experiment
+(``sras cv run``) also ``ROW`` and, for a pretraining stage, ``PRETRAIN_STAGE``. A converted dataset (``sras data
+convert``): ``MANIFEST`` (written last), ``SPLITS``, its shards and, while it is being written, ``CONVERT_STATE``. A
+source tree upscaled by ``sras sr apply``: ``SR_APPLY``.
 """
 
 from pathlib import Path
@@ -25,3 +26,10 @@ MANIFEST = "manifest.json"
 SPLITS = "splits.json"
 CONVERT_STATE = ".sras-convert.json"  # a conversion's progress, so an interrupted one resumes
 SR_APPLY = "sr_apply.json"  # in an upscaled source tree: the SR model that made it (so it is never upscaled twice)
+
+
+def size_evidence_file(tta: bool = False, cell_bn: bool = False) -> str:
+    """A run's fitted size evidence (``sras size-evidence``), one file per kind of probabilities: the weight is
+    chosen for the model's single-view or mirror-averaged ones, with the model's or each cell's own BatchNorm
+    statistics."""
+    return f"size_evidence{'_tta' if tta else ''}{'_cellbn' if cell_bn else ''}.json"

@@ -3,13 +3,12 @@ figures (confusion matrix in karyotype order as Fig 7, t-SNE of penultimate feat
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from sras_keras.configs.records import ClassifierMetrics, read_config, write_record
+from sras_keras.configs.records import ClassifierMetrics, TrainingState, read_config, read_record, write_record
 from sras_keras.configs.train import TrainConfig
 from sras_keras.core.errors import SrasError
 from sras_keras.core.run_files import DATA, PREDICTIONS, STATE
@@ -32,7 +31,8 @@ def evaluate_run(run_dir, model: keras.Model | None = None) -> ClassifierMetrics
     data = predictor.preprocessing.run_data
     images, probabilities, features = predict_records(predictor, Path(data.data_dir), [data.test], with_features=True)
     labels = np.array([image.label for image in images])
-    state = json.loads((run_dir / STATE).read_text()) if (run_dir / STATE).exists() else {}
+    state = read_record(TrainingState, run_dir) if (run_dir / STATE).exists() else None
+    early_stopping = state.early_stopping if state else None
     metrics = ClassifierMetrics(
         **classification_metrics(labels, probabilities),
         protocol=data.protocol,
@@ -40,8 +40,8 @@ def evaluate_run(run_dir, model: keras.Model | None = None) -> ClassifierMetrics
         selected_on=data.val,
         checkpoint_selected_on_test_set=data.val == data.test,
         synthetic_test_images=int(sum(image.synthetic for image in images)),
-        best_epoch=state.get("best_epoch"),
-        epochs_trained=state.get("epoch"),
+        best_epoch=early_stopping.best_epoch if early_stopping else None,
+        epochs_trained=state.epoch if state else None,
         backbone=config.model.backbone,
         weights=config.model.weights,
         seed=config.runtime.seed,

@@ -12,22 +12,23 @@ from pathlib import Path
 
 import numpy as np
 
+from sras_keras.configs.records import SizeEvidenceFit, write_record
 from sras_keras.core.errors import SrasError
-from sras_keras.core.io import write_json_atomic
 from sras_keras.core.provenance import environment
+from sras_keras.core.run_files import size_evidence_file
 from sras_keras.data.labels import CLASS_NAMES
 from sras_keras.data.pipeline import load_splits
 from sras_keras.evaluation.metrics import macro_f1
 from sras_keras.inference.karyotype import assign_cells
 from sras_keras.inference.outputs import summarise
 from sras_keras.inference.predictor import Predictor, predict_records
-from sras_keras.inference.size_evidence import SizeEvidence, size_evidence_file, source_relative_sizes
+from sras_keras.inference.size_evidence import SizeEvidence, source_relative_sizes
 
 
 def fit_size_evidence(
     run_dir, min_cell_images: int = 10, progress: bool = False, tta: bool = False, cell_bn: bool = False
-) -> dict:
-    """Fit, choose the weight, score the test part; writes and returns ``RUN/size_evidence.json``'s content
+) -> SizeEvidenceFit:
+    """Fit, choose the weight, score the test part; writes and returns ``RUN/size_evidence.json``
     (``size_evidence_tta.json`` for ``tta``: the model's probabilities averaged with the mirror view's; ``_cellbn``
     for ``cell_bn``: each cell normalised with its own statistics)."""
     run_dir = Path(run_dir)
@@ -75,20 +76,20 @@ def fit_size_evidence(
             },
             "macro_f1_argmax": macro_f1(truth, fused.argmax(1)),
         }
-    record = {
-        "evidence": evidence.to_dict(),
-        "tta": tta,
-        "cell_bn": cell_bn,
-        "weight_chosen_on": validation_part,
-        "weight_chosen_on_test_set": validation_part == "test",
-        "validation_by_weight": tried,
-        "test_images": len(images),
-        "test_cells": len(set(cell_ids)),
+    fit = SizeEvidenceFit(
+        evidence=evidence.to_dict(),
+        tta=tta,
+        cell_bn=cell_bn,
+        weight_chosen_on=validation_part,
+        weight_chosen_on_test_set=validation_part == "test",
+        validation_by_weight=tried,
+        test_images=len(images),
+        test_cells=len(set(cell_ids)),
         # an image-level split (the paper's) leaves pieces of cells in the test part: assignment means little
-        "test_cells_whole": splits.config.resolved().group_by == "cell",
-        "images_without_size_evidence": int(np.isnan(relative).sum()),
-        "test": test,
-        "env": environment(data_checksum=splits.source.checksum),
-    }
-    write_json_atomic(run_dir / size_evidence_file(tta, cell_bn), record)
-    return record
+        test_cells_whole=splits.config.resolved().group_by == "cell",
+        images_without_size_evidence=int(np.isnan(relative).sum()),
+        test=test,
+        env=environment(data_checksum=splits.source.checksum),
+    )
+    write_record(run_dir / size_evidence_file(tta, cell_bn), fit)
+    return fit

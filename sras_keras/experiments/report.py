@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import csv
 import itertools
-import json
 from pathlib import Path
 
 import numpy as np
 
-from sras_keras.configs.records import ClassifierMetrics, ExperimentRow, read_record
+from sras_keras.configs.records import ClassifierMetrics, ExperimentRow, SizeEvidenceFit, read_record
 from sras_keras.core.errors import SrasError
 from sras_keras.core.io import atomic_path
-from sras_keras.core.run_files import METRICS, PREDICTIONS, ROW
+from sras_keras.core.run_files import METRICS, PREDICTIONS, ROW, size_evidence_file
 from sras_keras.core.tables import markdown_table
 from sras_keras.experiments.spec import Experiment
 from sras_keras.inference.outputs import read_predictions
-from sras_keras.inference.size_evidence import size_evidence_file
 
 FOLD_METRICS = ("accuracy", "macro_f1", "auc_ovr")
 
@@ -151,7 +149,7 @@ def _size_evidence_lines(rows: list[dict]) -> list[str]:
     """Rows fitted with ``sras size-evidence`` (and ``--tta``, ``--cell-bn``): their test part without and with
     cell-relative size evidence."""
     fitted = [
-        (row, json.loads((Path(row["run"]) / size_evidence_file(tta, cell_bn)).read_text()))
+        (row, read_record(SizeEvidenceFit, Path(row["run"]) / size_evidence_file(tta, cell_bn)))
         for row in rows
         for tta, cell_bn in itertools.product((False, True), (False, True))
         if (Path(row["run"]) / size_evidence_file(tta, cell_bn)).is_file()
@@ -180,13 +178,13 @@ def _size_evidence_lines(rows: list[dict]) -> list[str]:
         "",
     ]
     table = []
-    for row, record in fitted:
-        without, with_size = record["test"]["without"], record["test"]["with"]
+    for row, fit in fitted:
+        without, with_size = fit.test["without"], fit.test["with"]
         cells = [
             row["label"],
             row["protocol"],
-            views_label(record.get("tta"), record.get("cell_bn")),
-            f"{record['evidence']['weight']:g} ({record['weight_chosen_on']})",
+            views_label(fit.tta, fit.cell_bn),
+            f"{fit.evidence['weight']:g} ({fit.weight_chosen_on})",
             f"{100 * without['accuracy_argmax']:.2f}",
             f"{without['macro_f1_argmax']:.4f}",
             f"{100 * with_size['accuracy_argmax']:.2f}",

@@ -209,7 +209,7 @@ def _train_unit(
     # single view, and averaged with the mirror image (sras predict --tta); with the model's BatchNorm statistics,
     # and with each cell's own (--cell-bn)
     for tta, cell_bn in itertools.product((False, True), (False, True) if row.cell_bn else (False,)):
-        test = fit_size_evidence(out, tta=tta, cell_bn=cell_bn)["test"]
+        test = fit_size_evidence(out, tta=tta, cell_bn=cell_bn).test
         log(
             f"[{row.name}] {views_label(tta, cell_bn)}: {100 * test['without']['accuracy_argmax']:.2f}%; "
             f"with cell-relative size evidence {100 * test['with']['accuracy_argmax']:.2f}%, "

@@ -14,13 +14,14 @@ It needs the whole cell (the median), so a cell of fewer than ``min_cell_images`
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from sras_keras.configs.records import SizeEvidenceFit, read_record
 from sras_keras.core.errors import SrasError
+from sras_keras.core.run_files import size_evidence_file
 from sras_keras.data.iam import foreground_mask
 from sras_keras.data.pipeline import load_manifest, load_splits
 from sras_keras.data.readers import read_source
@@ -118,12 +119,6 @@ def relative_log_sizes(areas, cells, min_cell_images: int = 10) -> np.ndarray:
     return result
 
 
-def size_evidence_file(tta: bool = False, cell_bn: bool = False) -> str:
-    """One fit per kind of probabilities: the weight is chosen for the model's single-view or mirror-averaged ones,
-    with the model's or each cell's own BatchNorm statistics."""
-    return f"size_evidence{'_tta' if tta else ''}{'_cellbn' if cell_bn else ''}.json"
-
-
 def load_size_evidence(run_dir: Path, tta: bool = False, cell_bn: bool = False) -> SizeEvidence:
     path = Path(run_dir) / size_evidence_file(tta, cell_bn)
     if not path.is_file():
@@ -131,7 +126,7 @@ def load_size_evidence(run_dir: Path, tta: bool = False, cell_bn: bool = False) 
             f"{run_dir}: no {path.name}; fit it first with `sras size-evidence {run_dir}"
             f"{' --tta' if tta else ''}{' --cell-bn' if cell_bn else ''}`"
         )
-    return SizeEvidence.from_dict(json.loads(path.read_text())["evidence"])
+    return SizeEvidence.from_dict(read_record(SizeEvidenceFit, path).evidence)
 
 
 def source_relative_sizes(

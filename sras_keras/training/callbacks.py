@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -10,8 +9,9 @@ from pathlib import Path
 
 import keras
 
+from sras_keras.configs.records import EarlyStopping, TrainingState, read_record, write_record
 from sras_keras.core.errors import SrasError
-from sras_keras.core.io import atomic_path, write_json_atomic
+from sras_keras.core.io import atomic_path
 from sras_keras.core.run_files import BEST_WEIGHTS, CHECKPOINT, STATE
 
 
@@ -20,12 +20,14 @@ def pending_best(out: Path, epoch: int) -> Path:
     return out / "checkpoints" / f"best-pending-{epoch}.weights.h5"
 
 
-def settle_best(out: Path, state: dict) -> None:
+def settle_best(out: Path, state: TrainingState) -> None:
     """Promote the pending best weights of the committed best epoch to ``BEST_WEIGHTS``; drop any other (an epoch
     killed before its checkpoint). Run at each commit and on resume, so ``BEST_WEIGHTS`` always holds the weights
-    of ``state['best_epoch']``, whatever instant a kill struck."""
+    of ``state.early_stopping.best_epoch``, whatever instant a kill struck."""
+    early_stopping = state.early_stopping
+    committed = pending_best(out, early_stopping.best_epoch).name if early_stopping else None
     for pending in (out / "checkpoints").glob("best-pending-*.weights.h5"):
-        if pending.name == pending_best(out, state.get("best_epoch", -1)).name:
+        if pending.name == committed:
             os.replace(pending, out / BEST_WEIGHTS)
         else:
             pending.unlink(missing_ok=True)
@@ -57,7 +59,7 @@ class FiniteLoss(keras.callbacks.Callback):
         if self.bad_batch is None:
             return
         epoch, batch = self.bad_batch
-        kept = json.loads((out / STATE).read_text())["epoch"] if (out / STATE).exists() else 0
+        kept = read_record(TrainingState, out).epoch if (out / STATE).exists() else 0
         raise SrasError(
             f"{out}: the loss became NaN/inf at epoch {epoch}, batch {batch}; training stopped. The last "
             f"good checkpoint ({CHECKPOINT}, epoch {kept}) is kept: lower --learning-rate and --resume"
@@ -67,13 +69,11 @@ class FiniteLoss(keras.callbacks.Callback):
 class BestEpoch(keras.callbacks.Callback):
     """Early stopping on a validation metric with the best weights kept on disk, so it survives a resume."""
 
-    def __init__(self, out: Path, monitor: str, patience: int, state: dict | None = None):
+    def __init__(self, out: Path, monitor: str, patience: int, resumed: EarlyStopping | None = None):
         super().__init__()
         self.out, self.monitor, self.patience = out, monitor, patience
-        state = state or {}
-        self.best = state.get("best", -math.inf)
-        self.best_epoch = state.get("best_epoch", 0)
-        self.wait = state.get("wait", 0)
+        counters = resumed or EarlyStopping(best=-math.inf, best_epoch=0, wait=0, monitor=monitor)
+        self.best, self.best_epoch, self.wait = counters.best, counters.best_epoch, counters.wait
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
@@ -90,25 +90,28 @@ class BestEpoch(keras.callbacks.Callback):
             if self.wait >= self.patience:
                 self.model.stop_training = True
 
-    def state(self) -> dict:
-        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait, "monitor": self.monitor}
+    def state(self) -> EarlyStopping:
+        return EarlyStopping(best=self.best, best_epoch=self.best_epoch, wait=self.wait, monitor=self.monitor)
 
 
 class Checkpoint(keras.callbacks.Callback):
-    """Save model + optimizer and the epoch reached after every epoch, atomically, unless the loss broke.
-    ``extra_state`` adds what other callbacks need to resume (early-stopping counters)."""
+    """Save model + optimizer and the epoch reached after every epoch, atomically, unless the loss broke, with the
+    counters of ``early_stopping`` (when the run has it), so a resume stops where an unbroken run would."""
 
-    def __init__(self, out: Path, guard: FiniteLoss, extra_state=dict):
+    def __init__(self, out: Path, guard: FiniteLoss, early_stopping: BestEpoch | None = None):
         super().__init__()
-        self.out, self.guard, self.extra_state = out, guard, extra_state
+        self.out, self.guard, self.early_stopping = out, guard, early_stopping
 
     def on_epoch_end(self, epoch, logs=None):
         if self.guard.bad_batch is not None:
             return
         save_model_atomic(self.model, self.out / CHECKPOINT)
-        logs = {key: float(value) for key, value in (logs or {}).items()}
-        state = {"epoch": epoch + 1, "logs": logs, **self.extra_state()}
-        write_json_atomic(self.out / STATE, state)  # the commit point of an epoch
+        state = TrainingState(
+            epoch=epoch + 1,
+            logs={key: float(value) for key, value in (logs or {}).items()},
+            early_stopping=self.early_stopping.state() if self.early_stopping else None,
+        )
+        write_record(self.out, state)  # the commit point of an epoch
         settle_best(self.out, state)
 
 

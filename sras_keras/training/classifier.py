@@ -7,7 +7,6 @@ honest protocol: test cells are touched once, after training), a ``kfold`` split
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import tempfile
@@ -16,11 +15,20 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from sras_keras.configs.records import ClassifierMetrics, Environment, Manifest, RunData, write_config, write_record
+from sras_keras.configs.records import (
+    ClassifierMetrics,
+    Environment,
+    Manifest,
+    RunData,
+    TrainingState,
+    read_record,
+    write_config,
+    write_record,
+)
 from sras_keras.configs.train import ModelConfig, OptimizationConfig, TrainConfig
 from sras_keras.core.errors import SrasError
 from sras_keras.core.provenance import environment
-from sras_keras.core.run_files import BEST_WEIGHTS, CHECKPOINT, FINAL, METRICS, STATE
+from sras_keras.core.run_files import BEST_WEIGHTS, CHECKPOINT, FINAL, METRICS
 from sras_keras.data.inspect import check_shards
 from sras_keras.data.pipeline import load_manifest, make_dataset, record_count, shard_files
 from sras_keras.evaluation.classifier import evaluate_run
@@ -144,13 +152,13 @@ def _new_model(model_config: ModelConfig, manifest: Manifest) -> keras.Model:
 
 
 def training_callbacks(
-    out: Path, config: TrainConfig, state: dict, resume: bool, data_dir=None, roles: RunData | None = None
+    out: Path, config: TrainConfig, state: TrainingState, resume: bool, data_dir=None, roles: RunData | None = None
 ):
     """(NaN guard, early stopping, every callback of a run): what `sras train` adds to a bare `model.fit`.
     Monitoring ``val_cell_accuracy`` adds its validation pass over ``roles.val`` of ``data_dir``, first."""
     optimization = config.optimization
     guard = FiniteLoss()
-    best = BestEpoch(out, optimization.monitor, optimization.patience, state)
+    best = BestEpoch(out, optimization.monitor, optimization.patience, state.early_stopping)
     callbacks = [
         *([CellValidation(data_dir, roles.val, optimization.batch_size)] if optimization.monitor == METRIC else []),
         guard,
@@ -158,7 +166,7 @@ def training_callbacks(
         # append: a resumed run (its history trimmed to the checkpoint) and each optimizer stage add rows
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(out / "tensorboard"), update_freq="epoch"),
-        Checkpoint(out, guard, best.state),
+        Checkpoint(out, guard, best),
         TimeBudget(config.runtime.max_minutes),
     ]
     return guard, best, callbacks
@@ -204,7 +212,7 @@ def _fit(
     strategy,
     manifest: Manifest,
     roles: RunData,
-    state: dict,
+    state: TrainingState,
     checkpoint: Path | None,
 ):
     """Build the model (or load ``checkpoint``) under ``strategy`` and train it from ``state`` with every callback
@@ -217,7 +225,7 @@ def _fit(
     with strategy.scope():
         model = _load_checkpoint(checkpoint, config.model) if checkpoint else _new_model(config.model, manifest)
     guard, best, callbacks = training_callbacks(out, config, state, checkpoint is not None, data_dir, roles)
-    initial_epoch = state.get("epoch", 0)
+    initial_epoch = state.epoch
     for first, end, kind in stages:  # Adam, or Adam then SGD: one fit per optimizer, the callbacks carry over
         if initial_epoch >= end or best.wait >= optimization.patience:
             continue
@@ -253,7 +261,7 @@ def _train_worker(data_dir, out: Path, config: TrainConfig, strategy, resume: bo
     Returns None: the chief evaluates."""
     manifest = load_manifest(data_dir)
     roles = data_roles(data_dir, manifest, config.data.fold, config.data.kfold_validation)
-    state = json.loads((out / STATE).read_text()) if resume else {}
+    state = read_record(TrainingState, out) if resume else TrainingState(epoch=0, logs={})
     keras.utils.set_random_seed(config.runtime.seed)
     set_precision_policy(config.runtime.mixed_precision)
     scratch = Path(tempfile.mkdtemp(prefix="sras-worker-"))

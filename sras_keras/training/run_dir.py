@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
-from sras_keras.configs.records import read_config
+from sras_keras.configs.records import TrainingState, read_config, read_record
 from sras_keras.configs.train import TrainConfig
 from sras_keras.core.errors import SrasError
 from sras_keras.core.io import atomic_path
@@ -16,9 +15,9 @@ from sras_keras.training.callbacks import settle_best
 RESUMABLE_CHANGES = ("epochs", "max_minutes", "strategy")  # strategy: the global batch is the same under all
 
 
-def prepare_run(out: Path, config, resume: bool, finished: str = FINAL) -> dict:
-    """The saved state to resume from ({} for a fresh run); creates ``out/checkpoints``. ``config`` is the run's
-    config dataclass (``TrainConfig``, ``SRTrainConfig``).
+def prepare_run(out: Path, config, resume: bool, finished: str = FINAL) -> TrainingState:
+    """The saved state to resume from (a fresh run's: no epoch trained); creates ``out/checkpoints``. ``config`` is
+    the run's config dataclass (``TrainConfig``, ``SRTrainConfig``).
 
     A resume must use the run's own config, but for the epoch count, the time budget and the strategy. A run killed
     after its last epoch but before ``finished`` was written resumes with nothing left to train (the caller finishes
@@ -35,12 +34,12 @@ def prepare_run(out: Path, config, resume: bool, finished: str = FINAL) -> dict:
                 f"{out}: --resume with a different config than {RUN_CONFIG} "
                 f"(only {' and '.join(RESUMABLE_CHANGES)} may change)"
             )
-        state = json.loads((out / STATE).read_text())
-        if state["epoch"] >= _fields(config)["epochs"] and (out / finished).exists():
-            raise SrasError(f"{out}: already trained {state['epoch']} epochs; raise --epochs to continue")
+        state = read_record(TrainingState, out)
+        if state.epoch >= _fields(config)["epochs"] and (out / finished).exists():
+            raise SrasError(f"{out}: already trained {state.epoch} epochs; raise --epochs to continue")
         for stale in [*out.glob(".*.tmp*"), *(out / "checkpoints").glob(".*.tmp*")]:  # left by a kill mid-write
             stale.unlink(missing_ok=True)
-        trim_history(out / "history.csv", state["epoch"])
+        trim_history(out / "history.csv", state.epoch)
         settle_best(out, state)
         return state
     if (out / FINAL).exists():
@@ -49,7 +48,7 @@ def prepare_run(out: Path, config, resume: bool, finished: str = FINAL) -> dict:
     if out.exists() and any(out.iterdir()) and not started_before:  # a start that died before its first epoch
         raise SrasError(f"{out}: not empty; pass --resume to continue a run or choose a new folder")
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
-    return {}
+    return TrainingState(epoch=0, logs={})
 
 
 def _saved_config(out: Path, config_type):

@@ -52,7 +52,7 @@ def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resum
     """Train (or resume) an SRAFBN run in ``out``; returns the last epoch's logs."""
     out = Path(out)
     state = prepare_run(out, config, resume)
-    initial_epoch = state.get("epoch", 0)
+    initial_epoch = state.epoch
     keras.utils.set_random_seed(config.seed)
     set_precision_policy(config.mixed_precision)
 
@@ -100,7 +100,7 @@ def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resum
     ]
     if initial_epoch >= config.epochs:  # trained, then killed before model.keras: finish the run
         save_model_atomic(model, out / FINAL)
-        return state["logs"]
+        return state.logs
     history = model.fit(
         sampler.dataset(config.batch_size, config.scale),
         steps_per_epoch=config.steps_per_epoch,

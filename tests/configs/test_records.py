@@ -7,13 +7,16 @@ import pytest
 from sras_keras.configs.convert import ConvertConfig, SplitConfig
 from sras_keras.configs.records import (
     ClassifierMetrics,
+    EarlyStopping,
     Environment,
     ExperimentRow,
     Manifest,
     PretrainStage,
     RunData,
+    SizeEvidenceFit,
     Splits,
     SRApply,
+    TrainingState,
     read_config,
     read_record,
     write_config,
@@ -107,11 +110,38 @@ SR_APPLY = SRApply(
     env={"python": "3.12.0"},
     cropped_to_foreground_with_margin=4,
 )
+SCORES = {
+    "accuracy_argmax": 0.9,
+    "accuracy_assigned": 0.95,
+    "sex_correct_cells": 9,
+    "sex_cells": 10,
+    "cells_all_assigned_right": 4,
+    "macro_f1_argmax": 0.89,
+}
+SIZE_EVIDENCE = SizeEvidenceFit(
+    evidence={"mean": [0.5, -0.5], "std": [0.1, 0.2], "weight": 0.7, "min_cell_images": 10},
+    tta=True,
+    weight_chosen_on="val",
+    weight_chosen_on_test_set=False,
+    validation_by_weight={0.0: {"log_loss": 0.4, "accuracy": 0.88}, 0.7: {"log_loss": 0.3, "accuracy": 0.9}},
+    test_images=460,
+    test_cells=10,
+    test_cells_whole=True,
+    images_without_size_evidence=0,
+    test={"without": {**SCORES, "accuracy_argmax": 0.87}, "with": SCORES},
+    env={"python": "3.12.0"},
+)
 
 
 @pytest.mark.parametrize(
     "record",
-    [Environment.from_dict(environment(seed=3, data_checksum="abc")), ROW, PretrainStage(wall_seconds=12.5), SR_APPLY],
+    [
+        Environment.from_dict(environment(seed=3, data_checksum="abc")),
+        ROW,
+        PretrainStage(wall_seconds=12.5),
+        SR_APPLY,
+        SIZE_EVIDENCE,
+    ],
     ids=lambda record: record.FILE,
 )
 def test_the_run_folder_records_round_trip_versioned_and_refuse_a_newer_format(record, tmp_path):
@@ -143,3 +173,50 @@ def test_run_folder_records_from_before_versioning_are_read_with_the_defaults_of
     (tmp_path / "row.json").write_text(json.dumps(first))
     with pytest.raises(SrasError, match="row.json: not a valid row.json of format 1"):
         read_record(ExperimentRow, tmp_path)
+
+
+EARLY_STOPPING = EarlyStopping(best=0.82, best_epoch=3, wait=1, monitor="val_accuracy")
+
+
+@pytest.mark.parametrize(
+    "state",
+    [TrainingState(4, {"loss": 0.5, "val_accuracy": 0.8}, EARLY_STOPPING), TrainingState(2, {"loss": 0.1})],
+    ids=["classifier", "sr"],
+)
+def test_the_training_state_round_trips_flat_and_refuses_a_newer_format(state, tmp_path):
+    """The early-stopping counters sit beside epoch and logs in the file, and an SR run's state has none."""
+    (tmp_path / "checkpoints").mkdir()
+    path = write_record(tmp_path, state)
+    assert path == tmp_path / "checkpoints" / "state.json"
+    counters = {"best", "best_epoch", "wait", "monitor"} if state.early_stopping else set()
+    assert set(json.loads(path.read_text())) == {"format_version", "epoch", "logs", *counters}
+    assert read_record(TrainingState, tmp_path) == state
+    path.write_text(json.dumps({**state.to_dict(), "format_version": TrainingState.FORMAT_VERSION + 1}))
+    with pytest.raises(SrasError, match=r"checkpoints/state.json: format version 2, newer than this sras-keras"):
+        read_record(TrainingState, tmp_path)
+
+
+def test_a_training_state_from_before_versioning_resumes(tmp_path):
+    """As every classifier run wrote it: epoch, logs and the early-stopping counters (-inf: no best yet)."""
+    (tmp_path / "checkpoints").mkdir()
+    unversioned = {"epoch": 2, "logs": {"loss": 1.5}, "best": float("-inf"), "best_epoch": 0, "wait": 2}
+    (tmp_path / "checkpoints" / "state.json").write_text(json.dumps({**unversioned, "monitor": "val_accuracy"}))
+    state = read_record(TrainingState, tmp_path)
+    assert state == TrainingState(2, {"loss": 1.5}, EarlyStopping(float("-inf"), 0, 2, "val_accuracy"))
+    (tmp_path / "checkpoints" / "state.json").write_text(json.dumps(unversioned))  # a counter missing
+    with pytest.raises(SrasError, match="state.json: not a valid checkpoints/state.json of format 1"):
+        read_record(TrainingState, tmp_path)
+
+
+def test_size_evidence_of_each_kind_has_its_file_and_the_first_fits_still_read(tmp_path):
+    path = write_record(tmp_path / "size_evidence_tta.json", SIZE_EVIDENCE)
+    assert read_record(SizeEvidenceFit, path) == SIZE_EVIDENCE and not (tmp_path / "size_evidence.json").exists()
+    assert list(json.loads(path.read_text())) == ["format_version", *SIZE_EVIDENCE.to_dict()]
+    # the first fits: single view, the weight chosen by validation accuracy, no cell-bn field, no format version
+    first = SIZE_EVIDENCE.to_dict()
+    del first["tta"], first["cell_bn"], first["validation_by_weight"]
+    first["validation_accuracy_by_weight"] = {"0.0": 0.88, "0.7": 0.9}
+    (tmp_path / "size_evidence.json").write_text(json.dumps(first))
+    old = read_record(SizeEvidenceFit, tmp_path)
+    assert not old.tta and not old.cell_bn and old.test == SIZE_EVIDENCE.test
+    assert old.validation_by_weight == {0.0: {"accuracy": 0.88}, 0.7: {"accuracy": 0.9}}

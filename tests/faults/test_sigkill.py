@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sras_keras.configs.records import EarlyStopping, TrainingState, read_record, write_config, write_record
+
 SRAS = [sys.executable, "-m", "sras_keras.cli"]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
 TRAIN = [
@@ -90,8 +92,8 @@ def history(run: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def state(run: Path) -> dict:
-    return json.loads((run / "checkpoints" / "state.json").read_text())
+def state(run: Path) -> TrainingState:
+    return read_record(TrainingState, run)
 
 
 @pytest.fixture(scope="module")
@@ -176,12 +178,12 @@ def test_train_killed_then_resumed_equals_a_clean_resume(dataset, tmp_path):
     assert kill_when(["train", data, run, *TRAIN, "--epochs", epochs], checkpointed, delay), (
         "the run finished before the kill: raise --epochs"
     )
-    committed = state(run)["epoch"]
+    committed = state(run).epoch
     assert 1 <= committed < epochs
     sras("train", data, run, *TRAIN, "--epochs", epochs, "--resume")
     rows = history(run)
     assert [int(row["epoch"]) for row in rows] == list(range(epochs))  # one row per epoch, none twice
-    assert state(run)["epoch"] == epochs and (run / "metrics.json").exists()
+    assert state(run).epoch == epochs and (run / "metrics.json").exists()
 
     clean = tmp_path / "clean"  # the same checkpoint reached without a kill, then the same resume
     sras("train", data, clean, *TRAIN, "--epochs", committed)
@@ -205,7 +207,7 @@ def test_train_killed_while_writing_its_checkpoint(dataset, tmp_path):
         )
 
     assert kill_when(["train", data, run, *TRAIN, "--epochs", epochs], writing, 0.0)
-    committed = state(run)["epoch"]
+    committed = state(run).epoch
     written = [int(row["epoch"]) for row in history(run)]
     assert written[-1] == committed  # the uncommitted epoch's row is already in history.csv
     sras("train", data, run, *TRAIN, "--epochs", epochs, "--resume")
@@ -216,7 +218,7 @@ def test_train_killed_while_writing_its_checkpoint(dataset, tmp_path):
     best = keras.saving.load_model(run / "checkpoints" / "last.keras")
     best.load_weights(run / "checkpoints" / "best.weights.h5")
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), best.get_weights()))
-    assert saved["best"] == max(float(row["val_accuracy"]) for row in history(run))
+    assert saved.early_stopping.best == max(float(row["val_accuracy"]) for row in history(run))
 
 
 def test_sr_train_killed_then_resumed_completes(dataset, tmp_path):
@@ -227,18 +229,17 @@ def test_sr_train_killed_then_resumed_completes(dataset, tmp_path):
         lambda pid: (run / "checkpoints" / "state.json").exists(),
         float(rng.uniform(0, 0.6)),
     )
-    committed = state(run)["epoch"]
+    committed = state(run).epoch
     assert 1 <= committed < epochs
     sras("sr", "train", data, run, *SR, "--epochs", epochs, "--resume")
     assert [int(row["epoch"]) for row in history(run)] == list(range(epochs))
-    assert state(run)["epoch"] == epochs and (run / "model.keras").exists()
+    assert state(run).epoch == epochs and state(run).early_stopping is None and (run / "model.keras").exists()
     assert all(np.isfinite(float(row["loss"])) for row in history(run))
 
 
 def test_a_run_killed_after_its_last_epoch_finishes_on_resume(tmp_path):
     """Killed after the last checkpoint but before model.keras / metrics.json: --resume used to refuse ("already
     trained N epochs"); now it trains nothing more and writes the missing outputs."""
-    from sras_keras.configs.records import write_config
     from sras_keras.configs.train import TrainConfig
     from sras_keras.core.errors import SrasError
     from sras_keras.training.run_dir import prepare_run
@@ -247,12 +248,12 @@ def test_a_run_killed_after_its_last_epoch_finishes_on_resume(tmp_path):
     (run / "checkpoints").mkdir(parents=True)
     config = TrainConfig().replace(epochs=2, learning_rate=1.0)
     write_config(run, config)
-    (run / "checkpoints" / "state.json").write_text(json.dumps({"epoch": 2, "best_epoch": 2}))
+    write_record(run, TrainingState(2, {"loss": 0.5}, EarlyStopping(0.5, best_epoch=2, wait=0, monitor="val_accuracy")))
     (run / "history.csv").write_text("epoch,loss\n0,1.0\n1,0.5\n1,0.5\n2,0.")  # a duplicate and a torn row
     (run / "checkpoints" / ".last.123.tmp.keras").write_bytes(b"torn")
     (run / "checkpoints" / "best-pending-2.weights.h5").write_bytes(b"best of epoch 2")
     (run / "checkpoints" / "best-pending-3.weights.h5").write_bytes(b"uncommitted epoch 3")
-    assert prepare_run(run, config, resume=True, finished="metrics.json")["epoch"] == 2
+    assert prepare_run(run, config, resume=True, finished="metrics.json").epoch == 2
     assert (run / "history.csv").read_text() == "epoch,loss\n0,1.0\n1,0.5\n"
     assert (run / "checkpoints" / "best.weights.h5").read_bytes() == b"best of epoch 2"
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.weights.h5", "state.json"]

@@ -10,6 +10,7 @@ from sklearn.metrics import accuracy_score
 
 from sras_keras.cli import main
 from sras_keras.configs.convert import ConvertConfig, SplitConfig
+from sras_keras.configs.records import TrainingState, read_record
 from sras_keras.configs.train import OptimizationConfig, TrainConfig
 from sras_keras.core.errors import SrasError
 from sras_keras.data.convert import convert
@@ -79,8 +80,8 @@ def test_run_writes_every_output_and_resumes(holdout, tmp_path):
     train_classifier(holdout, run, longer, resume=True, log=lambda line: None)
     with open(run / "history.csv") as handle:
         assert [int(row["epoch"]) for row in csv.DictReader(handle)] == [0, 1, 2]
-    state = json.loads((run / "checkpoints" / "state.json").read_text())
-    assert state["epoch"] == 3 and 1 <= state["best_epoch"] <= 3
+    state = read_record(TrainingState, run)
+    assert state.epoch == 3 and 1 <= state.early_stopping.best_epoch <= 3
 
 
 def test_paper_protocol_is_flagged(source, tmp_path):
@@ -192,12 +193,12 @@ def test_cell_batches_run_is_chosen_on_cell_normalised_validation(holdout, tmp_p
     assert json.loads((tmp_path / "run" / "config.json").read_text())["data"]["cell_batches"]
     with open(tmp_path / "run" / "history.csv") as handle:
         history = list(csv.DictReader(handle))
-    state = json.loads((tmp_path / "run" / "checkpoints" / "state.json").read_text())
-    assert state["monitor"] == "val_cell_accuracy"
-    assert state["best"] == pytest.approx(max(float(row["val_cell_accuracy"]) for row in history))
+    early_stopping = read_record(TrainingState, tmp_path / "run").early_stopping
+    assert early_stopping.monitor == "val_cell_accuracy"
+    assert early_stopping.best == pytest.approx(max(float(row["val_cell_accuracy"]) for row in history))
     images, probabilities = predict_records(Predictor(tmp_path / "run"), holdout, ["val"], cell_bn=True)
     labels = np.array([image.label for image in images])
-    assert (probabilities.argmax(axis=1) == labels).mean() == pytest.approx(state["best"])
+    assert (probabilities.argmax(axis=1) == labels).mean() == pytest.approx(early_stopping.best)
 
 
 def test_cell_validation_needs_batchnorm_and_cells(holdout, tmp_path):

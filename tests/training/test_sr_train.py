@@ -10,6 +10,7 @@ from PIL import Image
 
 from sras_keras.cli import main
 from sras_keras.configs.convert import ConvertConfig, SplitConfig
+from sras_keras.configs.records import TrainingState, read_record
 from sras_keras.configs.sr import SRTrainConfig
 from sras_keras.core.errors import SrasError
 from sras_keras.data.convert import convert
@@ -54,7 +55,7 @@ def test_train_then_resume_continues_from_the_saved_epoch(dataset, tmp_path):
     run = tmp_path / "run"
     logs = train_sr(dataset / "data", run, TINY, log=lambda line: None)
     assert np.isfinite(logs["loss"]) and logs["learning_rate"] == pytest.approx(1e-4)  # halved at epoch 1
-    assert json.loads((run / "checkpoints" / "state.json").read_text())["epoch"] == 2
+    assert read_record(TrainingState, run) == TrainingState(epoch=2, logs=logs)  # no early stopping
     assert (run / "model.keras").exists() and json.loads((run / "config.json").read_text())["preset"] == "tiny"
     assert json.loads((run / "env.json").read_text())["data_checksum"]
     with pytest.raises(SrasError, match="holds a finished run"):
@@ -63,7 +64,7 @@ def test_train_then_resume_continues_from_the_saved_epoch(dataset, tmp_path):
     longer = SRTrainConfig(**{**TINY.to_dict(), "epochs": 3})
     train_sr(dataset / "data", run, longer, resume=True, log=lambda line: None)
     assert epochs_in_history(run) == [0, 1, 2]
-    assert json.loads((run / "checkpoints" / "state.json").read_text())["epoch"] == 3
+    assert read_record(TrainingState, run).epoch == 3
     other = SRTrainConfig(**{**TINY.to_dict(), "epochs": 4, "learning_rate": 1.0})
     with pytest.raises(SrasError, match="different config"):
         train_sr(dataset / "data", run, other, resume=True, log=lambda line: None)
