@@ -1,24 +1,28 @@
 """The inference concern: what a trained run's images went through on their way to its model.
 
-``Preprocessing`` carries the typed ``RunData`` and ``Manifest`` it was read from, so whoever predicts with a run
-(``sras predict``, ``sras evaluate``, size evidence, ``sras export``) reads neither file a second time. It holds
-records and values only, so it sits here beside those records; reading them from a run folder is inference's
-(``inference.predictor.run_preprocessing``).
+``Preprocessing`` is ``preprocessing.json``, written into the run folder when training starts, so a run predicts on
+images with nothing outside its folder: not its dataset's manifest, not the SR model's original file. It holds values
+only, so it sits here beside the other records; reading it (or, for a run from before it, its dataset's manifest) is
+inference's (``inference.predictor.run_preprocessing``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
-from sras_keras.configs.records import Manifest, RunData
-
-_RECORDS = ("run_data", "manifest")
+from sras_keras.configs.records import Manifest
+from sras_keras.core.run_files import PREPROCESSING
 
 
 @dataclasses.dataclass(frozen=True)
 class Preprocessing:
     """A run's chain, in order: inverted (``invert``), upscaled by the SRAFBN saved at ``sr_model`` (None: not
-    upscaled), then IAM or a resize (``preprocess``) onto an ``image_size`` canvas of grey level ``background``."""
+    upscaled), then IAM or a resize (``preprocess``) onto an ``image_size`` canvas of grey level ``background``; its
+    model's outputs are ``class_names`` in that order."""
+
+    FILE: ClassVar[str] = PREPROCESSING
+    FORMAT_VERSION: ClassVar[int] = 1
 
     preprocess: str
     image_size: int
@@ -28,13 +32,12 @@ class Preprocessing:
     background: int
     invert: bool
     canvas: dict | None  # IAM: the canvas its crops are batched on (``Manifest.canvas``)
-    sr_model: str | None
-    run_data: RunData = dataclasses.field(repr=False)
-    manifest: Manifest = dataclasses.field(repr=False)  # of the run's training data, ``run_data.data_dir``
+    sr_model: str | None  # relative to the run folder (its copy); a run from before this file: the original's path
+    class_names: tuple[str, ...]
 
     @classmethod
-    def of(cls, run_data: RunData, manifest: Manifest, sr_model: str | None) -> Preprocessing:
-        """The chain as the run's dataset manifest records it; ``sr_model``: the SRAFBN its source was upscaled by."""
+    def of(cls, manifest: Manifest, sr_model: str | None, class_names) -> Preprocessing:
+        """The chain as a dataset manifest records it; ``sr_model``: the SRAFBN its source was upscaled by."""
         config = manifest.config
         return cls(
             preprocess=config.preprocess,
@@ -46,12 +49,12 @@ class Preprocessing:
             invert=config.invert,
             canvas=manifest.canvas,
             sr_model=sr_model,
-            run_data=run_data,
-            manifest=manifest,
+            class_names=tuple(class_names),
         )
 
+    @classmethod
+    def from_dict(cls, document: dict) -> Preprocessing:
+        return cls(**{**document, "class_names": tuple(document["class_names"])})
+
     def to_dict(self) -> dict:
-        """The chain's values and the data they were read from, as an export records them."""
-        values = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
-        values = {name: value for name, value in values.items() if name not in _RECORDS}
-        return {**values, "data_dir": self.run_data.data_dir, "test_part": self.run_data.test}
+        return {**dataclasses.asdict(self), "class_names": list(self.class_names)}

@@ -2,14 +2,14 @@
 ``read_record`` and written by ``write_record``, nowhere else.
 
 A converted dataset holds ``manifest.json`` (``Manifest``) and ``splits.json`` (``Splits``); a training run
-``data.json`` (``RunData``), ``config.json`` (its config dataclass, ``read_config``/``write_config``),
-``checkpoints/state.json`` (``TrainingState``), ``metrics.json`` (``ClassifierMetrics``), ``env.json``
-(``Environment``, in every run folder) and, once fitted, ``size_evidence*.json`` (``SizeEvidenceFit``), in an
-experiment also ``row.json`` (``ExperimentRow``) or ``stage.json`` (``PretrainStage``); a source tree upscaled by
-``sras sr apply`` ``sr_apply.json`` (``SRApply``). Every file carries ``format_version``. A file without one was
-written before the records were versioned, in version 1's layout, and is read as version 1; a newer version than this
-code knows is refused, naming the file, rather than read wrong. Defaults for fields that older files lack live in the
-dataclasses, so no reader guesses them.
+``data.json`` (``RunData``), ``preprocessing.json`` (``configs.inference.Preprocessing``), ``config.json`` (its config
+dataclass, ``read_config``/``write_config``), ``checkpoints/state.json`` (``TrainingState``), ``metrics.json``
+(``ClassifierMetrics``), ``env.json`` (``Environment``, in every run folder) and, once fitted, ``size_evidence*.json``
+(``SizeEvidenceFit``), in an experiment also ``row.json`` (``ExperimentRow``) or ``stage.json`` (``PretrainStage``); a
+source tree upscaled by ``sras sr apply`` ``sr_apply.json`` (``SRApply``). Every file carries ``format_version``. A file
+without one was written before the records were versioned, in version 1's layout, and is read as version 1; a newer
+version than this code knows is refused, naming the file, rather than read wrong. Defaults for fields that older files
+lack live in the dataclasses, so no reader guesses them.
 """
 
 from __future__ import annotations

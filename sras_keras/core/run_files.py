@@ -1,17 +1,19 @@
 """Every file name of a run folder and a converted dataset, in one place: the writers and the readers share them.
 
-A training run (``sras train``): ``config.json``, ``data.json``, ``env.json``, ``history.csv``, ``FINAL``,
-``metrics.json``, ``predictions.csv``, ``figures/``, ``tensorboard/`` and ``checkpoints/`` (``CHECKPOINT``,
-``STATE``, ``BEST_WEIGHTS``) and, once fitted, the size evidence (``size_evidence_file``); in an experiment
-(``sras cv run``) also ``ROW`` and, for a pretraining stage, ``PRETRAIN_STAGE``. A converted dataset (``sras data
-convert``): ``MANIFEST`` (written last), ``SPLITS``, its shards and, while it is being written, ``CONVERT_STATE``. A
-source tree upscaled by ``sras sr apply``: ``SR_APPLY``.
+A training run (``sras train``): ``config.json``, ``data.json``, ``PREPROCESSING`` (and ``SR_MODEL`` when its data
+was upscaled), ``env.json``, ``history.csv``, ``FINAL``, ``metrics.json``, ``predictions.csv``, ``figures/``,
+``tensorboard/`` and ``checkpoints/`` (``CHECKPOINT``, ``STATE``, ``BEST_WEIGHTS``) and, once fitted, the size evidence
+(``size_evidence_file``); in an experiment (``sras cv run``) also ``ROW`` and, for a pretraining stage,
+``PRETRAIN_STAGE``. A converted dataset (``sras data convert``): ``MANIFEST`` (written last), ``SPLITS``, its shards
+and, while it is being written, ``CONVERT_STATE``. A source tree upscaled by ``sras sr apply``: ``SR_APPLY``.
 """
 
 from pathlib import Path
 
 RUN_CONFIG = "config.json"  # the run's config dataclass (configs/records.py reads and writes every JSON record)
 DATA = "data.json"  # which dataset and parts the run used
+PREPROCESSING = "preprocessing.json"  # the chain its images went through and its class names: what predicting needs
+SR_MODEL = "sr_model.keras"  # a copy of the SRAFBN its training data was upscaled by, so images are upscaled alike
 METRICS = "metrics.json"  # the test part's metrics
 ENV = "env.json"  # versions, commit and machine the run ran on (every run folder, analyses and benchmarks too)
 ROW = "row.json"  # the recipe row an experiment's run trained, and its wall time: what `sras report table` reads

@@ -28,7 +28,7 @@ def evaluate_run(run_dir, model: keras.Model | None = None) -> ClassifierMetrics
         raise SrasError(f"{run_dir}: not a training run (no {DATA})")
     config = read_config(TrainConfig, run_dir)
     predictor = Predictor(run_dir, model)
-    data = predictor.preprocessing.run_data
+    data = predictor.run_data
     images, probabilities, features = predict_records(predictor, Path(data.data_dir), [data.test], with_features=True)
     labels = np.array([image.label for image in images])
     state = read_record(TrainingState, run_dir) if (run_dir / STATE).exists() else None

@@ -34,7 +34,7 @@ def fit_size_evidence(
     run_dir = Path(run_dir)
     predictor = Predictor(run_dir)
     preprocessing = predictor.preprocessing
-    data_dir = Path(preprocessing.run_data.data_dir)
+    data_dir = Path(predictor.run_data.data_dir)
     splits = load_splits(data_dir)
     validation_part = splits.validation_part
     if "test" not in splits.counts or validation_part is None:

@@ -139,7 +139,7 @@ def export_run(run_dir, out=None, export_format: str = "savedmodel", parity_imag
             temporary.write_bytes(_tflite_bytes(module))
         exported = _tflite_runner(target)
 
-    samples = test_images(preprocessing.run_data, parity_images)
+    samples = test_images(predictor.run_data, parity_images)
     if not samples:
         raise SrasError(f"{run_dir}: its dataset has no test images to check the export against")
     reference = predictor.probabilities(predictor.prepare([predictor.as_trained(image) for _, image in samples]))
@@ -151,7 +151,11 @@ def export_run(run_dir, out=None, export_format: str = "savedmodel", parity_imag
         "signature": SIGNATURE,
         "input": "one (H, W) uint8 grayscale chromosome image, any size",
         "output": "probabilities (24,)",
-        "preprocessing": preprocessing.to_dict(),
+        "preprocessing": {
+            **preprocessing.to_dict(),
+            "data_dir": predictor.run_data.data_dir,
+            "test_part": predictor.run_data.test,
+        },
         "parity": {
             "images": len(samples),
             "max_abs_diff": float(differences.max()),

@@ -1,7 +1,8 @@
 """``sras predict``: a trained run on a user's own chromosome images, optionally as whole-cell karyotypes.
 
-The preprocessing is the one the run was trained with, read from the run's dataset manifest (IAM or resize, size,
-background, threshold) and, when that dataset was made from SRAFBN-upscaled images, the same SR model first.
+The preprocessing is the one the run was trained with, read from the run folder (IAM or resize, size, background,
+threshold) and, when its dataset was made from SRAFBN-upscaled images, the run's copy of that SR model first: predicting
+on images needs nothing outside the run folder.
 Unreadable images are skipped and listed; the rest are still predicted.
 """
 

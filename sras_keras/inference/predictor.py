@@ -1,10 +1,12 @@
-"""The one prediction path: a run's model with the preprocessing it was trained with (read from its dataset's
-manifest: inversion, SRAFBN, IAM or resize, canvas), on a user's images or on a converted dataset's records, seen
-as one or more views, with the model's BatchNorm statistics or each cell's own."""
+"""The one prediction path: a run's model with the preprocessing it was trained with (its ``preprocessing.json``:
+inversion, SRAFBN, IAM or resize, canvas), on a user's images or on a converted dataset's records, seen as one or more
+views, with the model's BatchNorm statistics or each cell's own."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import shutil
 from pathlib import Path
 
 import keras
@@ -13,9 +15,10 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from sras_keras.configs.inference import Preprocessing
-from sras_keras.configs.records import RunData, SRApply, read_record
+from sras_keras.configs.records import Manifest, RunData, SRApply, read_record, write_record
 from sras_keras.core.errors import SrasError
-from sras_keras.core.run_files import DATA, FINAL, MANIFEST, RUN_CONFIG, SR_APPLY
+from sras_keras.core.io import atomic_path
+from sras_keras.core.run_files import DATA, FINAL, MANIFEST, PREPROCESSING, RUN_CONFIG, SR_APPLY, SR_MODEL
 from sras_keras.data.iam import final_image
 from sras_keras.data.labels import CLASS_NAMES
 from sras_keras.data.pipeline import load_manifest, make_dataset
@@ -26,24 +29,52 @@ from sras_keras.models.heads import FEATURES_LAYER
 from sras_keras.models.saving import load_classifier, load_sr_model
 
 
+def dataset_preprocessing(data_dir) -> Preprocessing:
+    """The chain a converted dataset's images went through: its manifest's settings and, when its source tree was
+    upscaled (``sr_apply.json``), the path of that SR model."""
+    manifest = load_manifest(data_dir)
+    upscaled = (Path(manifest.source.root) / SR_APPLY).is_file()
+    sr_model = read_record(SRApply, manifest.source.root).model if upscaled else None
+    return Preprocessing.of(manifest, sr_model, CLASS_NAMES)
+
+
+def write_preprocessing(run_dir: Path, data_dir) -> Preprocessing:
+    """The run's ``preprocessing.json`` and a copy of its SR model, if any: a run folder then predicts on images
+    after its dataset and the SR model's original are moved or deleted."""
+    preprocessing = dataset_preprocessing(data_dir)
+    if preprocessing.sr_model is not None:
+        if not Path(preprocessing.sr_model).is_file():
+            raise SrasError(
+                f"{data_dir}: made from images upscaled by {preprocessing.sr_model}, which is missing; a run keeps a "
+                "copy of it to upscale the images it predicts"
+            )
+        with atomic_path(run_dir / SR_MODEL) as temporary:
+            shutil.copyfile(preprocessing.sr_model, temporary)
+        preprocessing = dataclasses.replace(preprocessing, sr_model=SR_MODEL)
+    write_record(run_dir, preprocessing)
+    return preprocessing
+
+
 def run_preprocessing(run_dir: Path) -> Preprocessing:
-    """What a run's inputs went through: its dataset manifest's settings and the SR model, if any."""
+    """What a run's inputs went through: its ``preprocessing.json``, or for a run from before that file, its
+    dataset's (which must then still be there)."""
+    if (run_dir / PREPROCESSING).is_file():
+        return read_record(Preprocessing, run_dir)
     for name in (RUN_CONFIG, DATA):
         if not (run_dir / name).is_file():
             raise SrasError(
-                f"{run_dir}: no {name}, so the preprocessing it was trained with is unknown; "
+                f"{run_dir}: no {PREPROCESSING} or {name}, so the preprocessing it was trained with is unknown; "
                 "give the folder of a `sras train` run"
             )
     data = read_record(RunData, run_dir)
+    return dataset_preprocessing(training_data(run_dir, data, f"a run without {PREPROCESSING} reads its chain there"))
+
+
+def training_data(run_dir: Path, data: RunData, why: str) -> Path:
+    """The run's converted dataset, or a clear error saying ``why`` it was needed when it is gone."""
     if not (Path(data.data_dir) / MANIFEST).is_file():
-        raise SrasError(
-            f"{run_dir}: its training data {data.data_dir} is gone (no {MANIFEST}); the "
-            "preprocessing settings live there"
-        )
-    manifest = load_manifest(data.data_dir)
-    upscaled = (Path(manifest.source.root) / SR_APPLY).is_file()
-    sr_model = read_record(SRApply, manifest.source.root).model if upscaled else None
-    return Preprocessing.of(data, manifest, sr_model)
+        raise SrasError(f"{run_dir}: its training data {data.data_dir} is gone (no {MANIFEST}); {why}")
+    return Path(data.data_dir)
 
 
 def as_trained(preprocessing: Preprocessing, image):
@@ -66,6 +97,11 @@ class Predictor:
     def __init__(self, run_dir: Path, model: keras.Model | None = None):
         self.run_dir = Path(run_dir)
         self.preprocessing = run_preprocessing(self.run_dir)
+        if self.preprocessing.class_names != CLASS_NAMES:
+            raise SrasError(
+                f"{self.run_dir}: trained on the classes {', '.join(self.preprocessing.class_names)}, "
+                f"not the {len(CLASS_NAMES)} this sras-keras predicts"
+            )
         self.model = model or load_classifier(self.run_dir / FINAL)
         self._with_features = None
         self.prepare_one = tf.function(  # one traced graph for every image size, not eager ops per image
@@ -73,13 +109,24 @@ class Predictor:
         )
 
     @functools.cached_property
+    def run_data(self) -> RunData:
+        """Which dataset and parts the run used (``data.json``): read only by those that predict on that dataset."""
+        return read_record(RunData, self.run_dir)
+
+    @functools.cached_property
+    def manifest(self) -> Manifest:
+        """The run's training data's manifest, read when first asked for: predicting on images never needs it."""
+        return load_manifest(training_data(self.run_dir, self.run_data, "predicting on its records needs it"))
+
+    @functools.cached_property
     def sr_model(self) -> keras.Model | None:
         """The SRAFBN the run's training images were upscaled with (None: they were not), loaded when first asked
-        for: a converted dataset's records are upscaled already, so predicting them never needs it."""
-        path = self.preprocessing.sr_model
-        if path is None:
+        for: a converted dataset's records are upscaled already, so predicting them never needs it. A relative
+        path is the run's own copy; an absolute one (runs from before ``preprocessing.json``) the original."""
+        if self.preprocessing.sr_model is None:
             return None
-        if not Path(path).is_file():
+        path = self.run_dir / self.preprocessing.sr_model
+        if not path.is_file():
             raise SrasError(f"{self.run_dir}: trained on SRAFBN-upscaled images, but the SR model {path} is missing")
         return load_sr_model(path)
 
@@ -193,9 +240,9 @@ def predict_records(
     if with_features and (tta or cell_bn):
         raise SrasError("features come from the plain view: not with tta or cell_bn")
     run = predictor.preprocessing
-    # the run's own dataset (evaluation, size evidence): its manifest was read with the run
-    same = Path(data_dir).resolve() == Path(run.run_data.data_dir).resolve()
-    manifest = run.manifest if same else load_manifest(data_dir)
+    # the run's own dataset (evaluation, size evidence): its manifest is read once per predictor
+    same = Path(data_dir).resolve() == Path(predictor.run_data.data_dir).resolve()
+    manifest = predictor.manifest if same else load_manifest(data_dir)
     if (manifest.image_size, manifest.canvas, manifest.config.preprocess, manifest.config.magnify) != (
         run.image_size,
         run.canvas,
@@ -204,7 +251,7 @@ def predict_records(
     ):
         raise SrasError(
             f"{data_dir}: converted with other preprocessing than the run's training data "
-            f"({run.run_data.data_dir}); predict on the source images instead"
+            f"({predictor.run_data.data_dir}); predict on the source images instead"
         )
     parts = parts or manifest.parts
     images, views = [], []

@@ -32,6 +32,7 @@ from sras_keras.core.run_files import BEST_WEIGHTS, CHECKPOINT, FINAL, METRICS
 from sras_keras.data.inspect import check_shards
 from sras_keras.data.pipeline import load_manifest, make_dataset, record_count, shard_files
 from sras_keras.evaluation.classifier import evaluate_run
+from sras_keras.inference.predictor import write_preprocessing
 from sras_keras.models import SmoothedSparseCrossentropy, build_classifier, check_compatible
 from sras_keras.models.saving import load_classifier
 from sras_keras.training.callbacks import BestEpoch, Checkpoint, FiniteLoss, TimeBudget, save_model_atomic
@@ -192,6 +193,7 @@ def train_classifier(data_dir, out, config: TrainConfig, resume: bool = False, l
     if not resume:
         write_config(out, config)
     write_record(out, roles)
+    write_preprocessing(out, data_dir)
     environment_record = environment(seed=config.runtime.seed, data_checksum=manifest.source.checksum)
     write_record(out, Environment.from_dict(environment_record))
     if roles.protocol == "paper":

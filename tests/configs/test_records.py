@@ -5,6 +5,7 @@ import json
 import pytest
 
 from sras_keras.configs.convert import ConvertConfig, SplitConfig
+from sras_keras.configs.inference import Preprocessing
 from sras_keras.configs.records import (
     ClassifierMetrics,
     EarlyStopping,
@@ -110,6 +111,18 @@ SR_APPLY = SRApply(
     env={"python": "3.12.0"},
     cropped_to_foreground_with_margin=4,
 )
+PREPROCESSING = Preprocessing(
+    preprocess="iam",
+    image_size=224,
+    threshold=20,
+    placement="center",
+    magnify=1.0,
+    background=255,
+    invert=False,
+    canvas={"size": 256, "background": 255},
+    sr_model="sr_model.keras",
+    class_names=("1", "2", "X", "Y"),
+)
 SCORES = {
     "accuracy_argmax": 0.9,
     "accuracy_assigned": 0.95,
@@ -141,6 +154,7 @@ SIZE_EVIDENCE = SizeEvidenceFit(
         PretrainStage(wall_seconds=12.5),
         SR_APPLY,
         SIZE_EVIDENCE,
+        PREPROCESSING,
     ],
     ids=lambda record: record.FILE,
 )

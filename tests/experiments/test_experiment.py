@@ -120,9 +120,7 @@ def test_run_and_report(tmp_path):
     assert read_record(SRApply, upscaled).model == str(sr_runs[0] / "model.keras")
     # `sras predict --tta` on the SR row's own files: upscaled by its SR model, then mirrored, as its records were
     sr_run = run / "sr-paper"
-    records = predict(
-        sr_run, [Predictor(sr_run).preprocessing.run_data.data_dir], tmp_path / "records", parts=["test"], tta=True
-    )
+    records = predict(sr_run, [Predictor(sr_run).run_data.data_dir], tmp_path / "records", parts=["test"], tta=True)
     predict(sr_run, sorted((tmp_path / "data" / "synthetic").iterdir()), tmp_path / "files", tta=True)
     from_records, from_files = top1_predictions(tmp_path / "records"), top1_predictions(tmp_path / "files")
     common = from_records.keys() & from_files.keys()  # the paper split's test part: pieces of cells, and SMOTE's
@@ -148,7 +146,7 @@ def test_run_and_report(tmp_path):
     fitted = json.loads((plain_run / "size_evidence_tta_cellbn.json").read_text())
     records = predict(
         plain_run,
-        [Predictor(plain_run).preprocessing.run_data.data_dir],
+        [Predictor(plain_run).run_data.data_dir],
         tmp_path / "cell-records",
         parts=["test"],
         tta=True,
@@ -172,7 +170,7 @@ def test_run_and_report(tmp_path):
         assert from_files[name][0] == top1 and from_files[name][1] == pytest.approx(probability, abs=1e-3), name
     predict(
         plain_run,
-        [Predictor(plain_run).preprocessing.run_data.data_dir],
+        [Predictor(plain_run).run_data.data_dir],
         tmp_path / "model-stats",
         parts=["test"],
         tta=True,

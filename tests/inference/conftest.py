@@ -2,6 +2,7 @@
 
 import dataclasses
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,12 +13,11 @@ from sras_keras.core.run_files import DATA, FINAL, RUN_CONFIG
 from sras_keras.models import SRAFBN
 
 
-@pytest.fixture(scope="session")
-def sr_run(tiny_run, tmp_path_factory):
-    """``tiny_run``'s model and records, its dataset's source marked as upscaled (``sr_apply.json``) by an untrained
-    tiny SRAFBN: ``root/run``, ``root/data``, ``root/srafbn.keras``. The SR step's numbers, not the accuracy, are
-    what the tests look at."""
-    root = tmp_path_factory.mktemp("sr-run")
+def upscaled_copy(tiny_run: Path, root: Path) -> Path:
+    """``tiny_run``'s model and records in ``root``, its dataset's source marked as upscaled (``sr_apply.json``) by an
+    untrained tiny SRAFBN: ``root/run``, ``root/data``, ``root/srafbn.keras``. The run folder has no
+    ``preprocessing.json``, as one trained before it: its chain is read from ``root/data``."""
+    root.mkdir(parents=True, exist_ok=True)
     model = SRAFBN.from_preset("tiny", mean=0.5)
     model(np.zeros((1, 8, 8, 1), np.float32))  # build the weights
     model.save(root / "srafbn.keras")
@@ -34,3 +34,9 @@ def sr_run(tiny_run, tmp_path_factory):
     data = read_record(RunData, root / "run")
     write_record(root / "run", dataclasses.replace(data, data_dir=str(root / "data")))
     return root
+
+
+@pytest.fixture(scope="session")
+def sr_run(tiny_run, tmp_path_factory):
+    """``upscaled_copy`` of ``tiny_run``: the SR step's numbers, not the accuracy, are what the tests look at."""
+    return upscaled_copy(tiny_run, tmp_path_factory.mktemp("sr-run"))

@@ -145,8 +145,9 @@ def test_bad_inputs(tiny_run, tmp_path):
         gather_inputs([empty])
     bare = tmp_path / "bare-run"
     shutil.copytree(tiny_run / "run", bare)
+    (bare / "preprocessing.json").unlink()  # a run from before it: config.json and data.json, then the dataset
     (bare / "config.json").unlink()
-    with pytest.raises(SrasError, match="no config.json"):
+    with pytest.raises(SrasError, match="no preprocessing.json or config.json"):
         predict(bare, [tiny_run / "source" / "1"], tmp_path / "out")
     loose = tmp_path / "loose"
     loose.mkdir()

@@ -8,7 +8,6 @@ import pytest
 import tensorflow as tf
 
 import sras_keras.inference.predictor as predictor_module
-from sras_keras.configs.inference import Preprocessing
 from sras_keras.configs.records import Manifest, RunData, read_record
 from sras_keras.core.errors import SrasError
 from sras_keras.data.readers import read_image
@@ -21,15 +20,13 @@ def _source_images(tiny_run, count: int = 8) -> list[np.ndarray]:
     return [read_image(path)[0] for path in sorted((tiny_run / "source" / "1").iterdir())[:count]]
 
 
-def test_the_preprocessing_carries_the_records_it_was_read_from(sr_run):
+def test_a_run_from_before_preprocessing_json_reads_its_chain_from_its_dataset(sr_run):
     preprocessing = predictor_module.run_preprocessing(sr_run / "run")
-    assert preprocessing.run_data == read_record(RunData, sr_run / "run")
-    assert preprocessing.manifest == read_record(Manifest, sr_run / "data")
-    assert preprocessing == Preprocessing.of(preprocessing.run_data, preprocessing.manifest, preprocessing.sr_model)
+    assert preprocessing == predictor_module.dataset_preprocessing(sr_run / "data")
     assert preprocessing.sr_model == str(sr_run / "srafbn.keras") and preprocessing.image_size == 32
-    values = preprocessing.to_dict()
-    assert values["data_dir"] == str(sr_run / "data") and values["test_part"] == preprocessing.run_data.test
-    assert "manifest" not in values and "run_data" not in values
+    predictor = Predictor(sr_run / "run")
+    assert predictor.run_data == read_record(RunData, sr_run / "run")
+    assert predictor.manifest == read_record(Manifest, sr_run / "data")
 
 
 def test_the_sr_model_is_loaded_only_when_an_image_needs_upscaling(sr_run, tiny_run, monkeypatch):
@@ -43,7 +40,7 @@ def test_the_sr_model_is_loaded_only_when_an_image_needs_upscaling(sr_run, tiny_
     image = _source_images(tiny_run, 1)[0]
     predictor.prepare([image])
     predictor.prepare([image])
-    assert loads == [str(sr_run / "srafbn.keras")]
+    assert loads == [sr_run / "srafbn.keras"]
 
 
 def test_a_missing_sr_model_fails_only_where_it_is_needed(sr_run, tiny_run, tmp_path, monkeypatch):

@@ -48,6 +48,7 @@ def test_run_writes_every_output_and_resumes(holdout, tmp_path):
         "config.json",
         "env.json",
         "data.json",
+        "preprocessing.json",
         "history.csv",
         "predictions.csv",
         "metrics.json",
