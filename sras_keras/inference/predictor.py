@@ -143,9 +143,8 @@ class Predictor:
 
     def upscale(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         """The run's SR model on each image, if it was trained on upscaled images; else the images as they are.
-        Batched as ``sras sr apply`` made the training images, each crop padded to the batch's largest: one at a time
-        (``upscale_image``, as the export runs it) is faster on a CPU but moved the toy experiment's SR row about
-        ten times further from the probabilities of its own records (1.2e-3, not 1.4e-4)."""
+        Batched as ``sras sr apply`` made the training images, each crop padded to the batch's largest, so an image
+        is upscaled as its training counterparts were."""
         if self.preprocessing.sr_model is None:
             return arrays
         background = self.preprocessing.background
