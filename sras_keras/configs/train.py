@@ -10,6 +10,8 @@ the section they need. Field names are unique across the sections, so ``TrainCon
 from __future__ import annotations
 
 import dataclasses
+import math
+import typing
 from typing import ClassVar
 
 from sras_keras.core.errors import SrasError
@@ -28,6 +30,29 @@ def _choose(name: str, value, choices: tuple) -> None:
         raise SrasError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
 
 
+def _check_types(section) -> None:
+    """Every field of the type it is declared with, and every number finite: a value from ``--set`` or a config
+    file (``epochs=abc``, ``learning_rate=NaN``) fails here, naming the field, not in the middle of training."""
+    for name, hint in typing.get_type_hints(type(section)).items():
+        value = getattr(section, name)
+        allowed = typing.get_args(hint) or (hint,)
+        if not any(_fits(value, kind) for kind in allowed):
+            expected = " or ".join("None" if kind is type(None) else kind.__name__ for kind in allowed)
+            raise SrasError(f"{name} must be {expected}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SrasError(f"{name} must be a finite number, got {value!r}")
+
+
+def _fits(value, kind) -> bool:
+    if kind is type(None):
+        return value is None
+    if kind is float:  # an integer is a float's value too (learning_rate=1)
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """The classifier that is built: a registered backbone, its start and its head."""
@@ -40,6 +65,7 @@ class ModelConfig:
     batchnorm_momentum: float | None = None  # every BatchNorm layer's moving-average momentum; None: the model's own
 
     def __post_init__(self):
+        _check_types(self)
         _choose("head", self.head, HEADS)
         if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
             raise SrasError(f"dropout must be in [0, 1), got {self.dropout}")
@@ -60,6 +86,7 @@ class DataConfig:
     cell_batches: bool = False  # each training batch from one cell, BatchNorm on per-cell statistics (as --cell-bn)
 
     def __post_init__(self):
+        _check_types(self)
         _choose("kfold_validation", self.kfold_validation, KFOLD_VALIDATION)
         if self.max_rotation is not None and not 0 <= self.max_rotation <= 180:
             raise SrasError(f"max_rotation must be in [0, 180] degrees, got {self.max_rotation}")
@@ -79,6 +106,7 @@ class AugmentationConfig:
     zoom: float = 0.0  # random zoom of training canvases about their anchor, x up to 1 + this (0: off)
 
     def __post_init__(self):
+        _check_types(self)
         _choose("flip", self.flip, FLIPS)
         for name in ("blur", "contrast", "zoom"):
             if getattr(self, name) < 0:
@@ -103,6 +131,7 @@ class OptimizationConfig:
     patience: int = 21
 
     def __post_init__(self):
+        _check_types(self)
         _choose("monitor", self.monitor, MONITORS)
         _choose("schedule", self.schedule, SCHEDULES)
         _choose("optimizer", self.optimizer, OPTIMIZERS)
@@ -133,6 +162,7 @@ class RuntimeConfig:
     max_minutes: float | None = None  # stop after the epoch that crosses this budget
 
     def __post_init__(self):
+        _check_types(self)
         _choose("strategy", self.strategy, STRATEGIES)
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise SrasError(f"max_minutes must be > 0, got {self.max_minutes}")

@@ -36,6 +36,12 @@ from sras_keras.experiments.spec import apply_overrides
         ({"fold": -1}, "fold must be >= 0"),
         ({"schedule": "cosine", "epochs": 1}, "cosine schedule needs at least 2 epochs"),
         ({"optimizer": "adam_then_sgd", "sgd_epoch": 5, "epochs": 5}, "adam_then_sgd needs 0 < sgd_epoch < epochs"),
+        ({"epochs": "abc"}, "epochs must be int, got 'abc'"),
+        ({"epochs": True}, "epochs must be int, got True"),
+        ({"cell_batches": "yes"}, "cell_batches must be bool"),
+        ({"learning_rate": float("nan")}, "learning_rate must be a finite number"),
+        ({"max_minutes": float("inf")}, "max_minutes must be a finite number"),
+        ({"dropout": "high"}, "dropout must be float or None"),
     ],
 )
 def test_a_bad_value_fails_where_the_config_is_made(change, message):
@@ -110,3 +116,10 @@ def test_the_cli_shows_the_configs_defaults_and_refuses_a_bad_combination(tmp_pa
     )
     assert result.exit_code == 1 and result.output.startswith("error: the cosine schedule needs at least 2 epochs")
     assert not (tmp_path / "run").exists()
+    result = CliRunner().invoke(main, ["train", str(data), str(tmp_path / "run"), "--learning-rate", "nan"])
+    assert result.exit_code == 1 and result.output.startswith("error: learning_rate must be a finite number")
+
+
+def test_a_dry_run_refuses_a_value_of_the_wrong_type():
+    result = CliRunner().invoke(main, ["cv", "run", "--recipe", "demo", "--set", "train.epochs=abc", "--dry-run"])
+    assert result.exit_code == 1 and result.output == "error: epochs must be int, got 'abc'\n"
