@@ -48,3 +48,40 @@ def test_bad_input_is_one_clear_line(bioimlab_tree, tmp_path):
 def test_missing_source(tmp_path):
     result = CliRunner().invoke(main, ["data", "convert", str(tmp_path / "nope"), str(tmp_path / "out")])
     assert result.exit_code == 1 and "source folder does not exist" in result.output
+
+
+def test_ctrl_c_exits_130_and_says_how_to_continue(monkeypatch, tmp_path):
+    import sras_keras.data.synthetic as synthetic
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(synthetic, "write_synthetic_dataset", interrupted)
+    result = CliRunner().invoke(main, ["data", "synth", str(tmp_path / "synthetic")])
+    assert result.exit_code == 130
+    assert (
+        result.output.startswith("interrupted: sras train and sras sr train continue") and "--resume" in result.output
+    )
+
+
+def test_a_broken_loss_advises_a_new_run_not_a_resume(tmp_path):
+    """A resume keeps the run's learning rate, so "lower it and --resume" could not work."""
+    import pytest
+
+    from sras_keras.core.errors import SrasError
+    from sras_keras.training.callbacks import FiniteLoss
+
+    guard = FiniteLoss()
+    guard.bad_batch = (1, 3)
+    with pytest.raises(
+        SrasError, match="no epoch finished. Train again into a new folder with a lower --learning-rate"
+    ):
+        guard.raise_if_tripped(tmp_path)
+
+
+def test_make_help_writes_no_colour_codes_into_a_pipe():
+    import subprocess
+    from pathlib import Path
+
+    listed = subprocess.run(["make", "help"], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True)
+    assert listed.returncode == 0 and "test " in listed.stdout and "\x1b" not in listed.stdout

@@ -10,9 +10,15 @@ import click
 
 from sras_keras.core.errors import SrasError
 
+RESUME_HINT = (
+    "sras train and sras sr train continue from their last finished epoch with --resume; sras data convert and sras "
+    "cv run take up an interrupted conversion where it stopped when run again"
+)
+
 
 def clear_errors(command):
-    """Turn a SrasError into one 'error: ...' line and exit status 1 instead of a traceback."""
+    """Turn a SrasError into one 'error: ...' line and exit status 1 instead of a traceback, and Ctrl-C into exit
+    status 130 with how to continue."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -21,6 +27,9 @@ def clear_errors(command):
         except SrasError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(1)
+        except KeyboardInterrupt:  # 130: the shell's code for a Ctrl-C, so scripts see an interruption, not a failure
+            click.echo(f"interrupted: {RESUME_HINT}", err=True)
+            sys.exit(130)
 
     return wrapper
 

@@ -60,9 +60,12 @@ class FiniteLoss(keras.callbacks.Callback):
             return
         epoch, batch = self.bad_batch
         kept = read_record(TrainingState, out).epoch if (out / STATE).exists() else 0
+        # a resume keeps the run's learning rate (only epochs, the time budget and the strategy may change), so
+        # the advice that works is a new run
+        saved = f"the checkpoint of epoch {kept} ({CHECKPOINT}) is kept" if kept else "no epoch finished"
         raise SrasError(
-            f"{out}: the loss became NaN/inf at epoch {epoch}, batch {batch}; training stopped. The last "
-            f"good checkpoint ({CHECKPOINT}, epoch {kept}) is kept: lower --learning-rate and --resume"
+            f"{out}: the loss became NaN/inf at epoch {epoch}, batch {batch}; training stopped and {saved}. "
+            "Train again into a new folder with a lower --learning-rate (a resume keeps this one's)"
         )
 
 
