@@ -200,8 +200,11 @@ def _check(config: ConvertConfig) -> None:
         raise SrasError(f"unknown preprocessing {config.preprocess!r}; choose {' or '.join(iam_lib.PREPROCESSORS)}")
     if config.placement not in iam_lib.PLACEMENTS:
         raise SrasError(f"unknown placement {config.placement!r}; choose {' or '.join(iam_lib.PLACEMENTS)}")
-    if not config.magnify >= 1.0:
-        raise SrasError(f"--magnify {config.magnify} must be at least 1 (IAM shrinks what does not fit by itself)")
+    if not (math.isfinite(config.magnify) and config.magnify >= 1.0):  # inf would reach manifest.json as Infinity
+        raise SrasError(
+            f"--magnify {config.magnify} must be a finite number of at least 1 (IAM shrinks what does not fit by "
+            "itself)"
+        )
     if config.magnify != 1.0 and config.preprocess != "iam":
         raise SrasError(f"--magnify applies to --preprocess iam only, not {config.preprocess}")
     if config.background not in ("auto", *_BACKGROUNDS):

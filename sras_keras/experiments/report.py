@@ -83,6 +83,8 @@ def report_table(runs: Path, name: str, results: Path = Path("results"), experim
     (K-fold rows: mean ± SD over folds), and, for rows with tags, a pivot of macro-F1 by the tags. Rows whose recipe
     row (in ``experiment``) carries the paper's per-class numbers also get a per-class table
     (``<name>-per-class.csv``)."""
+    if not name or Path(name).name != name or name.startswith("."):  # "../x" would write outside ``results``
+        raise SrasError(f"{name!r} is not a recipe name: give the name, or the recipe's .py file")
     rows = collect_rows(runs, name)
     if not rows:
         raise SrasError(f"no finished rows of {name} under {Path(runs, name)} (run `sras cv run --recipe {name}`)")

@@ -153,7 +153,9 @@ def test_bad_image_stops_before_anything_is_written(bioimlab_tree, tmp_path):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"magnify": 0.5}, "must be at least 1"),
+        ({"magnify": 0.5}, "must be a finite number of at least 1"),
+        ({"magnify": float("inf")}, "must be a finite number of at least 1"),
+        ({"magnify": float("nan")}, "must be a finite number of at least 1"),
         ({"magnify": 2.0, "preprocess": "square_resize"}, "iam only"),
     ],
 )

@@ -238,3 +238,11 @@ def test_report_puts_our_per_class_numbers_beside_the_papers(tmp_path):
     assert len(records) == 25 and records[-1].endswith("Y,46,100.0,100.0,100.0,100.0,100.0,100.0,100.0")
     # without the recipe, or for a recipe row without per-class numbers, no per-class table
     assert "Per class" not in report_table(tmp_path / "runs", "sras_net_table4", tmp_path / "plain").read_text()
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", ".hidden", ""])
+def test_a_report_name_is_a_recipe_name_not_a_path(tmp_path, name):
+    results = tmp_path / "deep" / "results"
+    with pytest.raises(SrasError, match="is not a recipe name"):
+        report_table(tmp_path / "runs", name, results)
+    assert not (tmp_path / "deep").exists() and not (tmp_path / "x.md").exists()
