@@ -29,6 +29,14 @@ class SplitConfig:
             raise SrasError(f"unknown --group-by {group_by!r}; choose one of {', '.join(GROUPINGS)}")
         if self.scheme == "paper" and group_by != "image":
             raise SrasError("the paper split is image-level by definition; use --split holdout to group by cell")
+        default = SplitConfig()
+        if self.scheme != "holdout" and (self.val_fraction, self.test_fraction) != (
+            default.val_fraction,
+            default.test_fraction,
+        ):  # else ignored without a word: the paper split is 4:1 as published, K folds are --folds
+            raise SrasError(f"--val-fraction and --test-fraction apply to --split holdout, not {self.scheme}")
+        if self.scheme != "kfold" and self.folds != default.folds:
+            raise SrasError(f"--folds applies to --split kfold, not {self.scheme}")
         if self.scheme == "kfold" and self.folds < 2:
             raise SrasError(f"--folds must be at least 2, got {self.folds}")
         if self.scheme == "holdout" and not (

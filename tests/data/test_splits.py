@@ -99,3 +99,16 @@ def test_saved_split_is_reused(tmp_path):
     assert loaded == parts and loaded_config == config.resolved()
     with pytest.raises(SrasError, match="no entry for source image"):
         parts_from_file(tmp_path / "splits.json", IMAGES + [SourceImage("new.bmp", 0, "x")])
+
+
+@pytest.mark.parametrize(
+    ("split", "message"),
+    [
+        (SplitConfig("paper", val_fraction=0.3), "--test-fraction apply to --split holdout, not paper"),
+        (SplitConfig("kfold", test_fraction=0.1), "apply to --split holdout, not kfold"),
+        (SplitConfig("holdout", folds=10), "--folds applies to --split kfold, not holdout"),
+    ],
+)
+def test_an_option_the_split_would_ignore_is_refused(split, message):
+    with pytest.raises(SrasError, match=message):
+        assign_parts(IMAGES, split)
