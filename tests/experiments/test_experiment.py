@@ -246,3 +246,11 @@ def test_a_report_name_is_a_recipe_name_not_a_path(tmp_path, name):
     with pytest.raises(SrasError, match="is not a recipe name"):
         report_table(tmp_path / "runs", name, results)
     assert not (tmp_path / "deep").exists() and not (tmp_path / "x.md").exists()
+
+
+def test_a_label_with_a_pipe_or_a_line_break_stays_one_markdown_cell():
+    from sras_keras.core.tables import markdown_table
+
+    lines = markdown_table(["row", "accuracy %"], [["SRAS-net | x\nsecond line", 97.5], ["", "a\\b"]])
+    assert lines[2] == "| SRAS-net \\| x second line | 97.5 |"
+    assert lines[3] == "|  | a\\\\b |"
