@@ -7,9 +7,10 @@ DATA_DIR ?= ../shared/data
 DEMO := demo
 
 .DEFAULT_GOAL := help
+# CONFIG=paper: the GPU configs; on a machine without a GPU they ask for YES=1
 CONFIG ?= cpu
 
-.PHONY: help demo test test-slow bench bench-pipeline bench-convert sras-table2 sras-table3 sras-table4 sras-headline tl-table1 tl-table2 tl-fig2 tl-fig3 clean
+.PHONY: help demo test test-slow bench bench-pipeline bench-convert sras-table2 sras-table3 sras-table4 sras-headline tl-table1 tl-table2 tl-fig2 tl-fig3 shipped-models clean
 
 help: ## List the targets
 	@if [ -t 1 ]; then on='\033[36m'; off='\033[0m'; fi; \
@@ -38,8 +39,16 @@ demo: $(VENV)/.installed ## Main job on embedded synthetic karyotypes (no downlo
 	run=$$(ls -d $(DEMO)/runs/demo/*/sras-honest | tail -1); \
 	cell=$$($(BIN)/python -c "import json, sys; d = json.load(open(sys.argv[1] + '/data.json')); \
 	s = json.load(open(d['data_dir'] + '/splits.json')); print(next(e['cell_id'] for e in s['images'] if e['part'] == 'test'))" $$run); \
-	$(SRAS) predict $$run $(DEMO)/data/synthetic/$$cell --karyotype --out $(DEMO)/predict && \
+	$(SRAS) predict --model $$run $(DEMO)/data/synthetic/$$cell --karyotype --out $(DEMO)/predict && \
 	echo "karyogram of held-out cell $$cell: $(DEMO)/predict/karyograms/$$cell.png"
+
+PRETRAINED := sras_keras/inference/pretrained
+shipped-models: $(VENV)/.installed ## Retrain and repackage the shipped model bioimlab-q (~1.5 h on 2 cores, no time cap)
+	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_headline --rows resnet_small_bn-gband-honest \
+		--set train.max_minutes=null
+	rm -rf $(PRETRAINED)/bioimlab-q
+	$(SRAS) models package $$(ls -d runs/sras_net_headline/*/resnet_small_bn-gband-honest | tail -1) \
+		$(PRETRAINED)/bioimlab-q --name bioimlab-q --data-root $(DATA_DIR)
 
 test: $(VENV)/.installed-dev ## Lint (ruff check, ruff format --check), then the default test suite (unit + short real-data tests)
 	$(BIN)/ruff check .
@@ -59,26 +68,26 @@ bench-convert: $(VENV)/.installed ## Full BioImLab conversion at 224 px, 6 vs 24
 	$(BIN)/python benchmarks/convert_bench.py --data $(DATA_DIR)/bioimlab
 
 sras-table2: $(VENV)/.installed ## SRAS-net Table 2 (CONFIG=cpu|paper): 4 backbones with/without SRAS-net -> results/
-	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_table2 --config $(CONFIG)
+	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_table2 --config $(CONFIG) $(if $(YES),--yes)
 	$(SRAS) report table sras_net_table2
 
 sras-table3: $(VENV)/.installed ## SRAS-net Table 3 (CONFIG=cpu|paper): the SMOTE / SRAFBN / IAM ablation -> results/
-	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_table3 --config $(CONFIG)
+	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_table3 --config $(CONFIG) $(if $(YES),--yes)
 	$(SRAS) report table sras_net_table3
 
 sras-table4: $(VENV)/.installed ## SRAS-net Table 4 + Figs 7-8 (CONFIG=cpu|paper): per-class metrics, both protocols
-	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_table4 --config $(CONFIG)
+	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_table4 --config $(CONFIG) $(if $(YES),--yes)
 	$(SRAS) report table sras_net_table4
 
 sras-headline: $(VENV)/.installed ## CPU headline: resnet_small_bn, 64 px, IAM x2, G band first or not, <= 30 min each, both protocols
-	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_headline --config $(CONFIG)
+	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_headline --config $(CONFIG) $(if $(YES),--yes)
 	$(SRAS) report table sras_net_headline
 
 tl-table1: $(VENV)/.installed ## Two-step study Table 1 (CONFIG=cpu|paper): MMD^2 / CORAL between bands and natural images
 	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe tl_table1 --config $(CONFIG)
 
 tl-table2: $(VENV)/.installed ## Two-step study Table 2 (CONFIG=cpu|paper): architectures x approaches x bands, 5-fold CV
-	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe tl_table2 --config $(CONFIG)
+	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe tl_table2 --config $(CONFIG) $(if $(YES),--yes)
 	$(SRAS) report table tl_table2
 
 tl-fig2: $(VENV)/.installed ## Two-step study Fig 2 over tl-table2's runs: Δ Macro-F1 with paired bootstrap CIs

@@ -1,4 +1,4 @@
-"""Prediction throughput of ``sras predict RUN CELLS... --karyotype``, in cells per minute.
+"""Prediction throughput of ``sras predict --model RUN CELLS... --karyotype``, in cells per minute.
 
 Throughput does not depend on accuracy, so the run is trained quickly here: ``sras train`` for ``--epochs 1``
 with ``--backbone resnet_small --weights none`` on the converted dataset ``--dataset`` (without its rotated
@@ -77,6 +77,7 @@ def main() -> None:
         )
         predict_seconds = sras(
             "predict",
+            "--model",
             str(run),
             *(str(source / cell) for cell in cells),
             "--karyotype",

@@ -110,6 +110,9 @@ GBAND_PRETRAIN = Pretrain(
     dataclasses.replace(CONVERT, invert=True, cell_regex=BANDS["G"].cell_regex, split=PRETRAIN_SPLIT),
     TRAIN.replace(epochs=10, patience=10, max_minutes=7),
 )
+# The same network as a G-band model of its own (the shipped ``gband65-g``): gband65's cells split 70/10/20 as
+# BioImLab's, its dark bands inverted to the Q band's polarity or not (the ``-plain`` row).
+GBAND_CONVERT = dataclasses.replace(CONVERT, invert=True, cell_regex=BANDS["G"].cell_regex)
 GBAND_TRAIN = TRAIN.replace(epochs=20, patience=20, max_minutes=22)
 
 
@@ -157,5 +160,16 @@ def sras_net_headline(config: str = "cpu") -> Experiment:
             pretrain=GBAND_PRETRAIN,
         )
         for protocol in ("honest", "paper")
+    ) + tuple(
+        Row(
+            f"resnet_small_bn-gband65{suffix}-honest",
+            f"ResNet-small BN, 64 px, IAM x2, trained on the G band (gband65{', inverted' if invert else ''})",
+            protocol_split("honest", 0, GBAND_CONVERT if invert else dataclasses.replace(GBAND_CONVERT, invert=False)),
+            TRAIN,
+            source="gband65",
+            size_evidence=True,
+            cell_bn=True,
+        )
+        for suffix, invert in (("", True), ("-plain", False))
     )
     return Experiment("sras_net_headline", config, "bioimlab", rows, None, __doc__)

@@ -74,7 +74,7 @@ def test_a_broken_loss_advises_a_new_run_not_a_resume(tmp_path):
     guard = FiniteLoss()
     guard.bad_batch = (1, 3)
     with pytest.raises(
-        SrasError, match="no epoch finished. Train again into a new folder with a lower --learning-rate"
+        SrasError, match=r"no epoch finished. Start again in a new folder \(or this one.*lower --learning-rate"
     ):
         guard.raise_if_tripped(tmp_path)
 
@@ -85,3 +85,81 @@ def test_make_help_writes_no_colour_codes_into_a_pipe():
 
     listed = subprocess.run(["make", "help"], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True)
     assert listed.returncode == 0 and "test " in listed.stdout and "\x1b" not in listed.stdout
+
+
+def test_tensorflow_start_up_log_stays_off_stderr_unless_verbose(tmp_path):
+    """TensorFlow's C++ side writes oneDNN and CUDA lines to stderr before absl starts, past TF_CPP_MIN_LOG_LEVEL;
+    `sras data verify` imports TensorFlow before it fails, so its stderr must be our one error line alone."""
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    command = [sys.executable, "-m", "sras_keras.cli"]
+    quiet = subprocess.run([*command, "data", "verify", str(tmp_path)], env=env, capture_output=True, text=True)
+    assert quiet.returncode == 1
+    assert quiet.stderr.splitlines() == [
+        f"error: {tmp_path}: no manifest.json (not a converted dataset, or its conversion did not finish)"
+    ]
+    verbose = subprocess.run(
+        [*command, "--verbose", "data", "verify", str(tmp_path)], env=env, capture_output=True, text=True
+    )
+    assert verbose.returncode == 1 and verbose.stderr.rstrip().endswith("its conversion did not finish)")
+    assert any(mark in verbose.stderr for mark in ("absl::InitializeLog", "oneDNN", "cuda", "CPU instructions"))
+
+
+def test_progress_bars_only_on_a_terminal(monkeypatch, tmp_path, capsys):
+    """A bar in a redirected log is a frame per update; SRAS_PROGRESS asks for one anyway."""
+    import io
+    import sys
+    from pathlib import Path
+
+    from sras_keras.core.progress import progress
+    from sras_keras.data.synthetic import write_synthetic_dataset
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv("SRAS_PROGRESS", raising=False)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert progress(range(3)).disable
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    assert not progress(range(3)).disable and progress(range(3), disable=True).disable
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    monkeypatch.setenv("SRAS_PROGRESS", "1")
+    assert not progress(range(3)).disable
+    monkeypatch.delenv("SRAS_PROGRESS")
+    monkeypatch.undo()
+    write_synthetic_dataset(tmp_path / "synthetic", n_cells=1, progress=True)  # asks for a bar; stderr is no terminal
+    assert capsys.readouterr().err == ""
+    package = Path(__file__).resolve().parents[1] / "sras_keras"
+    direct = [p.name for p in package.rglob("*.py") if "from tqdm" in p.read_text() and p.name != "progress.py"]
+    assert direct == [], "bars go through sras_keras.core.progress"
+
+
+def test_cv_run_selects_folds_with_only_folds():
+    """--folds is a count in `sras data convert`; cv run's list of folds to run is --only-folds."""
+    result = CliRunner().invoke(main, ["cv", "run", "--recipe", "demo", "--only-folds", "x"])
+    assert result.exit_code == 1 and "error: --only-folds 'x': expected comma-separated integers" in result.output
+    assert CliRunner().invoke(main, ["cv", "run", "--recipe", "demo", "--folds", "0"]).exit_code == 2
+
+
+def test_paper_config_without_a_gpu_says_what_it_would_start_and_wants_yes(monkeypatch, tmp_path):
+    import tensorflow as tf
+
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    paths = ["--runs", str(tmp_path / "runs"), "--tfrecords", str(tmp_path / "tfrecords")]
+    paths += ["--data-root", str(tmp_path / "data")]
+    command = ["cv", "run", "--recipe", "demo", "--config", "paper", *paths]
+    dry = CliRunner().invoke(main, [*command, "--dry-run"])
+    assert dry.exit_code == 0 and dry.output.startswith("sras-honest: ")
+    refused = CliRunner().invoke(main, command)
+    lines = refused.output.splitlines()
+    assert refused.exit_code == 1 and "GPU jobs of demo, here without a GPU" in lines[0]
+    assert any(line.startswith("  sras-honest: resnet_small at 48 px") for line in lines)
+    assert any(line.startswith("CPU time: about ") for line in lines)
+    assert lines[-1] == "error: no GPU found: add --yes to start it on the CPU anyway, or use --config cpu"
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "tfrecords").exists()
+    started = CliRunner().invoke(main, [*command, "--yes"])  # past the question: on to the missing data set
+    assert started.exit_code == 1 and "data set 'synthetic' not found" in started.output

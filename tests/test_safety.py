@@ -175,7 +175,7 @@ def test_predict_refuses_a_run_whose_model_has_a_lambda_layer(tiny_run, lambda_m
     shutil.copytree(tiny_run / "run", run)
     shutil.copy(lambda_model, run / "model.keras")
     result = CliRunner().invoke(
-        main, ["predict", str(run), str(tiny_run / "source" / "1"), "--out", str(tmp_path / "out")]
+        main, ["predict", "--model", str(run), str(tiny_run / "source" / "1"), "--out", str(tmp_path / "out")]
     )
     assert result.exit_code == 1, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]

@@ -33,7 +33,14 @@ def data():
     default=CONVERT.cell_regex,
     help="Regex on the file stem whose first group is the cell id, e.g. '_([^_]+)$' for the G-band set.",
 )
-@click.option("--split", "scheme", type=click.Choice(["paper", "holdout", "kfold"]), default=SPLIT.scheme)
+@click.option(
+    "--split",
+    "scheme",
+    type=click.Choice(["paper", "holdout", "kfold"]),
+    default=SPLIT.scheme,
+    help="holdout: train/val/test, grouped by cell (honest); paper: SRAS-net's image-level 4:1 split, whose test "
+    "part is also its validation part (leaky); kfold: K folds.",
+)
 @click.option("--folds", type=int, default=SPLIT.folds, help="Number of folds for --split kfold.")
 @click.option(
     "--group-by",
@@ -104,18 +111,19 @@ def convert(source, out, scheme, folds, group_by, val_fraction, test_fraction, s
 
 
 @data.command()
-@click.argument("out", type=click.Path(exists=True, file_okay=False))
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
 @clear_errors
-def verify(out):
-    """Check OUT's shards against its manifest: checksums, record counts, record CRCs."""
+def verify(data):
+    """Check converted dataset DATA against its manifest: the shards' checksums, record counts and record CRCs, and
+    splits.json's checksum."""
     from sras_keras.data.inspect import verify as run_verify
 
-    problems = run_verify(out, progress=progress())
+    problems = run_verify(data, progress=progress())
     for problem in problems:
         click.echo(f"error: {problem}", err=True)
     if problems:
         sys.exit(1)
-    click.echo(f"{out}: all shards intact")
+    click.echo(f"{data}: all shards and splits.json intact")
 
 
 @data.command()

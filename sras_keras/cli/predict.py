@@ -8,7 +8,13 @@ from sras_keras.cli.common import clear_errors
 
 
 @click.command()
-@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--model",
+    "model",
+    required=True,
+    help="A shipped model's name (bioimlab-q for the Q band; `sras models` lists them) or a model folder: a "
+    "`sras train` run or `sras models package` output.",
+)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the outputs.")
 @click.option(
@@ -38,16 +44,37 @@ from sras_keras.cli.common import clear_errors
     default=None,
     help="Regex on the file stem whose first group is the cell id (default: the enclosing folder).",
 )
-@click.option("--part", "parts", multiple=True, help="Converted-dataset INPUT: predict only these parts.")
+@click.option(
+    "--layout",
+    type=click.Choice(["auto", "cells", "cell_folders", "class_folders", "files", "records"]),
+    default="auto",
+    show_default=True,
+    help="How INPUTS are read: files = image files; cells = each folder one cell; cell_folders = a folder per cell "
+    "(BioImLab); class_folders = a folder per class; records = one converted dataset; auto refuses a tree that "
+    "reads more than one way.",
+)
+@click.option(
+    "--label-coding",
+    type=click.Choice(["standard", "sras"]),
+    default="standard",
+    show_default=True,
+    help="class_folders labels: standard = 1..22, 23/X, 24/Y; sras = SRAS-net's 23 = X, 0 = Y.",
+)
+@click.option(
+    "--parts", default=None, help="Comma-separated parts of a converted-dataset INPUT (--layout records): only these."
+)
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
 @clear_errors
-def predict(run, inputs, out, karyotype, size_evidence, tta, cell_bn, cell_regex, parts, batch_size):
-    """Classify INPUTS (images, folders, cell folders, or one converted dataset) with training RUN's model and
-    preprocessing; writes predictions.csv and summary.json (and karyotypes.json, karyograms/ with --karyotype)."""
+def predict(
+    model, inputs, out, karyotype, size_evidence, tta, cell_bn, cell_regex, layout, label_coding, parts, batch_size
+):
+    """Classify INPUTS (images, cell folders, folders of cell or class folders, or one converted dataset) with MODEL
+    and the preprocessing it was trained with; writes predictions.csv, summary.json, skipped.csv for the files not
+    read (and karyotypes.json, karyograms/ with --karyotype)."""
     from sras_keras.inference.predict import predict as run_predict
 
     summary = run_predict(
-        run,
+        model,
         list(inputs),
         out,
         karyotype=karyotype,
@@ -55,13 +82,20 @@ def predict(run, inputs, out, karyotype, size_evidence, tta, cell_bn, cell_regex
         tta=tta,
         cell_bn=cell_bn,
         cell_regex=cell_regex,
-        parts=list(parts) or None,
+        layout=layout,
+        label_coding=label_coding,
+        parts=[part.strip() for part in parts.split(",") if part.strip()] if parts else None,
         batch_size=batch_size,
         progress=True,
     )
+    cells = f"{summary['cells']} cells"
+    if summary["layout"] == "class_folders" and not cell_regex:
+        cells = f"{summary['images']} images, cells unknown (no --cell-regex)"
+    labels = "no labels" if summary["labels"] == "none" else f"labels from {summary['labels']}"
+    click.echo(f"read as {summary['layout']}: {cells}; {labels}")
     line = f"{summary['images']} images in {summary['cells']} cells, {summary['cells_per_minute']:.1f} cells/min"
     if summary["skipped"]:
-        line += f"; {summary['skipped']} unreadable, listed in {out}/skipped.csv"
+        line += f"; {summary['skipped']} not read, listed with why in {out}/skipped.csv"
     click.echo(line)
     if "accuracy_argmax_image_only" in summary:
         click.echo(

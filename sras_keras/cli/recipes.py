@@ -27,7 +27,13 @@ def cv_list():
 
 @cv.command("run")
 @click.option("--recipe", "name", required=True, help="A recipe name (sras cv list) or a recipe file (PATH.py).")
-@click.option("--config", "config_name", type=click.Choice(["cpu", "paper"]), default="cpu")
+@click.option(
+    "--config",
+    "config_name",
+    type=click.Choice(["cpu", "paper"]),
+    default="cpu",
+    help="cpu: what finishes on 2 cores; paper: the faithful setting, GPU jobs (without a GPU it wants --yes).",
+)
 @click.option(
     "--set",
     "overrides",
@@ -36,7 +42,12 @@ def cv_list():
     help="Change a field of every row, e.g. --set train.epochs=5 --set convert.image_size=96.",
 )
 @click.option("--rows", default=None, help="Comma-separated row names: run only these (one job per row).")
-@click.option("--folds", default=None, help="Comma-separated folds of K-fold rows: run only these (one job per fold).")
+@click.option(
+    "--only-folds",
+    "folds",
+    default=None,
+    help="Comma-separated folds of K-fold rows: run only these (one job per fold).",
+)
 @click.option(
     "--data-root",
     type=click.Path(file_okay=False),
@@ -53,8 +64,9 @@ def cv_list():
     help="Where analysis recipes (tl_table1, tl_fig2, tl_fig3) write their tables.",
 )
 @click.option("--dry-run", is_flag=True, help="Print the rows and their configs, run nothing.")
+@click.option("--yes", is_flag=True, help="Run --config paper (GPU jobs) even on a machine without a GPU.")
 @clear_errors
-def cv_run(name, config_name, overrides, rows, folds, data_root, runs, tfrecords, results, dry_run):
+def cv_run(name, config_name, overrides, rows, folds, data_root, runs, tfrecords, results, dry_run, yes):
     """Run recipe NAME: convert the data its rows need, train and evaluate every row (or run an analysis)."""
 
     from sras_keras.experiments.registry import get_recipe
@@ -84,7 +96,12 @@ def cv_run(name, config_name, overrides, rows, folds, data_root, runs, tfrecords
             click.echo(f"{row.name}: {row.label} | {row.protocol} | sr={row.sr} | {row.convert} | {row.train}")
         return
     row_list = [r.strip() for r in rows.split(",")] if rows else None
-    fold_list = _int_list(folds, "--folds") if folds else None
+    fold_list = _int_list(folds, "--only-folds") if folds else None
+    if config_name == "paper" and not yes:
+        import tensorflow as tf
+
+        if not tf.config.list_physical_devices("GPU"):
+            _refuse_paper_on_cpu(experiment, row_list, fold_list)
     run_dir = run_experiment(
         experiment,
         data_root,
@@ -96,6 +113,39 @@ def cv_run(name, config_name, overrides, rows, folds, data_root, runs, tfrecords
         folds=fold_list,
     )
     click.echo(f"{run_dir}: done; `sras report table {experiment.name}` aggregates it")
+
+
+def _refuse_paper_on_cpu(experiment, rows: list[str] | None, folds: list[int] | None) -> None:
+    """Say what --config paper would start, and stop: its jobs are sized for GPUs, and started on a CPU by mistake
+    they would hold the machine for an unknown, long time."""
+    chosen = [row for row in experiment.rows if rows is None or row.name in rows]
+    click.echo(
+        f"sras cv run --config paper would start these GPU jobs of {experiment.name}, here without a GPU:", err=True
+    )
+    caps = []
+    sr_splits = {(row.source, row.convert.split) for row in chosen if row.sr}  # one SR model each, unless cached
+    if sr_splits:
+        sr = experiment.sr_train
+        click.echo(
+            f"  first SRAFBN super-resolution for the SR rows: {len(sr_splits)} model(s), {sr.preset}, "
+            f"{sr.epochs} epochs",
+            err=True,
+        )
+        caps += [sr.max_minutes] * len(sr_splits)
+    for row in chosen:
+        row_folds = [k for k in row.folds if folds is None or k in folds] if row.folds else [None]
+        click.echo(
+            f"  {row.name}: {row.train.model.backbone} at {row.convert.image_size} px, "
+            f"{row.train.optimization.epochs} epochs" + (f", folds {row_folds}" if row.folds else ""),
+            err=True,
+        )
+        caps += [row.train.runtime.max_minutes] * len(row_folds)
+    if caps and None not in caps:
+        estimate = f"about {sum(caps):g} min of training (each job's max_minutes), data conversion on top"
+    else:
+        estimate = "none known: the paper config is sized for GPUs and was never timed on a CPU"
+    click.echo(f"CPU time: {estimate}.", err=True)
+    raise SrasError("no GPU found: add --yes to start it on the CPU anyway, or use --config cpu")
 
 
 def _int_list(text: str, option: str) -> list[int]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from sras_keras.cli.common import clear_errors, progress
+from sras_keras.configs.sr import PRESETS, SCALES, STEP_WEIGHTINGS
 from sras_keras.core.errors import SrasError
 from sras_keras.core.run_files import SR_APPLY
 
@@ -31,14 +32,26 @@ def _check_scale(model, expected):
     default="cpu",
     help="cpu: the light model on a 2-core budget; paper: SRFBN's full recipe (a GPU job).",
 )
-@click.option("--preset", type=click.Choice(["full", "light", "tiny"]), default=None, help="Overrides --config.")
-@click.option("--scale", type=click.Choice(["2", "3", "4"]), default=None)
-@click.option("--step-weighting", type=click.Choice(["self_attention", "softmax", "equal"]), default=None)
+@click.option("--preset", type=click.Choice(PRESETS), default=None, help="Overrides --config.")
+@click.option("--scale", type=click.Choice([str(scale) for scale in SCALES]), default=None)
+@click.option("--step-weighting", type=click.Choice(STEP_WEIGHTINGS), default=None)
 @click.option("--patch-size", type=click.IntRange(4), default=None, help="HR patch side.")
 @click.option("--batch-size", type=click.IntRange(1), default=None)
 @click.option("--epochs", type=click.IntRange(1), default=None)
 @click.option("--steps-per-epoch", type=click.IntRange(1), default=None)
 @click.option("--learning-rate", type=float, default=None)
+@click.option(
+    "--train-parts",
+    default=None,
+    show_default="train",
+    help="Comma-separated parts of DATA whose images SR trains on (a K-fold dataset: its training folds).",
+)
+@click.option(
+    "--val-part",
+    default=None,
+    show_default="val, else the dataset's validation part (paper split: test)",
+    help="The part of DATA whose patches SR validation (PSNR, monitoring only) draws from.",
+)
 @click.option("--halve-at", default=None, help="Comma-separated epochs at which the learning rate halves.")
 @click.option("--max-minutes", type=float, default=None, help="Stop after the epoch that crosses this budget.")
 @click.option(
@@ -54,15 +67,26 @@ def sr_train(data, out, base, resume, **options):
     import dataclasses
 
     from sras_keras.configs.sr import SR_PAPER, SRTrainConfig
-    from sras_keras.training.sr import train_sr
+    from sras_keras.training.sr import default_val_part, train_sr
 
     config = SR_PAPER if base == "paper" else SRTrainConfig()
     overrides = {key: value for key, value in options.items() if value is not None}
     if "scale" in overrides:
         overrides["scale"] = int(overrides["scale"])
     if "halve_at" in overrides:
-        overrides["halve_at"] = tuple(int(epoch) for epoch in overrides["halve_at"].split(",") if epoch.strip())
-    config = dataclasses.replace(config, **overrides)
+        epochs = [epoch.strip() for epoch in overrides["halve_at"].split(",") if epoch.strip()]
+        if not all(epoch.isdigit() for epoch in epochs):
+            raise SrasError(f"--halve-at: expected comma-separated epochs, got {overrides['halve_at']!r}")
+        overrides["halve_at"] = tuple(int(epoch) for epoch in epochs)
+    if "train_parts" in overrides:
+        overrides["train_parts"] = tuple(part.strip() for part in overrides["train_parts"].split(",") if part.strip())
+    val_part = overrides.pop("val_part", None)
+    config = dataclasses.replace(config, **overrides)  # checks every value before the dataset is read
+    if val_part is None:
+        val_part = default_val_part(data)
+        if val_part != "val":
+            click.echo(f"{data}: no val part; SR validation patches come from '{val_part}' (monitoring only)", err=True)
+    config = dataclasses.replace(config, val_parts=(val_part,))
     logs = train_sr(data, out, config, resume=resume, log=lambda line: click.echo(line, err=True))
     click.echo(" ".join(f"{key}={value:.4g}" for key, value in logs.items()))
 

@@ -14,7 +14,12 @@ TRAIN = TrainConfig()  # every option's default is the config's: declared once
 @click.argument("data", type=click.Path(exists=True, file_okay=False))
 @click.argument("out", type=click.Path(file_okay=False))
 @click.option("--backbone", default=TRAIN.model.backbone, help="A registered backbone (`sras models` lists them).")
-@click.option("--weights", default=TRAIN.model.weights, help="imagenet, none, or a local weights file.")
+@click.option(
+    "--weights",
+    default=None,
+    show_default="imagenet where the backbone has it, else none",
+    help="imagenet, none, or a local weights file.",
+)
 @click.option("--batch-size", type=click.IntRange(1), default=TRAIN.optimization.batch_size)
 @click.option("--epochs", type=click.IntRange(1), default=TRAIN.optimization.epochs)
 @click.option("--learning-rate", type=float, default=TRAIN.optimization.learning_rate)
@@ -91,8 +96,10 @@ TRAIN = TrainConfig()  # every option's default is the config's: declared once
 @clear_errors
 def train(data, out, resume, **options):
     """Fine-tune a backbone on converted dataset DATA (SRAS-net's defaults); the run goes to OUT."""
-    from sras_keras.training.classifier import train_classifier
+    from sras_keras.training.classifier import default_weights, train_classifier
 
+    if options["weights"] is None:
+        options["weights"] = default_weights(options["backbone"])
     if options["cell_batches"]:
         options["monitor"] = "val_cell_accuracy"
     metrics = train_classifier(

@@ -1,4 +1,4 @@
-"""`sras weights` and `sras models`: the registered backbones, and ImageNet starts for those Keras has none for."""
+"""`sras weights`: ImageNet starts for the backbones Keras has none for."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ def weights():
 
 @weights.command("convert")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.argument("out", type=click.Path(dir_okay=False))
 @click.option("--backbone", required=True, help="A backbone with a PyTorch mapping (`sras models` marks them).")
-@click.option("--out", type=click.Path(dir_okay=False), required=True, help="The .weights.h5 to write.")
 @click.option(
     "--image-size",
     type=click.IntRange(1),
@@ -24,7 +24,7 @@ def weights():
 )
 @clear_errors
 def weights_convert(source, backbone, out, image_size):
-    """Convert a torchvision / timm ImageNet checkpoint (SOURCE, .safetensors) into a Keras weights file for
+    """Convert a torchvision / timm ImageNet checkpoint (SOURCE, .safetensors) into OUT, a Keras .weights.h5 for
     `--weights PATH`. Every tensor must fit a layer and every layer a tensor, else nothing is written.
 
     A .pth file is a pickle, which sras never loads: where PyTorch is installed, turn it into safetensors with
@@ -37,17 +37,3 @@ def weights_convert(source, backbone, out, image_size):
 
     path = convert_torch_checkpoint(source, backbone, out, image_size)
     click.echo(f"{path}: {backbone} at {image_size} px from {source}")
-
-
-@click.command()
-def models():
-    """The registered backbones (for `sras train --backbone`): the input side of their ImageNet weights, whether
-    those come from a PyTorch checkpoint (`sras weights convert`), and the paper."""
-    from sras_keras.models.registry import backbone_names, get_backbone
-    from sras_keras.models.torch_weights.mapping import convertible_backbones
-
-    torch = set(convertible_backbones())
-    for name in backbone_names():
-        spec = get_backbone(name)
-        marker = "torch" if name in torch else ""
-        click.echo(f"{name:<22} {spec.default_size:>4} px  {marker:<5}  {spec.paper}")

@@ -12,7 +12,7 @@ import dataclasses
 from typing import ClassVar
 
 from sras_keras.configs.records import Manifest
-from sras_keras.core.run_files import PREPROCESSING
+from sras_keras.core.run_files import MODEL_CARD, PREPROCESSING
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,3 +58,39 @@ class Preprocessing:
 
     def to_dict(self) -> dict:
         return {**dataclasses.asdict(self), "class_names": list(self.class_names)}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)  # keyword-only: the fields keep the file's order
+class ModelCard:
+    """``card.json`` of a packaged model (``sras models package``): what it was trained on and how, what it is for,
+    and its held-out numbers as measured with the packaged files themselves; rendered for readers as MODEL_CARD.md."""
+
+    FILE: ClassVar[str] = MODEL_CARD
+    FORMAT_VERSION: ClassVar[int] = 1
+
+    name: str
+    title: str
+    band: str  # "Q" or "G"
+    intended_input: str
+    limits: tuple[str, ...]
+    dataset: str  # the data set's folder under the data root, e.g. "bioimlab"
+    layout: str  # how that folder was read (``sras data convert --layout``), so the held-out cells can be found again
+    label_coding: str
+    cell_regex: str | None
+    data_checksum: str  # of every source file's path and content (the run's env.json)
+    recipe: str | None  # the recipe and row that trained it, when an experiment did
+    row: str | None
+    trained_commit: str  # the sras-keras commit that trained it
+    packaged_commit: str
+    weights: str  # how model.keras stores its weights, e.g. "float16"
+    split: dict  # scheme, seed, grouping, and the cells of each part
+    test_cells: tuple[str, ...]  # the held-out cells the numbers below are measured on
+    training: dict  # epochs trained, best epoch, its validation accuracy, wall minutes
+    held_out: dict  # view name -> {"options", "images", "cells", "accuracy", "macro_f1", "accuracy_assigned", ...}
+
+    @classmethod
+    def from_dict(cls, document: dict) -> ModelCard:
+        return cls(**{**document, "limits": tuple(document["limits"]), "test_cells": tuple(document["test_cells"])})
+
+    def to_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "limits": list(self.limits), "test_cells": list(self.test_cells)}

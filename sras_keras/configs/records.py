@@ -82,6 +82,7 @@ class Manifest:
     background_votes: dict = dataclasses.field(default_factory=dict)
     source_sizes: dict = dataclasses.field(default_factory=dict)
     duplicates_across_parts: list = dataclasses.field(default_factory=list)
+    splits_sha256: str | None = None  # of splits.json, for `sras data verify`; None in manifests made before it
 
     @property
     def background_value(self) -> int:

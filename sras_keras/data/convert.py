@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
 from sras_keras.configs.convert import ConvertConfig
 from sras_keras.configs.records import DataSource, Manifest, Shard, read_record, write_record
 from sras_keras.core.errors import SrasError
-from sras_keras.core.io import exclusive, fingerprint, sha256_of, write_json_atomic
+from sras_keras.core.io import display_path, exclusive, fingerprint, make_folder, sha256_of, write_json_atomic
+from sras_keras.core.progress import progress as progress_bar
 from sras_keras.core.provenance import environment
 from sras_keras.core.run_files import CONVERT_STATE, MANIFEST
 from sras_keras.data import iam as iam_lib
@@ -62,7 +62,7 @@ def scan_and_check(source: str | Path, config: ConvertConfig, progress: bool = F
     root = Path(source)
     layout, images = scan_source(root, config.layout, config.label_coding, config.cell_regex)
     md5s, sizes, votes, has_foreground = [], [], collections.Counter(), []
-    for image in tqdm(images, desc="checking images", unit="img", disable=not progress, file=sys.stderr):
+    for image in progress_bar(images, desc="checking images", unit="img", disable=not progress, file=sys.stderr):
         array, md5 = read_source(root / image.path, config.invert)
         md5s.append(md5)
         sizes.append(array.shape)
@@ -215,7 +215,7 @@ def _check(config: ConvertConfig) -> None:
         raise SrasError("--smote-scope all makes images without a cell, so the split cannot be grouped by cell")
 
 
-def _shard_records(plan: ShardPlan, scanned: ScannedSource, images, parts, synthetic, config, encode, tick):
+def _shard_records(plan: ShardPlan, scanned: ScannedSource, images, parts, synthetic, config, encode, tick, out):
     for index in plan.image_indices:
         image = images[index]
         made = synthetic.get(index)
@@ -224,7 +224,10 @@ def _shard_records(plan: ShardPlan, scanned: ScannedSource, images, parts, synth
         else:
             array, md5 = read_source(scanned.root / image.path, config.invert)
             if md5 != scanned.md5s[index]:
-                raise SrasError(f"{scanned.root / image.path}: changed while being converted; run the conversion again")
+                raise SrasError(
+                    f"{display_path(scanned.root / image.path)}: changed while being converted, so {display_path(out)} "
+                    "no longer matches its source; delete that folder (or choose a new one) and convert again"
+                )
         crop = iam_lib.crop_to_foreground(array, scanned.background, config.threshold).numpy()[..., 0]
         part = parts[index]
         for angle in plan.angles:
@@ -252,7 +255,7 @@ def _shard_records(plan: ShardPlan, scanned: ScannedSource, images, parts, synth
 def _prepare_out(out: Path, identity: str) -> bool:
     """Check OUT may receive this dataset; True when it is already complete. Clears stale temporary files."""
     if not out.exists():
-        out.mkdir(parents=True)
+        make_folder(out)
         return False
     if not out.is_dir():
         raise SrasError(f"{out}: exists and is not a folder")
@@ -288,8 +291,21 @@ def convert(source: str | Path, out: str | Path, config: ConvertConfig, progress
     """Convert ``source`` into ``out`` (see the module docstring); returns the manifest. A second job converting
     into the same ``out`` waits for the first and then finds the conversion done."""
     out = Path(out)
+    _check_apart(Path(source), out)
     with exclusive(out, log):
         return _convert(source, out, config, progress, log)
+
+
+def _check_apart(source: Path, out: Path) -> None:
+    """OUT inside SOURCE would be read as source images by every later conversion of SOURCE; SOURCE inside OUT
+    would be mixed with the dataset's files (and OUT must be empty or a dataset)."""
+    source, target = source.resolve(), out.resolve()
+    if target == source or source in target.parents:
+        raise SrasError(f"{display_path(out)}: is inside the source folder {display_path(source)}; choose one outside")
+    if target in source.parents:
+        raise SrasError(
+            f"{display_path(out)}: holds the source folder {display_path(source)}; choose an output folder outside it"
+        )
 
 
 def _convert(source: str | Path, out: Path, config: ConvertConfig, progress: bool, log) -> Manifest:
@@ -335,7 +351,7 @@ def _convert(source: str | Path, out: Path, config: ConvertConfig, progress: boo
         cell_regex=config.cell_regex,
         checksum=scanned.checksum,
     )
-    write_record(out, splits_record(images, md5s, parts, split, source_info, synthetic))
+    splits_sha256 = sha256_of(write_record(out, splits_record(images, md5s, parts, split, source_info, synthetic)))
     duplicates = duplicates_across_parts(scanned.images, scanned.md5s, parts[: len(scanned.images)])
     for group in duplicates:
         log(f"warning: identical images in different parts: {', '.join(group)}")
@@ -346,13 +362,16 @@ def _convert(source: str | Path, out: Path, config: ConvertConfig, progress: boo
         log(f"resuming: {len(plans) - len(todo)} of {len(plans)} shards already written")
     encode = _record_encoder(config, scanned.background)
     total = sum(len(plan.image_indices) * len(plan.angles) for plan in todo)
-    with tqdm(total=total, desc="writing records", unit="rec", disable=not progress, file=sys.stderr) as bar:
+    with progress_bar(total=total, desc="writing records", unit="rec", disable=not progress, file=sys.stderr) as bar:
         for plan in todo:
-            records = _shard_records(plan, scanned, images, parts, synthetic, config, encode, lambda: bar.update(1))
+            records = _shard_records(
+                plan, scanned, images, parts, synthetic, config, encode, lambda: bar.update(1), out
+            )
             write_shard(out / plan.name, records)
 
     synthetic_counts = {part: sum(1 for index in synthetic if parts[index] == part) for part in part_names}
     manifest = _manifest(out, config, scanned, images, parts, plans, identity, source_info, duplicates)
+    manifest = dataclasses.replace(manifest, splits_sha256=splits_sha256)
     manifest.counts["synthetic"] = synthetic_counts
     write_record(out, manifest)
     (out / CONVERT_STATE).unlink(missing_ok=True)

@@ -9,21 +9,21 @@ import sys
 from pathlib import Path
 
 import tensorflow as tf
-from tqdm import tqdm
 
-from sras_keras.configs.records import Manifest
-from sras_keras.core.errors import SrasError
 from sras_keras.core.io import sha256_of
-from sras_keras.core.run_files import MANIFEST
+from sras_keras.core.progress import progress as progress_bar
+from sras_keras.core.run_files import MANIFEST, SPLITS
 from sras_keras.data.labels import CLASS_NAMES
-from sras_keras.data.pipeline import load_manifest, record_decoder
-from sras_keras.data.readers import scan_source
+from sras_keras.data.pipeline import check_shards as check_shards  # re-exported: sras train checks with it
+from sras_keras.data.pipeline import load_manifest, oversized, record_decoder, scan_shard
+from sras_keras.data.readers import cell_pattern, scan_source
 from sras_keras.data.tfrecord import parse_shard_name
 
 
 def inspect_path(path: str | Path, layout: str = "auto", label_coding="standard", cell_regex=None) -> dict:
     """A summary of a converted dataset (it has manifest.json) or of a source tree (anything else)."""
     path = Path(path)
+    cell_pattern(cell_regex)  # a bad one is an error even where it would not be used
     if (path / MANIFEST).exists():
         manifest = load_manifest(path)
         return {
@@ -76,46 +76,37 @@ def format_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def check_shards(data_dir: str | Path, files=None, manifest: Manifest | None = None) -> None:
-    """Raise SrasError naming the first shard of ``files`` (paths or names; default: every shard) that is missing or
-    whose size or sha256 differs from ``manifest.json``: the fast part of ``verify`` (hashing runs at about disk
-    speed, no record is parsed), for commands to run before they read a dataset."""
-    data_dir = Path(data_dir)
-    manifest = manifest or load_manifest(data_dir)
-    wanted = None if files is None else {Path(file).name for file in files}
-    for shard in manifest.shards:
-        if wanted is not None and shard.file not in wanted:
-            continue
-        path = data_dir / shard.file
-        try:
-            size = path.stat().st_size
-        except OSError:
-            raise SrasError(f"{path}: shard missing (listed in manifest.json); convert the dataset again") from None
-        if size != shard.bytes or sha256_of(path) != shard.sha256:
-            raise SrasError(
-                f"{path}: shard is corrupted (its sha256 differs from manifest.json); run "
-                f"`sras data verify {data_dir}` and convert the dataset again"
-            )
-
-
 def verify(data_dir: str | Path, progress: bool = False) -> list[str]:
-    """Problems found in a converted dataset (empty when intact): missing, extra or altered shards, record
-    counts that differ from the manifest, and records whose CRC or content does not parse."""
+    """Problems found in a converted dataset (empty when intact): a missing or edited splits.json, missing, extra
+    or altered shards, record counts that differ from the manifest, and records whose CRC or content does not
+    parse."""
     data_dir = Path(data_dir)
     manifest = load_manifest(data_dir)
     decode_record = record_decoder(manifest)
     problems = []
+    splits = data_dir / SPLITS
+    if not splits.is_file():
+        problems.append(f"{splits}: missing (every converted dataset has one); convert the dataset again")
+    elif manifest.splits_sha256 is not None and sha256_of(splits) != manifest.splits_sha256:
+        problems.append(
+            f"{splits}: content differs from manifest.json (sha256 mismatch), so it no longer says which part each "
+            "image is in; convert the dataset again"
+        )
     listed = {shard.file for shard in manifest.shards}
     for path in sorted(data_dir.iterdir()):
         if parse_shard_name(path.name) and path.name not in listed:
             problems.append(f"{path}: shard not listed in manifest.json")
-    for shard in tqdm(manifest.shards, desc="verifying shards", disable=not progress, file=sys.stderr):
+    for shard in progress_bar(manifest.shards, desc="verifying shards", disable=not progress, file=sys.stderr):
         path = data_dir / shard.file
         if not path.exists():
             problems.append(f"{path}: missing")
             continue
-        if path.stat().st_size != shard.bytes or sha256_of(path) != shard.sha256:
+        sha256, largest = scan_shard(path)
+        if path.stat().st_size != shard.bytes or sha256 != shard.sha256:
             problems.append(f"{path}: content differs from manifest.json (sha256 mismatch)")
+        if max(largest) > manifest.image_size:  # decoding it would take their memory
+            problems.append(f"{path}: {oversized(largest, manifest.image_size)}")
+            continue
         count = 0
         try:
             for serialized in tf.data.TFRecordDataset(str(path)):

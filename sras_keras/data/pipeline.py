@@ -8,6 +8,7 @@ emit out of order for speed.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Callable
 
@@ -20,7 +21,7 @@ from sras_keras.core.provenance import usable_cpus
 from sras_keras.core.run_files import MANIFEST, SPLITS
 from sras_keras.data.augment import random_contrast, random_gaussian_blur, random_zoom
 from sras_keras.data.iam import center_batch, place_on_canvas
-from sras_keras.data.tfrecord import parse_example
+from sras_keras.data.tfrecord import PNG_HEADER, PNG_HEADER_BYTES, parse_example, png_sizes
 
 AUTOTUNE = tf.data.AUTOTUNE
 PARSE_BATCH = 256
@@ -36,6 +37,67 @@ def load_splits(data_dir: str | Path) -> Splits:
     if not (Path(data_dir) / SPLITS).exists():
         raise SrasError(f"{data_dir}: no {SPLITS} (not a converted dataset)")
     return read_record(Splits, data_dir)
+
+
+# Shards that passed ``check_shards`` in this process, by (path, device, inode, size, mtime): a command that reads a
+# part twice (training, then its evaluation; the mirror view of test-time augmentation) hashes it once.
+_CHECKED: set[tuple] = set()
+
+
+def check_shards(data_dir: str | Path, files=None, manifest: Manifest | None = None) -> None:
+    """Raise SrasError naming the first shard of ``files`` (paths or names; default: every shard) that is missing,
+    whose size or sha256 differs from ``manifest.json``, or that holds a PNG larger than the dataset's images (a
+    hostile shard, its manifest rewritten to match): the fast part of ``verify`` (one read at about disk speed, no
+    record is parsed), run before a dataset is read, so a bad shard is one clear error line rather than a
+    TensorFlow traceback mid-epoch."""
+    data_dir = Path(data_dir)
+    manifest = manifest or load_manifest(data_dir)
+    wanted = None if files is None else {Path(file).name for file in files}
+    for shard in manifest.shards:
+        if wanted is not None and shard.file not in wanted:
+            continue
+        path = data_dir / shard.file
+        try:
+            status = path.stat()
+        except OSError:
+            raise SrasError(f"{path}: shard missing (listed in manifest.json); convert the dataset again") from None
+        key = (str(path.resolve()), status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, shard.sha256)
+        if key in _CHECKED:
+            continue
+        if status.st_size != shard.bytes:
+            raise _corrupted(path, data_dir)
+        sha256, largest = scan_shard(path)
+        if sha256 != shard.sha256:
+            raise _corrupted(path, data_dir)
+        if max(largest) > manifest.image_size:
+            raise SrasError(f"{path}: {oversized(largest, manifest.image_size)}; convert the dataset again")
+        _CHECKED.add(key)
+
+
+def _corrupted(path: Path, data_dir) -> SrasError:
+    return SrasError(
+        f"{path}: shard is corrupted (its sha256 differs from manifest.json); run `sras data verify {data_dir}` "
+        "and convert the dataset again"
+    )
+
+
+def oversized(size: tuple[int, int], image_size: int) -> str:
+    return (
+        f"a record's image claims {size[0]} x {size[1]} pixels, more than this dataset's {image_size} x {image_size} "
+        "(a damaged or hostile shard)"
+    )
+
+
+def scan_shard(path: Path, chunk: int = 1 << 20) -> tuple[str, tuple[int, int]]:
+    """(sha256, the largest (width, height) a PNG header in it claims; (0, 0) for none) of a shard, in one read."""
+    digest, largest, tail = hashlib.sha256(), (0, 0), b""
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+            window = tail + block
+            largest = max([largest, *png_sizes(window)], key=max)
+            tail = window[-(PNG_HEADER_BYTES - 1) :]  # a header cut by the chunk's end, never one counted already
+    return digest.hexdigest(), largest
 
 
 def _selected_shards(
@@ -154,13 +216,38 @@ def image_decoder(manifest: Manifest, mirror: bool = False, cells: tf.lookup.Sta
         record = dict(record)
         if cells is not None:
             record["cell"] = cells.lookup(record["source_path"])
-        image = tf.io.decode_png(record["image"], channels=1)
+        image = tf.io.decode_png(_checked_png(record["image"], manifest.image_size), channels=1)
         if not canvas:
             image = tf.ensure_shape(image, [manifest.image_size, manifest.image_size, 1])
         record["image"] = tf.image.flip_left_right(image) if mirror else image
         return record
 
     return decode
+
+
+def _checked_png(png, image_size: int):
+    """``png``, once its header says it is a PNG of at most ``image_size`` a side, as every stored image is: a record
+    whose PNG claims more fails here, before ``decode_png`` allocates its pixels (a small hostile file can claim
+    gigapixels). ``check_shards`` refuses such a shard before reading it; this guards the decode itself."""
+    header = tf.io.decode_raw(tf.strings.substr(png, 0, PNG_HEADER_BYTES), tf.uint8)
+    size = tf.shape(header)[0]
+    fields = tf.cast(tf.pad(header, [[0, PNG_HEADER_BYTES - size]])[len(PNG_HEADER) :], tf.int64)
+    width = tf.reduce_sum(fields[:4] * [1 << 24, 1 << 16, 1 << 8, 1])
+    height = tf.reduce_sum(fields[4:] * [1 << 24, 1 << 16, 1 << 8, 1])
+    valid = tf.logical_and(
+        tf.equal(size, PNG_HEADER_BYTES), tf.equal(tf.strings.substr(png, 0, len(PNG_HEADER)), PNG_HEADER)
+    )
+    checked = tf.debugging.Assert(
+        tf.logical_and(valid, tf.logical_and(width <= image_size, height <= image_size)),
+        [
+            f"a record's image is not a PNG of at most {image_size} x {image_size} pixels; its header says",
+            width,
+            height,
+            "(damaged or hostile shard: run `sras data verify`)",
+        ],
+    )
+    with tf.control_dependencies([checked]):
+        return tf.identity(png)
 
 
 def random_flips(examples: tf.data.Dataset, flip: str, seed: int, *, parallel, deterministic: bool) -> tf.data.Dataset:
@@ -322,6 +409,7 @@ def make_dataset(
     files = shard_files(data_dir, parts, rotated_copies, manifest, synthetic)
     if not files:
         raise SrasError(f"{data_dir}: no shards for part(s) {', '.join(parts)}")
+    check_shards(data_dir, files, manifest)
     parallel = AUTOTUNE if autotune else usable_cpus()
     options = tf.data.Options()
     options.deterministic = deterministic

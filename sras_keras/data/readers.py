@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from sras_keras.core.errors import SrasError
+from sras_keras.core.io import display_path
 from sras_keras.data.labels import CLASS_NAMES, NUM_CLASSES, parse_label
 
 IMAGE_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg")
@@ -35,18 +36,8 @@ _IGNORED_NAMES = {"thumbs.db", "desktop.ini"}
 # bomb, refused before its pixels are allocated (Pillow's own guard only warns below 179 megapixels).
 MAX_IMAGE_PIXELS = 50_000_000
 MAX_FILE_BYTES = 256 << 20
-
-
-def display_path(path: str | os.PathLike) -> str:
-    """``path`` as printable text: bytes of a non-UTF-8 name (which Python keeps as lone surrogates) become
-    ``\\xNN`` escapes, so an error message naming the file can always be printed and written."""
-    text = os.fspath(path)
-    if isinstance(text, bytes):
-        return text.decode("utf-8", "backslashreplace")
-    try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+SENSOR_BITS = (10, 12, 14, 16)  # the depths cameras store in 16-bit files
+_BUFFER = re.compile(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>")  # how Pillow names the bytes it was given
 
 
 def _is_utf8(text: str) -> bool:
@@ -110,12 +101,14 @@ def detect_layout(root: Path) -> str:
                 continue
             match = _BIOIMLAB_NAME.match(file.name)
             return "bioimlab" if match and match.group(1) == folder.name else "class_folders"
-    raise SrasError(f"{root}: no image files found in its sub-folders (expected a folder per cell or per class)")
+    raise SrasError(
+        f"{display_path(root)}: no image files found in its sub-folders (expected a folder per cell or per class)"
+    )
 
 
 def _check_image_file(file: Path) -> None:
     if file.suffix.lower() not in IMAGE_EXTENSIONS:
-        raise SrasError(f"{file}: not an image file (supported: {', '.join(IMAGE_EXTENSIONS)})")
+        raise SrasError(f"{display_path(file)}: not an image file (supported: {', '.join(IMAGE_EXTENSIONS)})")
 
 
 def _scan_bioimlab(root: Path) -> list[SourceImage]:
@@ -125,7 +118,9 @@ def _scan_bioimlab(root: Path) -> list[SourceImage]:
             _check_image_file(file)
             match = _BIOIMLAB_NAME.match(file.name)
             if not match or match.group(1) != folder.name:
-                raise SrasError(f"{file}: name does not follow the BioImLab layout '<cell>/<cell> <class><a|b>.bmp'")
+                raise SrasError(
+                    f"{display_path(file)}: name does not follow the BioImLab layout '<cell>/<cell> <class><a|b>.bmp'"
+                )
             label = parse_label(match.group(2), "standard")
             images.append(SourceImage(f"{folder.name}/{file.name}", label, folder.name))
     return images
@@ -159,14 +154,14 @@ def _scan_class_folders(root: Path, label_coding: str, cell_regex: str | None) -
         try:
             label = parse_label(folder.name, label_coding)
         except SrasError as error:
-            raise SrasError(f"{folder}: unknown label folder ({error})") from None
+            raise SrasError(f"{display_path(folder)}: unknown label folder ({error})") from None
         for file in _files(folder):
             _check_image_file(file)
             cell_id = ""
             if pattern is not None:
                 cell_id = cell_from_stem(pattern, file.stem)
                 if cell_id is None:
-                    raise SrasError(f"{file}: --cell-regex {cell_regex!r} does not match its name")
+                    raise SrasError(f"{display_path(file)}: --cell-regex {cell_regex!r} does not match its name")
             images.append(SourceImage(f"{folder.name}/{file.name}", label, cell_id))
     return images
 
@@ -185,9 +180,10 @@ def scan_source(
         raise SrasError(f"{display_path(root)}: source path is not valid UTF-8; rename it")
     if layout not in LAYOUTS:
         raise SrasError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+    cell_pattern(cell_regex)  # checked whatever the layout: a BioImLab tree would silently ignore a bad one
     for file in _files(root):
         if file.suffix.lower() in IMAGE_EXTENSIONS:
-            raise SrasError(f"{file}: image outside a cell or class folder, so it has no label")
+            raise SrasError(f"{display_path(file)}: image outside a cell or class folder, so it has no label")
     if layout == "auto":
         layout = detect_layout(root)
     if layout == "bioimlab":
@@ -195,18 +191,22 @@ def scan_source(
     else:
         images = _scan_class_folders(root, label_coding, cell_regex)
     if not images:
-        raise SrasError(f"{root}: no images found")
+        raise SrasError(f"{display_path(root)}: no images found")
     present = {image.label for image in images}
     missing = [CLASS_NAMES[i] for i in range(NUM_CLASSES) if i not in present]
     if missing:
-        raise SrasError(f"{root}: no images of class {', '.join(missing)} (every one of the 24 classes is needed)")
+        raise SrasError(
+            f"{display_path(root)}: no images of class {', '.join(missing)} (every one of the 24 classes is needed)"
+        )
     return layout, sorted(images, key=lambda image: image.path)
 
 
 def decode_grayscale(data: bytes, name: str) -> np.ndarray:
     """Decode image bytes to a 2-D uint8 array; colour images must have identical channels.
 
-    16-bit images are scaled to 8 bits; palette images are converted through their palette.
+    16-bit images are scaled to 8 bits by their real range, the smallest common sensor depth (10, 12, 14 or 16
+    bits) that holds their brightest pixel: a 12-bit camera's image in a 16-bit file would otherwise come out nearly
+    black. Palette images are converted through their palette.
     """
     name = display_path(name)
     if not data:
@@ -227,12 +227,14 @@ def decode_grayscale(data: bytes, name: str) -> np.ndarray:
                 array = _to_gray_array(image, name)
     except SrasError:
         raise
-    except Image.DecompressionBombError as error:
-        raise SrasError(f"{name}: image too large ({error})") from None
+    except Image.DecompressionBombError:  # Pillow's own text quotes its limit, not ours
+        raise SrasError(f"{name}: image too large (more than {MAX_IMAGE_PIXELS:,} pixels are not accepted)") from None
+    except Image.UnidentifiedImageError:  # its text names Pillow's in-memory buffer, not the file
+        raise SrasError(f"{name}: not a readable image (unknown or damaged format)") from None
     except Exception as error:  # noqa: BLE001  Pillow's decoders raise many types (OSError, ValueError,
         # SyntaxError, struct.error, IndexError, MemoryError, ...) on damaged files: all mean "not readable"
-        detail = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-        raise SrasError(f"{name}: not a readable image ({detail})") from None
+        detail = _BUFFER.sub("the image", str(error).splitlines()[0][:200]) if str(error) else type(error).__name__
+        raise SrasError(f"{name}: not a readable image ({display_path(detail)})") from None
     if array.size == 0:
         raise SrasError(f"{name}: image has no pixels")
     return array
@@ -247,8 +249,7 @@ def _to_gray_array(image, name: str) -> np.ndarray:
         return np.asarray(image.convert("L"), dtype=np.uint8)
     if mode in ("I;16", "I;16B", "I;16L", "I", "I;16N"):
         wide = np.asarray(image, dtype=np.int64)
-        peak = 65535 if wide.max() > 255 or mode.startswith("I;16") else 255
-        return np.clip(np.round(wide * (255 / peak)), 0, 255).astype(np.uint8)
+        return np.clip(np.round(wide * (255 / _full_scale(int(wide.max()), mode))), 0, 255).astype(np.uint8)
     if mode in ("RGB", "RGBA", "LA"):
         array = np.asarray(image)
         channels = array[..., :3] if mode != "LA" else array[..., :1]
@@ -256,6 +257,14 @@ def _to_gray_array(image, name: str) -> np.ndarray:
             raise SrasError(f"{name}: colour image (its channels differ); chromosome images must be grayscale")
         return np.ascontiguousarray(channels[..., 0], dtype=np.uint8)
     raise SrasError(f"{name}: unsupported image mode {mode!r}")
+
+
+def _full_scale(peak: int, mode: str) -> int:
+    """The white level of wide integer pixels: 255 for 8-bit values in a 32-bit image, else that of the smallest
+    common sensor depth that holds ``peak`` (a 12-bit camera's image saved as 16-bit is scaled by 4095, not 65535)."""
+    if mode == "I" and peak <= 255:
+        return 255
+    return next((2**bits - 1 for bits in SENSOR_BITS if peak <= 2**bits - 1), 2 ** SENSOR_BITS[-1] - 1)
 
 
 def read_image(path: str | os.PathLike) -> tuple[np.ndarray, str]:

@@ -19,6 +19,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train
 from sras_keras.configs.convert import SplitConfig
 from sras_keras.configs.records import DataSource, SplitImage, Splits, read_record
 from sras_keras.core.errors import SrasError
+from sras_keras.core.io import display_path
 from sras_keras.data.labels import CLASS_NAMES, Y_INDEX
 from sras_keras.data.readers import SourceImage
 
@@ -29,7 +30,10 @@ def assign_parts(images: list[SourceImage], config: SplitConfig) -> list[str]:
     if config.group_by == "cell":
         missing = [image.path for image in images if not image.cell_id]
         if missing:
-            raise SrasError(f"{missing[0]}: no cell id, so the split cannot be grouped by cell (pass --cell-regex)")
+            raise SrasError(
+                f"{display_path(missing[0])}: no cell id, so the split cannot be grouped by cell (pass --cell-regex, "
+                "or --group-by image to split images regardless of their cell)"
+            )
     labels = np.array([image.label for image in images])
     try:
         if config.scheme == "kfold":
@@ -76,13 +80,19 @@ def _holdout_cells(images: list[SourceImage], config: SplitConfig) -> dict[str, 
     if len(cells) < 3:
         raise SrasError(f"a holdout split grouped by cell needs at least 3 cells, found {len(cells)}")
     rng = np.random.default_rng(config.seed)
-    assignment = {}
+    assignment, training = {}, []
     for stratum in ([c for c in cells if c in male], [c for c in cells if c not in male]):
         order = [stratum[i] for i in rng.permutation(len(stratum))]
         n_test = _share(config.test_fraction, len(order))
         n_val = _share(config.val_fraction, len(order))
         for position, cell in enumerate(order):
             assignment[cell] = "test" if position < n_test else "val" if position < n_test + n_val else "train"
+        training.append([cell for cell in order if assignment[cell] == "train"])
+    # strata too small to spare a cell (4 cells, 2 of each sex) would leave test or val empty without a word:
+    # such a part takes a training cell of the stratum that has the most
+    for part in ("test", "val") if config.val_fraction > 0 else ("test",):
+        if part not in assignment.values():
+            assignment[max(training, key=len).pop()] = part
     return assignment
 
 

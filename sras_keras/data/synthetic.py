@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from scipy import ndimage
-from tqdm import tqdm
 
 from sras_keras.core.errors import SrasError
+from sras_keras.core.io import cannot_write, display_path, make_folder
+from sras_keras.core.progress import progress as progress_bar
 from sras_keras.data.labels import CLASS_NAMES, NUM_CLASSES, X_INDEX, Y_INDEX
 
 # Per class index 0..23 (chromosomes 1..22, X, Y): (relative length as % of the haploid autosomal
@@ -214,20 +215,28 @@ def write_synthetic_dataset(out_dir, n_cells=12, seed=0, male_fraction=0.4, prog
     if not 0.0 <= male_fraction <= 1.0:
         raise SrasError(f"male_fraction must be within 0..1, not {male_fraction}")
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise SrasError(f"{out_dir} already exists and is not an empty folder; choose a new output folder")
+        raise SrasError(
+            f"{display_path(out_dir)} already exists and is not an empty folder; choose a new output folder"
+        )
+    target = Path(os.path.abspath(out_dir))  # '.' has no name to build a sibling of
+    if target == Path.cwd() or target in Path.cwd().parents or not target.name:
+        # the finished set replaces OUT: the shell would be left in a deleted folder
+        raise SrasError(f"{display_path(out_dir)}: is the current folder; name a new folder, e.g. karyotypes")
 
     sex_seed, *cell_seeds = np.random.SeedSequence(seed).spawn(n_cells + 1)
     n_male = round(n_cells * male_fraction)
     sexes = np.random.default_rng(sex_seed).permutation(["male"] * n_male + ["female"] * (n_cells - n_male))
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.partial-{secrets.token_hex(4)}"
-    staging.mkdir()
+    staging = make_folder(target.parent) / f".{target.name}.partial-{secrets.token_hex(4)}"
+    try:
+        staging.mkdir()
+    except OSError as error:
+        raise cannot_write(target.parent, error) from None
     class_counts = dict.fromkeys(CLASS_NAMES, 0)
     try:
         cells = range(1, n_cells + 1)
         if progress:
-            cells = tqdm(cells, desc="synthetic cells", unit="cell")
+            cells = progress_bar(cells, desc="synthetic cells", unit="cell")
         for cell_id in cells:
             cell_dir = staging / str(cell_id)
             cell_dir.mkdir()
@@ -236,7 +245,10 @@ def write_synthetic_dataset(out_dir, n_cells=12, seed=0, male_fraction=0.4, prog
                 name = f"{cell_id} {class_index + 1}{homolog}.bmp"
                 Image.fromarray(image).save(cell_dir / name)
                 class_counts[CLASS_NAMES[class_index]] += 1
-        os.replace(staging, out_dir)
+        os.replace(staging, target)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise cannot_write(out_dir, error) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

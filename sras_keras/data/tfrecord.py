@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import struct
 from pathlib import Path
 
 import tensorflow as tf
 
-from sras_keras.core.io import atomic_path
+from sras_keras.core.errors import SrasError
+from sras_keras.core.io import atomic_path, display_path
 
 SCHEMA_VERSION = 1
+PNG_HEADER = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR"  # the PNG signature, then IHDR's length (13) and type
+PNG_HEADER_BYTES = len(PNG_HEADER) + 8  # then the width and the height, big-endian
 SHARD_KINDS = ("original", "rot", "smote")
 _SHARD_NAME = re.compile(
     r"^(?P<part>[a-z0-9]+)(?:-(?P<kind>rot|smote))?-(?P<index>\d{5})-of-(?P<count>\d{5})\.tfrecord$"
@@ -50,6 +54,15 @@ def parse_shard_name(name: str) -> tuple[str, str] | None:
     """(part, kind) for a shard file name, None for any other file."""
     match = _SHARD_NAME.match(name)
     return (match.group("part"), match.group("kind") or "original") if match else None
+
+
+def png_sizes(data: bytes):
+    """(width, height) of every PNG header in ``data`` (a shard's bytes: records store their PNG as is), which is
+    what its pixels will take once decoded, read without decoding them."""
+    start = data.find(PNG_HEADER)
+    while 0 <= start <= len(data) - PNG_HEADER_BYTES:
+        yield struct.unpack_from(">II", data, start + len(PNG_HEADER))
+        start = data.find(PNG_HEADER, start + 1)
 
 
 def _bytes(value: bytes | str) -> tf.train.Feature:
@@ -117,8 +130,13 @@ def write_shard(path: Path, serialized_records) -> int:
     """Write records to ``path`` through a temporary file; returns how many were written."""
     count = 0
     with atomic_path(path) as temporary:
-        with tf.io.TFRecordWriter(str(temporary)) as writer:
-            for record in serialized_records:
-                writer.write(record)
-                count += 1
+        try:
+            with tf.io.TFRecordWriter(str(temporary)) as writer:
+                for record in serialized_records:
+                    writer.write(record)
+                    count += 1
+        except (tf.errors.PermissionDeniedError, tf.errors.NotFoundError, tf.errors.ResourceExhaustedError) as error:
+            raise SrasError(
+                f"{display_path(path)}: cannot write there ({error.message}); choose another folder"
+            ) from None
     return count

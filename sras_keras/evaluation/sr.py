@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 from matplotlib.figure import Figure
-from tqdm import tqdm
 
 from sras_keras.configs.records import Environment, SRMetrics, write_record
+from sras_keras.core.progress import progress as progress_bar
 from sras_keras.core.provenance import environment
 from sras_keras.data.iam import foreground_mask
 from sras_keras.data.sr_pairs import crop_to_multiple, downscale, load_hr_images
@@ -37,7 +37,9 @@ def evaluate_sr(
     names = ["bicubic"] + [f"step{t + 1}" for t in range(model.num_steps)]
     scores = {region: {name: {"psnr": [], "ssim": []} for name in names} for region in ("whole", "foreground")}
     examples = {}
-    for image, entry in tqdm(list(zip(images, entries)), desc="evaluating", disable=not progress, file=sys.stderr):
+    for image, entry in progress_bar(
+        list(zip(images, entries)), desc="evaluating", disable=not progress, file=sys.stderr
+    ):
         hr = crop_to_multiple(image, scale).astype(np.float32) / 255
         lr = downscale(hr[None, :, :, None], scale)
         outputs = {"bicubic": tf.image.resize(lr, hr.shape, method="bicubic")}

@@ -22,6 +22,19 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 _MAX_NAME = 100  # characters of a cell id kept in its karyogram's file name
+# A text cell a spreadsheet would run as a formula (OWASP's CSV injection: =, +, -, @, tab, CR first), behind any
+# quotes this escape added before: one more quote in front makes it text, and reading takes exactly that one off.
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
+
+
+def csv_text(value: str) -> str:
+    """``value`` for a CSV text column: a leading quote keeps a spreadsheet from running it (``=cmd|...``)."""
+    return "'" + value if _FORMULA.match(value) else value
+
+
+def from_csv_text(value: str) -> str:
+    """``csv_text`` undone: the name as it was."""
+    return value[1:] if value.startswith("'") and _FORMULA.match(value[1:]) else value
 
 
 def summarise(images: list[InputImage], probabilities: np.ndarray, cells: dict | None) -> dict:
@@ -86,7 +99,7 @@ def write_predictions(path: Path, images: list[InputImage], probabilities: np.nd
         writer.writerow(PREDICTION_COLUMNS)
         for k, (image, probs) in enumerate(zip(images, probabilities)):
             top = np.argsort(-probs)[:3]
-            row = [image.name, image.cell_id, int(image.synthetic)]
+            row = [csv_text(image.name), csv_text(image.cell_id), int(image.synthetic)]
             row.append(CLASS_NAMES[image.label] if image.label is not None else "")
             row += [value for c in top for value in (CLASS_NAMES[c], f"{probs[c]:.6f}")]
             if assigned is None or assigned[k] < 0:
@@ -97,7 +110,8 @@ def write_predictions(path: Path, images: list[InputImage], probabilities: np.nd
 
 
 def read_predictions(path: Path) -> list[dict]:
-    """The rows of a ``predictions.csv`` (strings, by column name); a file of another schema is refused."""
+    """The rows of a ``predictions.csv`` (strings, by column name, file and cell as they were before ``csv_text``); a
+    file of another schema is refused."""
     try:
         with open(path, newline="") as handle:
             reader = csv.DictReader(handle)
@@ -110,7 +124,7 @@ def read_predictions(path: Path) -> list[dict]:
             f"{path}: not a predictions.csv of this sras-keras (columns {', '.join(header) or 'none'}); "
             "evaluate the run again (`sras evaluate RUN`)"
         )
-    return rows
+    return [{**row, "file": from_csv_text(row["file"]), "cell_id": from_csv_text(row["cell_id"] or "")} for row in rows]
 
 
 def write_outputs(out: Path, images, probabilities, skipped, cells, summary, background: int) -> None:
@@ -119,7 +133,7 @@ def write_outputs(out: Path, images, probabilities, skipped, cells, summary, bac
     write_predictions(out / PREDICTIONS, images, probabilities, assigned)
     if skipped:
         with atomic_path(out / "skipped.csv") as temporary, open(temporary, "w", newline="") as handle:
-            csv.writer(handle).writerows([("file", "reason"), *skipped])
+            csv.writer(handle).writerows([("file", "reason")] + [(csv_text(name), why) for name, why in skipped])
     if cells is not None:
         write_json_atomic(out / "karyotypes.json", {cell: result.to_dict() for cell, result in cells.items()})
         _karyograms(out / "karyograms", images, cells, background)

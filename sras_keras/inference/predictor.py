@@ -12,12 +12,12 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
 from sras_keras.configs.inference import Preprocessing
 from sras_keras.configs.records import Manifest, RunData, SRApply, read_record, write_record
 from sras_keras.core.errors import SrasError
 from sras_keras.core.io import atomic_path
+from sras_keras.core.progress import progress as progress_bar
 from sras_keras.core.run_files import DATA, FINAL, MANIFEST, PREPROCESSING, RUN_CONFIG, SR_APPLY, SR_MODEL
 from sras_keras.data.iam import final_image
 from sras_keras.data.labels import CLASS_NAMES
@@ -188,7 +188,9 @@ def predict_files(
     """``tta``: also the mirror image of each chromosome (``with_mirror_view``); ``cell_bn``: each cell normalised
     with its own statistics (``views.cell_statistics``)."""
     probabilities = [None] * len(images)
-    for indices, adapt in tqdm(prediction_groups(images, batch_size, cell_bn), unit="batch", disable=not progress):
+    for indices, adapt in progress_bar(
+        prediction_groups(images, batch_size, cell_bn), unit="batch", disable=not progress
+    ):
         arrays = predictor.upscale([images[k].array for k in indices])
         # The mirror view after SR, as an SR dataset's records are mirrored; IAM crops to the foreground, so
         # mirroring the whole image mirrors the crop before placement.

@@ -17,10 +17,10 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from sras_keras.configs.records import SizeEvidenceFit, read_record
 from sras_keras.core.errors import SrasError
+from sras_keras.core.progress import progress as progress_bar
 from sras_keras.core.run_files import size_evidence_file
 from sras_keras.data.iam import foreground_mask
 from sras_keras.data.pipeline import load_manifest, load_splits
@@ -139,7 +139,7 @@ def source_relative_sizes(
     root = Path(splits.source.root)
     entries = [entry for entry in splits.images if not entry.synthetic]
     areas = []
-    for entry in tqdm(entries, unit="image", desc="areas", disable=not progress):
+    for entry in progress_bar(entries, unit="image", desc="areas", disable=not progress):
         if not (root / entry.path).is_file():
             raise SrasError(
                 f"{root / entry.path}: source image of {data_dir} is gone; size evidence is measured "

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 from PIL import Image
-from tqdm import tqdm
 
 from sras_keras.configs.records import SRApply, write_record
 from sras_keras.core.errors import SrasError
+from sras_keras.core.progress import progress as progress_bar
 from sras_keras.core.provenance import environment
 from sras_keras.data.iam import background_of, crop_to_foreground
 from sras_keras.data.readers import read_image, scan_source
@@ -117,7 +117,9 @@ def apply_sr(
     forward = compiled_forward(model)
     start = time.perf_counter()
     try:
-        with tqdm(total=len(loaded), desc="upscaling", unit="img", disable=not progress, file=sys.stderr) as bar:
+        with progress_bar(
+            total=len(loaded), desc="upscaling", unit="img", disable=not progress, file=sys.stderr
+        ) as bar:
             for first in range(0, len(loaded), batch_size):
                 chunk = loaded[first : first + batch_size]
                 arrays, backgrounds = [item[1] for item in chunk], [item[2] for item in chunk]

@@ -14,8 +14,10 @@ from typing import Callable
 import keras
 
 from sras_keras.core.errors import SrasError
+from sras_keras.core.io import display_path
 
 _REGISTRY: dict = {}
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"  # how every file Keras saves weights in begins
 # How Keras reports a weight of the wrong shape, deep inside a long load failure.
 _SHAPE_MISMATCH = re.compile(r"variable\.shape=(?P<expected>\([^)]*\)), Received: value\.shape=(?P<found>\([^)]*\))")
 
@@ -146,21 +148,32 @@ def load_weights_file(model: keras.Model, path) -> None:
         warnings.simplefilter("always")
         try:
             model.load_weights(path)
-        except (ValueError, KeyError, OSError) as error:
+        except (ValueError, KeyError) as error:
             raise SrasError(
-                f"weights file {path} does not fit model {model.name!r} "
+                f"weights file {display_path(path)} does not fit model {model.name!r} "
                 f"(another architecture, input channels or class count?): {_summary(error)}"
             ) from error
+        except Exception as error:  # noqa: BLE001  h5py raises OSError, RuntimeError, ... inside a damaged file
+            raise SrasError(f"weights file {display_path(path)}: damaged ({_summary(error)})") from None
     for warning in caught:
         warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 def _check_weights_file(path) -> Path:
+    """An existing ``.h5`` file that starts as HDF5 does (checked before a model is built for it)."""
     path = Path(path)
     if not path.name.endswith(".h5"):
-        raise SrasError(f"weights file {path}: expected a .weights.h5 or .h5 file")
+        raise SrasError(f"weights file {display_path(path)}: expected a .weights.h5 or .h5 file")
     if not path.is_file():
-        raise SrasError(f"weights file {path} does not exist")
+        raise SrasError(f"weights file {display_path(path)} does not exist")
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(len(_HDF5_SIGNATURE))
+    except OSError as error:
+        raise SrasError(f"weights file {display_path(path)}: cannot read ({error.strerror or error})") from None
+    if start != _HDF5_SIGNATURE:
+        kind = "is a zip archive (a .keras model?)" if start.startswith(b"PK") else "is not an HDF5 file"
+        raise SrasError(f"weights file {display_path(path)} {kind}; expected weights saved by model.save_weights")
     return path
 
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import keras
+import tensorflow as tf
 
 from sras_keras.configs.records import EarlyStopping, TrainingState, read_record, write_record
 from sras_keras.core.errors import SrasError
@@ -31,6 +32,27 @@ def settle_best(out: Path, state: TrainingState) -> None:
             os.replace(pending, out / BEST_WEIGHTS)
         else:
             pending.unlink(missing_ok=True)
+
+
+def epoch_seed(seed, epoch, stream: int = 0):
+    """A non-negative int64 seed that depends on (run seed, epoch, stream) alone, so a resumed run draws what the
+    uninterrupted run drew from the resumed epoch on; Python ints or tensors (a tf.data map over epochs)."""
+    key = tf.stack([tf.cast(seed, tf.int64), tf.cast(epoch, tf.int64) * 1024 + stream])
+    return tf.random.stateless_uniform([], key, minval=0, maxval=2**31 - 1, dtype=tf.int64)
+
+
+class EpochSeeds(keras.callbacks.Callback):
+    """Reseed the model's random layers (Dropout) at each epoch's start from (seed, epoch): a checkpoint keeps no
+    seed-generator state, so a resumed run would otherwise draw other dropout masks than the uninterrupted one."""
+
+    def __init__(self, seed: int):
+        super().__init__()
+        self.seed = seed
+
+    def on_epoch_begin(self, epoch, logs=None):
+        states = [variable for variable in self.model.variables if variable.name == "seed_generator_state"]
+        for stream, state in enumerate(states, start=1):  # stream 0: the data pipeline's
+            state.assign(tf.cast(tf.stack([epoch_seed(self.seed, epoch, stream), 0]), state.dtype))
 
 
 def save_model_atomic(model: keras.Model, path: Path) -> None:
@@ -60,12 +82,15 @@ class FiniteLoss(keras.callbacks.Callback):
             return
         epoch, batch = self.bad_batch
         kept = read_record(TrainingState, out).epoch if (out / STATE).exists() else 0
-        # a resume keeps the run's learning rate (only epochs, the time budget and the strategy may change), so
-        # the advice that works is a new run
-        saved = f"the checkpoint of epoch {kept} ({CHECKPOINT}) is kept" if kept else "no epoch finished"
+        # a resume keeps the run's learning rate (only epochs, the time budget and the strategy may change), so the
+        # advice that works is a fresh start; with no epoch committed the folder itself is reusable (run_dir)
+        if kept:
+            where = f"the checkpoint of epoch {kept} ({CHECKPOINT}) is kept. Start again in a new folder"
+        else:
+            where = "no epoch finished. Start again in a new folder (or this one: nothing in it is kept)"
         raise SrasError(
-            f"{out}: the loss became NaN/inf at epoch {epoch}, batch {batch}; training stopped and {saved}. "
-            "Train again into a new folder with a lower --learning-rate (a resume keeps this one's)"
+            f"{out}: the loss became NaN/inf at epoch {epoch}, batch {batch}; training stopped and {where} with a "
+            "lower --learning-rate (--resume keeps this run's)"
         )
 
 

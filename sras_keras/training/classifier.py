@@ -34,8 +34,17 @@ from sras_keras.data.pipeline import load_manifest, make_dataset, record_count, 
 from sras_keras.evaluation.classifier import evaluate_run
 from sras_keras.inference.predictor import write_preprocessing
 from sras_keras.models import SmoothedSparseCrossentropy, build_classifier, check_compatible
+from sras_keras.models.registry import get_backbone, keras_application
 from sras_keras.models.saving import load_classifier
-from sras_keras.training.callbacks import BestEpoch, Checkpoint, FiniteLoss, TimeBudget, save_model_atomic
+from sras_keras.training.callbacks import (
+    BestEpoch,
+    Checkpoint,
+    EpochSeeds,
+    FiniteLoss,
+    TimeBudget,
+    epoch_seed,
+    save_model_atomic,
+)
 from sras_keras.training.cell_validation import METRIC, CellValidation
 from sras_keras.training.distribute import (
     distribution_strategy,
@@ -95,30 +104,53 @@ def training_loss(optimization: OptimizationConfig):
     return SmoothedSparseCrossentropy(optimization.label_smoothing)
 
 
-def training_inputs(data_dir, roles: RunData, config: TrainConfig):
-    """(training batches, validation batches, steps per epoch) as `sras train` feeds them.
-
-    One endless training iterator and a fixed-parallelism validation pipeline: rebuilding an autotuned pipeline
-    every epoch stalled short epochs here (30 s -> 60 s an epoch for 4,000 images)."""
-    data, augmentation, batch_size = config.data, config.augmentation, config.optimization.batch_size
-    train = make_dataset(
-        data_dir,
-        roles.train,
-        batch_size=batch_size,
-        rotated_copies=data.rotated_copies,
-        synthetic=data.synthetic,
-        shuffle=True,
-        repeat=True,
-        seed=config.runtime.seed,
-        shuffle_buffer=data.shuffle_buffer,
-        flip=augmentation.flip,
-        max_rotation=data.max_rotation,
-        blur=augmentation.blur,
-        contrast=augmentation.contrast,
-        zoom=augmentation.zoom,
-        cell_batches=data.cell_batches,
-    )
+def steps_per_epoch(data_dir, roles: RunData, config: TrainConfig) -> int:
+    """Training batches an epoch: one pass over the training records."""
+    data = config.data
     records = record_count(data_dir, roles.train, data.rotated_copies, data.synthetic, data.max_rotation)
+    return math.ceil(records / config.optimization.batch_size)
+
+
+def training_inputs(data_dir, roles: RunData, config: TrainConfig, first_epoch: int = 0):
+    """(training batches from epoch ``first_epoch`` on, validation batches, steps per epoch) as `sras train` feeds
+    them.
+
+    Epoch k's batches (order and augmentation) are a pipeline seeded by ``epoch_seed(seed, k)``, so a resumed run
+    sees what the uninterrupted one saw; the epochs run back to back in one iterator (rebuilding an autotuned
+    pipeline from Keras every epoch stalled short epochs here: 30 s -> 60 s an epoch for 4,000 images). The
+    validation pipeline has a fixed parallelism."""
+    data, augmentation, batch_size = config.data, config.augmentation, config.optimization.batch_size
+    steps = steps_per_epoch(data_dir, roles, config)
+
+    def epoch_batches(seed):
+        # this function's graph-level seed (the run's sets it, 0 by default): with 0 and an op seed that is a tensor,
+        # TF compares the tensor in Python (framework.random_seed.get_seed) and fails; the op seed carries the run's
+        tf.random.set_seed(1)
+        return make_dataset(
+            data_dir,
+            roles.train,
+            batch_size=batch_size,
+            rotated_copies=data.rotated_copies,
+            synthetic=data.synthetic,
+            shuffle=True,
+            repeat=True,  # the last batch of an epoch is completed from a second pass
+            seed=seed,
+            shuffle_buffer=data.shuffle_buffer,
+            flip=augmentation.flip,
+            max_rotation=data.max_rotation,
+            blur=augmentation.blur,
+            contrast=augmentation.contrast,
+            zoom=augmentation.zoom,
+            cell_batches=data.cell_batches,
+        ).take(steps)
+
+    seed = config.runtime.seed
+    train = (
+        tf.data.Dataset.counter(first_epoch)
+        .map(lambda epoch: epoch_seed(seed, epoch))
+        .flat_map(tf.autograph.experimental.do_not_convert(epoch_batches))  # plain Python: it builds a pipeline
+        .prefetch(tf.data.AUTOTUNE)
+    )
     validation = make_dataset(
         data_dir, roles.val, batch_size=batch_size, rotated_copies=False, synthetic=False, autotune=False
     )
@@ -127,7 +159,7 @@ def training_inputs(data_dir, roles: RunData, config: TrainConfig):
     val_records = record_count(data_dir, [roles.val], False)
     validation = validation.apply(tf.data.experimental.assert_cardinality(math.ceil(val_records / batch_size)))
     # DATA auto-sharding under a multi-worker strategy (see training.distribute); batch_size is the global batch
-    return shard_by_data(train), shard_by_data(validation), math.ceil(records / batch_size)
+    return shard_by_data(train), shard_by_data(validation), steps
 
 
 def _load_checkpoint(path: Path, model_config: ModelConfig) -> keras.Model:
@@ -138,7 +170,8 @@ def _load_checkpoint(path: Path, model_config: ModelConfig) -> keras.Model:
 
 def _new_model(model_config: ModelConfig, manifest: Manifest) -> keras.Model:
     """The configured classifier for the dataset's image size; two-step transfer starts it from the previous
-    stage's backbone (``init_from``) with a fresh head."""
+    stage's backbone (``init_from``) with a fresh head. Building it checks the backbone, its weights (a file,
+    ImageNet's download) and the input size, so a fresh run builds it before it writes anything."""
     model = build_classifier(
         model_config.backbone,
         manifest.image_size,
@@ -152,6 +185,27 @@ def _new_model(model_config: ModelConfig, manifest: Manifest) -> keras.Model:
     return model
 
 
+def default_weights(backbone: str) -> str:
+    """``imagenet`` for a Keras Applications backbone (Keras publishes ImageNet weights for each), else ``none``:
+    the small ResNets and the ported torchvision / timm architectures have none to download."""
+    return "imagenet" if getattr(get_backbone(backbone).builder, "__code__", None) is _KERAS_APPLICATION else "none"
+
+
+_KERAS_APPLICATION = keras_application(None).__code__  # the builder every Keras Applications backbone shares
+
+
+def _started_model(out: Path, config: TrainConfig, strategy, manifest: Manifest, resume: bool):
+    """(the run's saved state, its model): a resume's checkpoint, or a new model built before ``prepare_run``
+    creates or clears ``out``, so a bad backbone, weights or input size leaves the folder as it was."""
+    if resume:
+        state = prepare_run(out, config, resume, finished=METRICS)
+        with strategy.scope():
+            return state, _load_checkpoint(out / CHECKPOINT, config.model)
+    with strategy.scope():
+        model = _new_model(config.model, manifest)
+    return prepare_run(out, config, resume, finished=METRICS), model
+
+
 def training_callbacks(
     out: Path, config: TrainConfig, state: TrainingState, resume: bool, data_dir=None, roles: RunData | None = None
 ):
@@ -161,6 +215,7 @@ def training_callbacks(
     guard = FiniteLoss()
     best = BestEpoch(out, optimization.monitor, optimization.patience, state.early_stopping)
     callbacks = [
+        EpochSeeds(config.runtime.seed),
         *([CellValidation(data_dir, roles.val, optimization.batch_size)] if optimization.monitor == METRIC else []),
         guard,
         best,
@@ -187,9 +242,9 @@ def train_classifier(data_dir, out, config: TrainConfig, resume: bool = False, l
         + shard_files(data_dir, [roles.val, roles.test], False, manifest),
         manifest,
     )  # before any write
-    state = prepare_run(out, config, resume, finished=METRICS)
     keras.utils.set_random_seed(config.runtime.seed)
     set_precision_policy(config.runtime.mixed_precision)
+    state, model = _started_model(out, config, strategy, manifest, resume)
     if not resume:
         write_config(out, config)
     write_record(out, roles)
@@ -199,7 +254,7 @@ def train_classifier(data_dir, out, config: TrainConfig, resume: bool = False, l
     if roles.protocol == "paper":
         log(f"protocol=paper: the checkpoint is selected on '{roles.val}', which is also the test set (as published)")
 
-    model, best = _fit(data_dir, out, config, strategy, manifest, roles, state, out / CHECKPOINT if resume else None)
+    model, best = _fit(data_dir, out, config, strategy, model, roles, state)
     log(f"best {config.optimization.monitor} {best.best:.4f} at epoch {best.best_epoch}; restored those weights")
     save_model_atomic(model, out / FINAL)
     if config.runtime.strategy == "multiworker":  # evaluate every test image here, not this worker's DATA shard
@@ -207,26 +262,14 @@ def train_classifier(data_dir, out, config: TrainConfig, resume: bool = False, l
     return evaluate_run(out, model=model)
 
 
-def _fit(
-    data_dir,
-    out: Path,
-    config: TrainConfig,
-    strategy,
-    manifest: Manifest,
-    roles: RunData,
-    state: TrainingState,
-    checkpoint: Path | None,
-):
-    """Build the model (or load ``checkpoint``) under ``strategy`` and train it from ``state`` with every callback
+def _fit(data_dir, out: Path, config: TrainConfig, strategy, model: keras.Model, roles: RunData, state: TrainingState):
+    """Train ``model`` (new, or a resumed checkpoint, built under ``strategy``) from ``state`` with every callback
     writing to ``out``; returns (the model with its best epoch's weights, the early-stopping callback). A resumed
     run whose training had ended (last epoch or early stop reached, then killed before its outputs) trains no more."""
-    train, validation, steps = training_inputs(data_dir, roles, config)
     optimization = config.optimization
-    adam_rate = learning_rate_schedule(optimization, steps)
+    adam_rate = learning_rate_schedule(optimization, steps_per_epoch(data_dir, roles, config))
     stages = optimizer_stages(optimization)
-    with strategy.scope():
-        model = _load_checkpoint(checkpoint, config.model) if checkpoint else _new_model(config.model, manifest)
-    guard, best, callbacks = training_callbacks(out, config, state, checkpoint is not None, data_dir, roles)
+    guard, best, callbacks = training_callbacks(out, config, state, state.epoch > 0, data_dir, roles)
     initial_epoch = state.epoch
     for first, end, kind in stages:  # Adam, or Adam then SGD: one fit per optimizer, the callbacks carry over
         if initial_epoch >= end or best.wait >= optimization.patience:
@@ -238,12 +281,14 @@ def _fit(
                     loss=training_loss(optimization),
                     metrics=["accuracy"],
                 )
+        start = max(first, initial_epoch)
+        train, validation, steps = training_inputs(data_dir, roles, config, first_epoch=start)
         keras_distribute_fixes(model, strategy, train.element_spec)
         model.fit(
             train,
             validation_data=validation,
             epochs=end,
-            initial_epoch=max(first, initial_epoch),
+            initial_epoch=start,
             steps_per_epoch=steps,
             callbacks=callbacks,
             verbose=2,
@@ -266,14 +311,14 @@ def _train_worker(data_dir, out: Path, config: TrainConfig, strategy, resume: bo
     state = read_record(TrainingState, out) if resume else TrainingState(epoch=0, logs={})
     keras.utils.set_random_seed(config.runtime.seed)
     set_precision_policy(config.runtime.mixed_precision)
+    with strategy.scope():
+        model = _load_checkpoint(out / CHECKPOINT, config.model) if resume else _new_model(config.model, manifest)
     scratch = Path(tempfile.mkdtemp(prefix="sras-worker-"))
     try:
         (scratch / "checkpoints").mkdir()
         if resume and (out / BEST_WEIGHTS).exists():
             shutil.copyfile(out / BEST_WEIGHTS, scratch / BEST_WEIGHTS)
-        model, _ = _fit(
-            data_dir, scratch, config, strategy, manifest, roles, state, out / CHECKPOINT if resume else None
-        )
+        model, _ = _fit(data_dir, scratch, config, strategy, model, roles, state)
         save_model_atomic(model, scratch / FINAL)  # as the chief does: the same saves on every worker
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -1,18 +1,21 @@
-"""A run folder's life cycle: refuse to overwrite a finished run, resume an interrupted one."""
+"""A run folder's life cycle: refuse to overwrite a finished run, resume an interrupted one, reuse a failed start."""
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 from sras_keras.configs.records import TrainingState, read_config, read_record
 from sras_keras.configs.train import TrainConfig
 from sras_keras.core.errors import SrasError
-from sras_keras.core.io import atomic_path
-from sras_keras.core.run_files import FINAL, RUN_CONFIG, STATE
+from sras_keras.core.io import atomic_path, make_folder
+from sras_keras.core.run_files import DATA, ENV, FINAL, PREPROCESSING, RUN_CONFIG, SR_MODEL, STATE
 from sras_keras.training.callbacks import settle_best
 
 RESUMABLE_CHANGES = ("epochs", "max_minutes", "strategy")  # strategy: the global batch is the same under all
+# What a run writes before its first epoch is committed: all a failed start (bad weights, NaN in epoch 1) can leave
+STARTED = (RUN_CONFIG, ENV, DATA, PREPROCESSING, SR_MODEL, "history.csv", "tensorboard", "checkpoints")
 
 
 def prepare_run(out: Path, config, resume: bool, finished: str = FINAL) -> TrainingState:
@@ -27,7 +30,7 @@ def prepare_run(out: Path, config, resume: bool, finished: str = FINAL) -> Train
     """
     if resume:
         if not (out / STATE).exists():
-            raise SrasError(f"{out}: nothing to resume (no {STATE})")
+            raise SrasError(f"{out}: nothing to resume (no {STATE}: no epoch finished); start again without --resume")
         saved = read_config(type(config), out)
         if _with_resumable_changes(saved, config) != config:
             raise SrasError(
@@ -44,18 +47,38 @@ def prepare_run(out: Path, config, resume: bool, finished: str = FINAL) -> Train
         return state
     if (out / FINAL).exists():
         raise SrasError(f"{out}: holds a finished run; pass --resume to continue it or choose a new folder")
-    started_before = (out / RUN_CONFIG).exists() and _saved_config(out, type(config)) == config
-    if out.exists() and any(out.iterdir()) and not started_before:  # a start that died before its first epoch
-        raise SrasError(f"{out}: not empty; pass --resume to continue a run or choose a new folder")
-    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    if (out / STATE).exists():
+        epoch = read_record(TrainingState, out).epoch
+        raise SrasError(
+            f"{out}: holds a run stopped after epoch {epoch}; pass --resume to continue it or choose a new folder"
+        )
+    clear_failed_start(out)
+    make_folder(out / "checkpoints")
     return TrainingState(epoch=0, logs={})
 
 
-def _saved_config(out: Path, config_type):
-    try:
-        return read_config(config_type, out)
-    except SrasError:  # unreadable, or of another kind of run: not this run's start
-        return None
+def clear_failed_start(out: Path) -> None:
+    """Remove what a start that committed no epoch left in ``out``, so a corrected run can start there without
+    --resume (which has nothing to resume); a folder holding anything a run does not write is refused."""
+    if not out.exists():
+        return
+    entries = list(out.iterdir())
+    foreign = sorted(entry.name for entry in entries if entry.name not in STARTED and not _temporary(entry))
+    if foreign:
+        raise SrasError(
+            f"{out}: not empty ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''} are no run's); "
+            "choose a new folder"
+        )
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def _temporary(entry: Path) -> bool:
+    """A file ``core.io.atomic_path`` writes before its rename: a kill mid-write leaves it."""
+    return entry.name.startswith(".") and ".tmp" in entry.name
 
 
 def trim_history(path: Path, epochs: int) -> None:

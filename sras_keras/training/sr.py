@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from sras_keras.configs.records import Environment, write_config, write_record
 from sras_keras.configs.sr import SRTrainConfig
+from sras_keras.core.errors import SrasError
 from sras_keras.core.provenance import environment
 from sras_keras.core.run_files import CHECKPOINT, FINAL
 from sras_keras.data.pipeline import load_manifest
@@ -48,15 +49,46 @@ class _SampleImages(keras.callbacks.Callback):
         self.writer.flush()
 
 
+def default_val_part(data_dir: str | Path) -> str:
+    """The part SR validation patches come from when none is named: ``val``, else the dataset's validation part
+    (a paper split's ``test``: SR only monitors PSNR on it, nothing is selected)."""
+    manifest = load_manifest(data_dir)
+    if "val" in manifest.parts:
+        return "val"
+    if manifest.validation_part is None:
+        raise SrasError(
+            f"{data_dir}: no val part and no validation part (a {manifest.config.split.scheme} split of parts "
+            f"{', '.join(manifest.parts)}); name them with --train-parts and --val-part"
+        )
+    return manifest.validation_part
+
+
 def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resume: bool = False, log=print) -> dict:
-    """Train (or resume) an SRAFBN run in ``out``; returns the last epoch's logs."""
+    """Train (or resume) an SRAFBN run in ``out``; returns the last epoch's logs. The images are read and a fresh
+    run's model built before ``out`` is created or cleared, so a bad part or source leaves the folder as it was."""
     out = Path(out)
-    state = prepare_run(out, config, resume)
-    initial_epoch = state.epoch
+    manifest = load_manifest(data_dir)
+    unknown = [part for part in (*config.train_parts, *config.val_parts) if part not in manifest.parts]
+    if unknown:
+        raise SrasError(
+            f"{data_dir}: no part {', '.join(unknown)} (it has {', '.join(manifest.parts)}); "
+            "choose with --train-parts and --val-part"
+        )
     keras.utils.set_random_seed(config.seed)
     set_precision_policy(config.mixed_precision)
-
     images, _, background = load_hr_images(data_dir, list(config.train_parts))
+    val_images, _, _ = load_hr_images(data_dir, list(config.val_parts))
+    if resume:
+        state = prepare_run(out, config, resume)
+        with distribution_strategy().scope():
+            model = load_sr_model(out / CHECKPOINT)
+    else:
+        with distribution_strategy().scope():
+            model = SRAFBN.from_preset(config.preset, scale=config.scale, step_weighting=config.step_weighting)
+            model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+        state = prepare_run(out, config, resume)
+    initial_epoch = state.epoch
+
     sampler = PatchSampler(
         images, background, config.patch_size, config.min_foreground, seed=config.seed + initial_epoch
     )
@@ -65,7 +97,6 @@ def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resum
             f"{sampler.padded} of {len(images)} training images are smaller than the {config.patch_size}px patch: "
             "padded with background"
         )
-    val_images, _, _ = load_hr_images(data_dir, list(config.val_parts))
     val_sampler = PatchSampler(
         val_images, background, config.patch_size, config.min_foreground, seed=10_000 + config.seed
     )
@@ -77,15 +108,8 @@ def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resum
     )
     if not resume:
         write_config(out, config)
-    checksum = load_manifest(data_dir).source.checksum
-    write_record(out, Environment.from_dict(environment(seed=config.seed, data_checksum=checksum)))
+    write_record(out, Environment.from_dict(environment(seed=config.seed, data_checksum=manifest.source.checksum)))
 
-    with distribution_strategy().scope():
-        if resume:
-            model = load_sr_model(out / CHECKPOINT)
-        else:
-            model = SRAFBN.from_preset(config.preset, scale=config.scale, step_weighting=config.step_weighting)
-            model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
     guard = FiniteLoss()
     base_rate = config.learning_rate
     halvings = config.halve_at

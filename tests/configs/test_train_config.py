@@ -26,6 +26,8 @@ from sras_keras.experiments.spec import apply_overrides
         ({"batch_size": 0}, "batch_size must be at least 1"),
         ({"patience": 0}, "patience must be at least 1"),
         ({"learning_rate": 0.0}, "learning rates must be > 0"),
+        ({"learning_rate": -1.0}, "learning rates must be > 0"),
+        ({"sgd_learning_rate": -1e-3}, "learning rates must be > 0"),
         ({"zoom": -0.1}, "zoom must be >= 0"),
         ({"weight_decay": -1.0}, "weight_decay must be >= 0"),
         ({"label_smoothing": 1.0}, r"label_smoothing must be in \[0, 1\)"),
@@ -118,6 +120,10 @@ def test_the_cli_shows_the_configs_defaults_and_refuses_a_bad_combination(tmp_pa
     assert not (tmp_path / "run").exists()
     result = CliRunner().invoke(main, ["train", str(data), str(tmp_path / "run"), "--learning-rate", "nan"])
     assert result.exit_code == 1 and result.output.startswith("error: learning_rate must be a finite number")
+    for rate in ("-1", "0"):
+        result = CliRunner().invoke(main, ["train", str(data), str(tmp_path / "run"), "--learning-rate", rate])
+        assert result.exit_code == 1 and result.output.startswith("error: learning rates must be > 0, got")
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_dry_run_refuses_a_value_of_the_wrong_type():

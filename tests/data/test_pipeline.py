@@ -177,7 +177,8 @@ def test_cell_batches_need_cell_ids(tmp_path):
     from tests.conftest import write_class_tree
 
     source = write_class_tree(tmp_path / "source", cells=3)
-    convert(source, tmp_path / "out", ConvertConfig(image_size=24), log=lambda line: None)
+    config = ConvertConfig(split=SplitConfig("paper", seed=0), image_size=24)  # holdout would need the cell ids
+    convert(source, tmp_path / "out", config, log=lambda line: None)
     with pytest.raises(SrasError, match="no cell ids"):
         make_dataset(tmp_path / "out", "train", cell_batches=True)
 

@@ -32,7 +32,9 @@ def _predict_on_the_copy(run, images, tmp_path):
     copy = tmp_path / "elsewhere" / "run"
     shutil.copytree(run, copy)
     shutil.rmtree(run.parent)
-    result = CliRunner().invoke(main, ["predict", str(copy), *map(str, images), "--out", str(tmp_path / "after")])
+    result = CliRunner().invoke(
+        main, ["predict", "--model", str(copy), *map(str, images), "--out", str(tmp_path / "after")]
+    )
     assert result.exit_code == 0, result.output
     return copy, (tmp_path / "after" / "predictions.csv").read_text()
 

@@ -3,11 +3,14 @@
 import csv
 import dataclasses
 import json
+import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from sras_keras.cli import main
 from sras_keras.configs.convert import SplitConfig
@@ -16,7 +19,7 @@ from sras_keras.core.errors import SrasError
 from sras_keras.data.labels import NUM_CLASSES, X_INDEX, Y_INDEX
 from sras_keras.inference.inputs import InputImage, gather_inputs
 from sras_keras.inference.karyotype import assign_cells
-from sras_keras.inference.outputs import summarise
+from sras_keras.inference.outputs import csv_text, from_csv_text, read_predictions, summarise
 from sras_keras.inference.predict import predict
 from sras_keras.inference.views import with_mirror_view
 from tests.conftest import top1_predictions
@@ -51,8 +54,6 @@ def test_converted_dataset_input_matches_evaluation(tiny_run, tmp_path):
 
 def test_a_run_trained_on_inverted_images_inverts_what_it_predicts(tiny_run, tmp_path, monkeypatch):
     """A run converted with --invert (G band read as Q band) sees a user's negatives as its training saw them."""
-    from PIL import Image
-
     import sras_keras.inference.predictor as predictor_module
 
     negatives = tmp_path / "negatives" / "1"
@@ -116,9 +117,9 @@ def test_unreadable_images_are_skipped_and_listed(tiny_run, tmp_path):
     shutil.copytree(tiny_run / "source" / "3", cell)
     (cell / "3 7c.bmp").write_bytes(b"not an image")
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["predict", str(tiny_run / "run"), str(cell), "--out", str(out)])
+    result = CliRunner().invoke(main, ["predict", "--model", str(tiny_run / "run"), str(cell), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "46 images in 1 cells" in result.output and "1 unreadable" in result.output
+    assert "46 images in 1 cells" in result.output and "1 not read" in result.output
     skipped = list(csv.reader(open(out / "skipped.csv")))
     assert skipped[1][0].endswith("3 7c.bmp") and "not a readable image" in skipped[1][1]
 
@@ -130,7 +131,16 @@ def test_a_bad_cell_regex_is_one_error_line_before_anything_is_written(tiny_run,
     out = tmp_path / "out"
     result = CliRunner().invoke(
         main,
-        ["predict", str(tiny_run / "run"), str(tiny_run / "source" / "1"), "--out", str(out), "--cell-regex", regex],
+        [
+            "predict",
+            "--model",
+            str(tiny_run / "run"),
+            str(tiny_run / "source" / "1"),
+            "--out",
+            str(out),
+            "--cell-regex",
+            regex,
+        ],
     )
     lines = result.output.strip().splitlines()
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
@@ -212,7 +222,17 @@ def test_size_evidence_is_fitted_on_training_cells_and_used_by_predict(tiny_run,
     assert summary["accuracy_argmax_image_only"] == pytest.approx(without["accuracy_argmax"])
     out = tmp_path / "files"
     result = CliRunner().invoke(
-        main, ["predict", str(run), str(tiny_run / "source" / "1"), "--out", str(out), "--karyotype", "--size-evidence"]
+        main,
+        [
+            "predict",
+            "--model",
+            str(run),
+            str(tiny_run / "source" / "1"),
+            "--out",
+            str(out),
+            "--karyotype",
+            "--size-evidence",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert f"size evidence (weight {record['evidence']['weight']})" in result.output
@@ -225,3 +245,117 @@ def test_size_evidence_is_fitted_on_training_cells_and_used_by_predict(tiny_run,
     assert mirrored["tta"] and not record["tta"]
     summary = predict(run, [tiny_run / "data"], tmp_path / "tta", parts=["test"], size_evidence=True, tta=True)
     assert summary["accuracy_argmax"] == pytest.approx(mirrored["test"]["with"]["accuracy_argmax"])
+
+
+def test_every_summary_says_how_the_inputs_were_read(tiny_run, tmp_path):
+    run = str(tiny_run / "run")
+    out = tmp_path / "bioimlab"
+    result = CliRunner().invoke(main, ["predict", "--model", run, str(tiny_run / "source"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "read as cell_folders: 6 cells; labels from BioImLab file names" in result.output
+    assert "accuracy per image" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["layout"], summary["labels"]) == ("cell_folders", "BioImLab file names")
+    classes = tmp_path / "classes"
+    for file in sorted((tiny_run / "source" / "1").iterdir())[:6]:
+        label = file.stem.split(" ")[1].rstrip("ab")
+        (classes / label).mkdir(parents=True, exist_ok=True)
+        shutil.copy(file, classes / label / f"c1_{file.stem.replace(' ', '_')}.bmp")
+    out = tmp_path / "classes-out"
+    result = CliRunner().invoke(
+        main, ["predict", "--model", run, str(classes), "--out", str(out), "--layout", "class_folders"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "read as class_folders: 6 images, cells unknown (no --cell-regex); labels from class folder names "
+        "(standard coding)" in result.output
+    )
+    assert json.loads((out / "summary.json").read_text())["labels"] == "class folder names (standard coding)"
+    unlabelled = tmp_path / "unlabelled"
+    unlabelled.mkdir()
+    for k, file in enumerate(sorted((tiny_run / "source" / "1").iterdir())[:4]):
+        shutil.copy(file, unlabelled / f"img{k}.bmp")
+    out = tmp_path / "unlabelled-out"
+    result = CliRunner().invoke(main, ["predict", "--model", run, str(unlabelled), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "read as cells: 1 cells; no labels" in result.output and "accuracy" not in result.output
+    assert json.loads((out / "summary.json").read_text())["labels"] == "none"
+
+
+def test_auto_refuses_an_ambiguous_tree_before_the_model_loads(tiny_run, tmp_path):
+    numbered = tmp_path / "numbered"
+    for cell in ("1", "2"):
+        (numbered / cell).mkdir(parents=True)
+        for k, file in enumerate(sorted((tiny_run / "source" / cell).iterdir())[:3]):
+            shutil.copy(file, numbered / cell / f"img{k}.bmp")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["predict", "--model", str(tiny_run / "run"), str(numbered), "--out", str(out)])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1 and len(lines) == 1, result.output
+    assert "--layout class_folders" in lines[0] and "--layout cell_folders" in lines[0] and not out.exists()
+    summary = predict(tiny_run / "run", [numbered], out, layout="cell_folders")
+    assert (summary["images"], summary["cells"], summary["labels"]) == (6, 2, "none")
+    with pytest.raises(SrasError, match="--parts test: applies only to a converted dataset"):
+        predict(tiny_run / "run", [numbered], tmp_path / "parts", layout="cell_folders", parts=["test"])
+
+
+def test_files_not_predicted_are_listed_with_why(tiny_run, tmp_path):
+    """Files beside the images, and images with nothing on them, are listed in skipped.csv, not dropped."""
+    preprocessing = json.loads((tiny_run / "run" / "preprocessing.json").read_text())
+    background, threshold = preprocessing["background"], preprocessing["threshold"]
+    near = background + threshold if background + threshold <= 255 else background - threshold
+    cell = tmp_path / "cell"
+    shutil.copytree(tiny_run / "source" / "2", cell)
+    Image.fromarray(np.full((20, 12), background, np.uint8)).save(cell / "blank.png")
+    Image.fromarray(np.full((20, 12), near, np.uint8)).save(cell / "nearly-blank.png")
+    (cell / "notes.txt").write_text("the technician's notes")
+    os.mkfifo(cell / "pipe.bmp")
+    os.symlink("nowhere.bmp", cell / "broken.bmp")
+    os.symlink("loop.bmp", cell / "loop.bmp")
+    (cell / "Thumbs.db").write_text("")
+    summary = predict(tiny_run / "run", [cell], tmp_path / "out")
+    assert summary["images"] == 46 and summary["skipped"] == 6
+    rows = list(csv.DictReader(open(tmp_path / "out" / "skipped.csv")))
+    reasons = {os.path.basename(row["file"]): row["reason"] for row in rows}
+    assert sorted(reasons) == ["blank.png", "broken.bmp", "loop.bmp", "nearly-blank.png", "notes.txt", "pipe.bmp"]
+    assert reasons["blank.png"].startswith(
+        f"no foreground: no pixel differs from the model's background ({background})"
+    )
+    assert reasons["nearly-blank.png"] == reasons["blank.png"]
+    assert reasons["pipe.bmp"] == "not a regular file (a FIFO)" and reasons["loop.bmp"] == "symbolic link loop"
+    assert reasons["broken.bmp"].startswith("broken symbolic link") and reasons["notes.txt"].startswith("not an image")
+
+
+@pytest.mark.parametrize("where", ["run", "input", "inside-input"])
+def test_out_may_not_be_the_run_or_an_input(tiny_run, tmp_path, where):
+    cell = tmp_path / "cell"
+    shutil.copytree(tiny_run / "source" / "4", cell)
+    out = {"run": tiny_run / "run", "input": cell, "inside-input": cell / "predictions"}[where]
+    before = (tiny_run / "run" / "predictions.csv").read_bytes()
+    result = CliRunner().invoke(main, ["predict", "--model", str(tiny_run / "run"), str(cell), "--out", str(out)])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith(f"error: --out {out}"), result.output
+    assert (tiny_run / "run" / "predictions.csv").read_bytes() == before
+    assert sorted(path.name for path in cell.iterdir()) == sorted(
+        path.name for path in (tiny_run / "source" / "4").iterdir()
+    )
+
+
+def test_names_are_never_spreadsheet_formulas(tiny_run, tmp_path, monkeypatch):
+    """OWASP's CSV injection: a file or cell name a spreadsheet would run is written as text, read back as it was."""
+    monkeypatch.chdir(tmp_path)
+    cell = Path("=HYPERLINK(1)")
+    cell.mkdir()
+    for file in sorted((tiny_run / "source" / "5").iterdir())[:3]:
+        shutil.copy(file, cell / file.name)
+    predict(tiny_run / "run", [cell], tmp_path / "out")
+    with open(tmp_path / "out" / "predictions.csv", newline="") as handle:
+        written = list(csv.DictReader(handle))
+    assert len(written) == 3 and {row["cell_id"] for row in written} == {"'=HYPERLINK(1)"}
+    assert all(row["file"].startswith("'=HYPERLINK(1)/5 ") for row in written)
+    read = read_predictions(tmp_path / "out" / "predictions.csv")
+    assert {row["cell_id"] for row in read} == {"=HYPERLINK(1)"}
+    assert [row["file"] for row in read] == [row["file"][1:] for row in written]
+    for value in ("=1+2", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "'=x", "''@x", "plain", "'quoted", ""):
+        escaped = csv_text(value)
+        assert escaped[:1] not in ("=", "+", "-", "@", "\t", "\r") and from_csv_text(escaped) == value

@@ -1,9 +1,12 @@
 """Tests of the backbone registry and the SRAS classifier built on it (random weights, except offline ImageNet)."""
 
+import io
 import os
+import resource
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import h5py
 import keras
@@ -28,6 +31,7 @@ from sras_keras.models.registry import (
     load_weights_file,
     register_backbone,
 )
+from sras_keras.models.saving import load_classifier
 
 PAPER_BACKBONES = ["inception_resnet_v2", "resnet50", "vgg19", "xception"]
 
@@ -197,6 +201,76 @@ def test_classifier_weights_for_another_class_count_are_refused(classifier_at_mi
 def test_missing_weights_file_is_refused(tmp_path):
     with pytest.raises(SrasError, match="missing.weights.h5 does not exist"):
         build_backbone("vgg19", 32, weights=tmp_path / "missing.weights.h5")
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda good: b"not hdf5 at all" * 10, "junk.weights.h5 is not an HDF5 file; expected weights saved by"),
+        (lambda good: good[: len(good) // 3], r"junk.weights.h5: damaged \(.*truncated file"),
+        (lambda good: good[:8] + b"\xff" * 200, r"junk.weights.h5: damaged \(.*superblock"),
+        (lambda good: zipfile_bytes({"model.weights.h5": good}), "junk.weights.h5 is a zip archive"),
+    ],
+    ids=["not-hdf5", "truncated", "broken-header", "zip"],
+)
+def test_a_malformed_weights_file_is_one_error_naming_it(tmp_path, damage, message):
+    """Before, these read "does not fit model (another architecture ...?)", or were a RuntimeError traceback."""
+    good = tmp_path / "good.weights.h5"
+    build_backbone("resnet_small", 32).save_weights(good)
+    path = tmp_path / "junk.weights.h5"
+    path.write_bytes(damage(good.read_bytes()))
+    with pytest.raises(SrasError, match=message) as error:
+        build_backbone("resnet_small", 32, weights=path)
+    assert "\n" not in str(error.value) and "does not fit" not in str(error.value)
+
+
+def test_any_failure_inside_a_damaged_weights_file_is_one_error(tmp_path, monkeypatch):
+    """h5py raises RuntimeError for some damaged files (found by flipping bytes of a real one)."""
+    path = tmp_path / "good.weights.h5"
+    build_backbone("resnet_small", 32).save_weights(path)
+
+    def damaged(self, filepath, *args, **kwargs):
+        raise RuntimeError("Unable to synchronously check link existence (message type not found)")
+
+    monkeypatch.setattr(keras.Model, "load_weights", damaged)
+    with pytest.raises(SrasError, match=r"good.weights.h5: damaged \(Unable to synchronously check link existence"):
+        build_backbone("resnet_small", 32, weights=path)
+
+
+def zipfile_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_zip_bomb_given_as_a_model_is_refused_before_keras_inflates_it(tmp_path):
+    """300 MiB of zeros deflate to 300 KB: Keras's own guard lets a member claim up to 4 GiB and reads it whole."""
+    path = tmp_path / "bomb.keras"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("config.json", "{}")
+        with archive.open("model.weights.h5", "w", force_zip64=True) as member:
+            for _ in range(300):
+                member.write(bytes(1 << 20))
+    assert path.stat().st_size < 1 << 20
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(SrasError, match=r"bomb.keras: its members would inflate to 314,572,802 bytes from .* bomb"):
+        load_classifier(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB: nothing was inflated
+
+
+def test_a_keras_file_with_a_broken_zip_header_is_one_error(tmp_path, classifier_at_min_size):
+    path = tmp_path / "model.keras"
+    classifier_at_min_size("vgg19").save(path)
+    data = path.read_bytes()
+    end = data.rfind(b"PK\x05\x06")  # the end-of-central-directory record, where a zip reader starts
+    path.write_bytes(data[:end] + b"PK\x00\x00" + data[end + 4 :])
+    with pytest.raises(
+        SrasError, match=r"model.keras: not a readable .keras archive \(BadZipFile: File is not"
+    ) as error:
+        load_classifier(path)
+    assert "\n" not in str(error.value)
 
 
 def test_classifier_round_trips_through_a_keras_file(classifier_at_min_size, tmp_path):

@@ -135,7 +135,7 @@ def test_cli_converts_into_a_file_that_weights_path_loads(tmp_path):
     source = write_safetensors(tmp_path / "resnet34.safetensors", state)
     out = tmp_path / "resnet34.weights.h5"
     result = CliRunner().invoke(
-        main, ["weights", "convert", str(source), "--backbone", "resnet34", "--out", str(out), "--image-size", "32"]
+        main, ["weights", "convert", str(source), str(out), "--backbone", "resnet34", "--image-size", "32"]
     )
     assert result.exit_code == 0, result.output
     loaded = build_backbone("resnet34", 64, str(out))  # any input size: only ViT's weights depend on it
@@ -147,10 +147,9 @@ def test_cli_converts_into_a_file_that_weights_path_loads(tmp_path):
             "weights",
             "convert",
             str(source),
+            str(tmp_path / "x.weights.h5"),
             "--backbone",
             "resnext50_32x4d",
-            "--out",
-            str(tmp_path / "x.weights.h5"),
             "--image-size",
             "32",
         ],

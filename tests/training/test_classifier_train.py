@@ -212,9 +212,94 @@ def test_cell_validation_needs_batchnorm_and_cells(holdout, tmp_path):
     convert(
         write_class_tree(tmp_path / "source", cells=3),
         tmp_path / "cell-less",
-        ConvertConfig(image_size=32),
+        ConvertConfig(split=SplitConfig("paper"), image_size=32),  # split by image: the images have no cell
         log=lambda line: None,
     )  # class folders without --cell-regex: no cell ids
     config = config.replace(backbone="resnet_small_bn")
     with pytest.raises(SrasError, match="no 'test' cell of 10 or more images"):
         train_classifier(tmp_path / "cell-less", tmp_path / "run2", config, log=lambda line: None)
+
+
+def history_rows(run):
+    with open(run / "history.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_a_resumed_run_repeats_the_uninterrupted_runs_history(holdout, tmp_path):
+    """Epoch k's batch order, augmentation and dropout masks depend on (seed, k) alone (``epoch_seed``), so a run
+    stopped after epoch 1 and resumed logs what the uninterrupted run logged. CPU: the same ops on the same values in
+    the same order, so the rows are equal as written (no tolerance)."""
+    config = TINY.replace(epochs=3, flip="both", zoom=0.1, contrast=0.2)
+    train_classifier(holdout, tmp_path / "whole", config, log=lambda line: None)
+    train_classifier(holdout, tmp_path / "resumed", config.replace(epochs=1), log=lambda line: None)
+    train_classifier(holdout, tmp_path / "resumed", config, resume=True, log=lambda line: None)
+    whole, resumed = history_rows(tmp_path / "whole"), history_rows(tmp_path / "resumed")
+    assert [row["epoch"] for row in whole] == ["0", "1", "2"]
+    assert resumed == whole
+
+
+def test_a_failed_start_writes_nothing_or_leaves_a_folder_the_corrected_run_starts_in(holdout, tmp_path, monkeypatch):
+    """A backbone, weights file, input size or ImageNet download that cannot work is refused before OUT exists; a
+    NaN loss in epoch 1 leaves a folder with no finished epoch, which the corrected run (a lower learning rate, as
+    the error advises) starts in without --resume (which has nothing to resume)."""
+    import urllib.error
+
+    import keras
+
+    from sras_keras.training import classifier as classifier_training
+
+    run = tmp_path / "run"
+    command = ["train", str(holdout), str(run), "--batch-size", "32", "--epochs", "1"]
+    alien = tmp_path / "alien.weights.h5"
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save_weights(alien)
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure") from urllib.error.URLError("offline")
+
+    monkeypatch.setattr(keras.src.utils.file_utils, "get_file", offline)
+    for options, message in [
+        (["--backbone", "resnet_small", "--weights", str(tmp_path / "missing.weights.h5")], "does not exist"),
+        (["--backbone", "resnet_small", "--weights", str(alien)], "does not fit model"),
+        (["--backbone", "nope"], "unknown backbone 'nope'"),
+        (["--backbone", "inception_resnet_v2", "--weights", "none"], "needs inputs of at least 75x75"),
+        (["--backbone", "resnet50"], "ImageNet weights for backbone 'resnet50' could not be fetched"),
+    ]:
+        result = CliRunner().invoke(main, [*command, *options])
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert not run.exists(), options
+
+    class PoisonedGuard(classifier_training.FiniteLoss):
+        def on_train_batch_end(self, batch, logs=None):
+            super().on_train_batch_end(batch, {"loss": float("nan")})
+
+    monkeypatch.setattr(classifier_training, "FiniteLoss", PoisonedGuard)
+    small = [*command, "--backbone", "resnet_small"]  # --weights: none, resnet_small's default
+    result = CliRunner().invoke(main, [*small, "--learning-rate", "2e-3"])
+    assert result.exit_code == 1, result.output
+    assert "NaN/inf at epoch 1, batch 1" in result.output and "no epoch finished" in result.output
+    assert "Start again in a new folder (or this one" in result.output and "lower --learning-rate" in result.output
+    assert (run / "config.json").exists() and not (run / "checkpoints" / "state.json").exists()
+    result = CliRunner().invoke(main, [*small, "--learning-rate", "2e-3", "--resume"])
+    assert result.exit_code == 1 and "nothing to resume" in result.output and "without --resume" in result.output
+
+    monkeypatch.undo()
+    result = CliRunner().invoke(main, [*small, "--learning-rate", "1e-3"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((run / "config.json").read_text())["model"]
+    assert saved["weights"] == "none" and len(history_rows(run)) == 1
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "plan.txt").write_text("mine")
+    result = CliRunner().invoke(main, [*small[:2], str(tmp_path / "notes"), *small[3:]])
+    assert result.exit_code == 1 and "not empty (plan.txt" in result.output
+    assert (tmp_path / "notes" / "plan.txt").exists()
+
+
+def test_weights_default_to_imagenet_only_where_the_backbone_has_them():
+    from sras_keras.training.classifier import default_weights
+
+    assert [default_weights(name) for name in ("inception_resnet_v2", "resnet50", "convnext_tiny")] == ["imagenet"] * 3
+    assert [default_weights(name) for name in ("resnet_small", "resnet_small_bn", "vgg16_bn", "vit_s16")] == [
+        "none"
+    ] * 4
+    help_text = " ".join(CliRunner().invoke(main, ["train", "--help"]).output.split())
+    assert "[default: (imagenet where the backbone has it, else none)]" in help_text

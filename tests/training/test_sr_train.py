@@ -125,5 +125,85 @@ def test_a_model_file_of_another_kind_is_refused(tmp_path):
     with pytest.raises(SrasError, match="holds a Sequential, not an SRAFBN"):
         load_sr_model(path)
     (tmp_path / "junk.keras").write_bytes(b"junk")
-    with pytest.raises(SrasError, match="junk.keras: not a loadable Keras model"):
+    with pytest.raises(SrasError, match="junk.keras: not a readable .keras archive"):  # models.saving.check_archive
         load_sr_model(tmp_path / "junk.keras")
+
+
+def test_sr_train_on_a_default_split_validates_on_its_test_part_and_a_failed_start_is_reusable(
+    dataset, tmp_path, monkeypatch
+):
+    """A paper split (`sras data convert --split paper`) has no val part: SR monitors PSNR on its test part, as
+    --val-part's default says. Unknown parts are refused before OUT exists; a NaN loss in epoch 1 leaves a folder
+    the corrected run (a lower learning rate) starts in without --resume."""
+    paper = tmp_path / "paper"
+    convert(dataset / "source", paper, ConvertConfig(split=SplitConfig("paper"), image_size=64), log=lambda line: None)
+    run = tmp_path / "run"
+    command = ["sr", "train", str(paper), str(run), "--preset", "tiny", "--patch-size", "16", "--batch-size", "4"]
+    command += ["--epochs", "1", "--steps-per-epoch", "2"]
+    result = CliRunner().invoke(main, [*command, "--train-parts", "train,val"])
+    assert result.exit_code == 1 and "no part val (it has train, test)" in result.output, result.output
+    assert not run.exists()
+
+    class PoisonedGuard(sr_training.FiniteLoss):
+        def on_train_batch_end(self, batch, logs=None):
+            super().on_train_batch_end(batch, {"loss": float("nan")})
+
+    monkeypatch.setattr(sr_training, "FiniteLoss", PoisonedGuard)
+    result = CliRunner().invoke(main, [*command, "--learning-rate", "1e-3"])
+    assert result.exit_code == 1 and "SR validation patches come from 'test'" in result.output
+    assert "no epoch finished" in result.output and "lower --learning-rate" in result.output
+    result = CliRunner().invoke(main, [*command, "--learning-rate", "1e-3", "--resume"])
+    assert result.exit_code == 1 and "nothing to resume" in result.output
+    monkeypatch.undo()
+    result = CliRunner().invoke(main, [*command, "--learning-rate", "1e-4"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["val_parts"] == ["test"] and saved["learning_rate"] == 1e-4 and epochs_in_history(run) == [0]
+
+
+def test_a_k_fold_dataset_needs_its_parts_named(monkeypatch):
+    from types import SimpleNamespace
+
+    kfold = SimpleNamespace(
+        parts=["fold0", "fold1", "fold2"],
+        validation_part=None,
+        config=SimpleNamespace(split=SimpleNamespace(scheme="kfold")),
+    )
+    monkeypatch.setattr(sr_training, "load_manifest", lambda data_dir: kfold)
+    with pytest.raises(SrasError, match="a kfold split of parts fold0, fold1, fold2.*--train-parts and --val-part"):
+        sr_training.default_val_part("data")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"learning_rate": -1.0}, "learning_rate must be a finite number > 0"),
+        ({"learning_rate": float("nan")}, "learning_rate must be a finite number > 0"),
+        ({"batch_size": 0}, "batch_size must be an integer of at least 1"),
+        ({"epochs": 0}, "epochs must be an integer of at least 1"),
+        ({"steps_per_epoch": 0}, "steps_per_epoch must be an integer of at least 1"),
+        ({"val_batches": 0}, "val_batches must be an integer of at least 1"),
+        ({"patch_size": 15}, "patch_size must be at least 4 and a multiple of the scale 2"),
+        ({"halve_at": (0,)}, "halve_at must be epochs of at least 1"),
+        ({"min_foreground": 1.5}, r"min_foreground must be in \[0, 1\]"),
+        ({"max_minutes": 0.0}, "max_minutes must be a finite number > 0"),
+        ({"scale": 5}, "unknown scale 5"),
+        ({"val_parts": ()}, "must each name at least one part"),
+    ],
+)
+def test_a_bad_sr_value_fails_where_the_config_is_made(change, message):
+    with pytest.raises(SrasError, match=message):
+        SRTrainConfig(**{**TINY.to_dict(), **change})
+
+
+def test_sr_train_refuses_a_bad_number_before_reading_the_data(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for options, message in [
+        (["--learning-rate", "-1"], "learning_rate must be a finite number > 0"),
+        (["--max-minutes", "-5"], "max_minutes must be a finite number > 0"),
+        (["--halve-at", "3,x"], "--halve-at: expected comma-separated epochs"),
+    ]:
+        result = CliRunner().invoke(main, ["sr", "train", str(empty), str(tmp_path / "run"), *options])
+        assert result.exit_code == 1 and result.output.startswith(f"error: {message}"), result.output
+        assert not (tmp_path / "run").exists()
