@@ -28,7 +28,7 @@ from sras_keras.configs.records import (
 from sras_keras.configs.train import TrainConfig
 from sras_keras.core.errors import SrasError
 from sras_keras.core.provenance import git_commit
-from sras_keras.core.run_files import HISTORY, METRICS, ROW, size_evidence_file
+from sras_keras.core.run_files import ENV, HISTORY, METRICS, ROW, size_evidence_file
 from sras_keras.data.pipeline import load_manifest
 from sras_keras.data.readers import read_image, scan_source
 from sras_keras.evaluation.metrics import macro_f1
@@ -129,6 +129,8 @@ def package_model(
         )
     env = read_record(Environment, run_dir)
     row = read_record(ExperimentRow, run_dir) if (run_dir / ROW).is_file() else None
+    # an experiment's process imports its code when it starts, before its rows: its folder's env.json names that code
+    started = read_record(Environment, run_dir.parent) if row is not None and (run_dir.parent / ENV).is_file() else env
     metrics = read_record(ClassifierMetrics, run_dir) if (run_dir / METRICS).is_file() else None
     parts: dict[str, set[str]] = {}
     for image in splits.images:
@@ -148,7 +150,7 @@ def package_model(
         data_checksum=manifest.source.checksum,
         recipe=run_dir.parent.parent.name if row else None,
         row=row.name if row else None,
-        trained_commit=env.git_commit,
+        trained_commit=started.git_commit,
         packaged_commit=git_commit(),
         weights="float16",
         split={
