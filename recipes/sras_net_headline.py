@@ -135,41 +135,47 @@ def sras_net_headline(config: str = "cpu") -> Experiment:
             for protocol in ("paper", "honest")
         )
         return Experiment("sras_net_headline", config, "bioimlab", rows, sr_config(config), __doc__)
-    rows = tuple(
-        Row(
-            f"resnet_small_bn-{protocol}",
-            "ResNet-small BN, 64 px, IAM x2 (CPU headline)",
-            protocol_split(protocol, 0, CONVERT),
-            TRAIN,
-            protocol=protocol,
-            paper_accuracy=97.55,
-            size_evidence=True,
-            cell_bn=True,
+    rows = (
+        tuple(
+            Row(
+                f"resnet_small_bn-{protocol}",
+                "ResNet-small BN, 64 px, IAM x2 (CPU headline)",
+                protocol_split(protocol, 0, CONVERT),
+                TRAIN,
+                protocol=protocol,
+                paper_accuracy=97.55,
+                size_evidence=True,
+                cell_bn=True,
+            )
+            for protocol in ("honest", "paper")
         )
-        for protocol in ("honest", "paper")
-    ) + tuple(
-        Row(
-            f"resnet_small_bn-gband-{protocol}",
-            "ResNet-small BN, 64 px, IAM x2, G band first (CPU headline)",
-            protocol_split(protocol, 0, CONVERT),
-            GBAND_TRAIN,
-            protocol=protocol,
-            paper_accuracy=97.55,
-            size_evidence=True,
-            cell_bn=True,
-            pretrain=GBAND_PRETRAIN,
+        + tuple(
+            Row(
+                f"resnet_small_bn-gband-{protocol}",
+                "ResNet-small BN, 64 px, IAM x2, G band first (CPU headline)",
+                protocol_split(protocol, 0, CONVERT),
+                GBAND_TRAIN,
+                protocol=protocol,
+                paper_accuracy=97.55,
+                size_evidence=True,
+                cell_bn=True,
+                pretrain=GBAND_PRETRAIN,
+            )
+            for protocol in ("honest", "paper")
         )
-        for protocol in ("honest", "paper")
-    ) + tuple(
-        Row(
-            f"resnet_small_bn-gband65{suffix}-honest",
-            f"ResNet-small BN, 64 px, IAM x2, trained on the G band (gband65{', inverted' if invert else ''})",
-            protocol_split("honest", 0, GBAND_CONVERT if invert else dataclasses.replace(GBAND_CONVERT, invert=False)),
-            TRAIN,
-            source="gband65",
-            size_evidence=True,
-            cell_bn=True,
+        + tuple(
+            Row(
+                f"resnet_small_bn-gband65{suffix}-honest",
+                f"ResNet-small BN, 64 px, IAM x2, trained on the G band (gband65{', inverted' if invert else ''})",
+                protocol_split(
+                    "honest", 0, GBAND_CONVERT if invert else dataclasses.replace(GBAND_CONVERT, invert=False)
+                ),
+                TRAIN,
+                source="gband65",
+                size_evidence=True,
+                cell_bn=True,
+            )
+            for suffix, invert in (("", True), ("-plain", False))
         )
-        for suffix, invert in (("", True), ("-plain", False))
     )
     return Experiment("sras_net_headline", config, "bioimlab", rows, None, __doc__)

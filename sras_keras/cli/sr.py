@@ -91,7 +91,7 @@ def sr_train(data, out, base, resume, **options):
     click.echo(" ".join(f"{key}={value:.4g}" for key, value in logs.items()))
 
 
-@sr.command("eval")
+@sr.command("evaluate")
 @click.argument("model_path", metavar="MODEL", type=click.Path(exists=True, dir_okay=False))
 @click.argument("data", type=click.Path(exists=True, file_okay=False))
 @click.option("--parts", default="test", help="Comma-separated parts of DATA to score (held-out cells).")
@@ -99,7 +99,7 @@ def sr_train(data, out, base, resume, **options):
 @click.option("--max-images", type=click.IntRange(1), default=None)
 @click.option("--scale", type=int, default=None, help="Refuse a model of another scale.")
 @clear_errors
-def sr_eval(model_path, data, parts, out, max_images, scale):
+def sr_evaluate(model_path, data, parts, out, max_images, scale):
     """PSNR/SSIM of every step and of bicubic on whole held-out images, whole and foreground only."""
 
     from sras_keras.evaluation.sr import evaluate_sr

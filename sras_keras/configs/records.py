@@ -220,7 +220,7 @@ class ClassifierMetrics:
 
 @dataclasses.dataclass(frozen=True)
 class SRMetrics:
-    """``metrics.json`` of ``sras sr eval``: PSNR and SSIM of bicubic and of each SRAFBN step, whole images and
+    """``metrics.json`` of ``sras sr evaluate``: PSNR and SSIM of bicubic and of each SRAFBN step, whole images and
     their foreground, on the whole held-out images of ``parts``."""
 
     FILE: ClassVar[str] = METRICS

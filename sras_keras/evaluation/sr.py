@@ -1,4 +1,4 @@
-"""``sras sr eval``: PSNR/SSIM of every SRAFBN step and of bicubic on held-out cells, plus a Fig 6-style figure."""
+"""``sras sr evaluate``: PSNR/SSIM of every SRAFBN step and of bicubic on held-out cells, plus a Fig 6-style figure."""
 
 from __future__ import annotations
 

@@ -40,6 +40,8 @@ class BackboneSpec:
             None where only the SRAS head (GAP -> Dropout -> Dense) is offered.
         token_layer: where a native head reads a token sequence (ViT's class token): the layer whose patch tokens
             Grad-CAM reads instead, as a grid; the class token never depends on the last block's patch outputs.
+        imagenet: Keras publishes ImageNet weights for it (`weights="imagenet"` downloads them): what `sras train
+            --weights` defaults to for it. The others start random or from a local file (`sras weights convert`).
     """
 
     name: str
@@ -51,6 +53,7 @@ class BackboneSpec:
     paper: str
     native_head: Callable | None = None
     token_layer: str | None = None
+    imagenet: bool = False
 
 
 def keras_application(constructor: Callable, output_name: str | None = None) -> Callable:

@@ -34,7 +34,7 @@ from sras_keras.data.pipeline import load_manifest, make_dataset, record_count, 
 from sras_keras.evaluation.classifier import evaluate_run
 from sras_keras.inference.predictor import write_preprocessing
 from sras_keras.models import SmoothedSparseCrossentropy, build_classifier, check_compatible
-from sras_keras.models.registry import get_backbone, keras_application
+from sras_keras.models.registry import get_backbone
 from sras_keras.models.saving import load_classifier
 from sras_keras.training.callbacks import (
     BestEpoch,
@@ -188,10 +188,7 @@ def _new_model(model_config: ModelConfig, manifest: Manifest) -> keras.Model:
 def default_weights(backbone: str) -> str:
     """``imagenet`` for a Keras Applications backbone (Keras publishes ImageNet weights for each), else ``none``:
     the small ResNets and the ported torchvision / timm architectures have none to download."""
-    return "imagenet" if getattr(get_backbone(backbone).builder, "__code__", None) is _KERAS_APPLICATION else "none"
-
-
-_KERAS_APPLICATION = keras_application(None).__code__  # the builder every Keras Applications backbone shares
+    return "imagenet" if get_backbone(backbone).imagenet else "none"
 
 
 def _started_model(out: Path, config: TrainConfig, strategy, manifest: Manifest, resume: bool):

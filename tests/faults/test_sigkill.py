@@ -6,9 +6,8 @@ What "the same result" means here:
   manifest.json identical but for ``env.created`` (the conversion's wall-clock time).
 - sras train: the killed-and-resumed run has one history row per epoch, no duplicate, the same epoch count, and
   every epoch's metrics *exactly* equal (CPU) to a clean run stopped at the same checkpoint and resumed: the kill
-  loses nothing but the uncommitted epoch. A resumed run is not bit-identical to one that never stopped: the
-  training input's shuffle/repeat iterator is not part of the checkpoint, so the epochs after a resume draw their
-  batches in a different order (the epochs before the checkpoint are equal to the uninterrupted run's, asserted).
+  loses nothing but the uncommitted epoch. (Epoch k's batches are a function of the seed and k, so a resumed run
+  also repeats the uninterrupted run's history: tests/training/test_classifier_train.py asserts that.)
 - sras sr train: completes, one history row per epoch, model.keras written.
 """
 

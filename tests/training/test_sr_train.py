@@ -93,7 +93,9 @@ def test_eval_and_apply_through_the_cli(dataset, tmp_path):
     run = tmp_path / "run"
     train_sr(dataset / "data", run, TINY, log=lambda line: None)
     runner = CliRunner()
-    result = runner.invoke(main, ["sr", "eval", str(run / "model.keras"), str(dataset / "data"), "--max-images", "12"])
+    result = runner.invoke(
+        main, ["sr", "evaluate", str(run / "model.keras"), str(dataset / "data"), "--max-images", "12"]
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads((run / "eval-test" / "metrics.json").read_text())
     assert metrics["images"] == 12 and set(metrics["whole"]) == {"bicubic", "step1", "step2"}
@@ -113,7 +115,7 @@ def test_eval_and_apply_through_the_cli(dataset, tmp_path):
     assert len(list(out.rglob("*.bmp"))) == len(list((dataset / "source").rglob("*.bmp")))
     again = runner.invoke(main, ["sr", "apply", str(run / "model.keras"), str(out), str(tmp_path / "twice")])
     assert again.exit_code == 1 and "already upscaled" in again.output
-    scale = runner.invoke(main, ["sr", "eval", str(run / "model.keras"), str(dataset / "data"), "--scale", "3"])
+    scale = runner.invoke(main, ["sr", "evaluate", str(run / "model.keras"), str(dataset / "data"), "--scale", "3"])
     assert scale.exit_code == 1 and "scale mismatch" in scale.output
 
 

@@ -22,6 +22,7 @@ register_backbone(
     BackboneSpec(
         name="inception_resnet_v2",
         builder=keras_application(keras.applications.InceptionResNetV2),
+        imagenet=True,
         preprocess=keras.applications.inception_resnet_v2.preprocess_input,
         min_size=75,
         default_size=299,
@@ -34,6 +35,7 @@ register_backbone(
     BackboneSpec(
         name="xception",
         builder=keras_application(keras.applications.Xception),
+        imagenet=True,
         preprocess=keras.applications.xception.preprocess_input,
         min_size=71,
         default_size=299,
@@ -45,6 +47,7 @@ register_backbone(
     BackboneSpec(
         name="vgg19",
         builder=keras_application(keras.applications.VGG19),
+        imagenet=True,
         preprocess=keras.applications.vgg19.preprocess_input,
         min_size=32,
         default_size=224,
@@ -57,6 +60,7 @@ register_backbone(
     BackboneSpec(
         name="resnet50",
         builder=keras_application(keras.applications.ResNet50),
+        imagenet=True,
         preprocess=keras.applications.resnet50.preprocess_input,
         min_size=32,
         default_size=224,
@@ -97,6 +101,7 @@ register_backbone(
     BackboneSpec(
         name="vgg16",
         builder=keras_application(keras.applications.VGG16),
+        imagenet=True,
         preprocess=keras.applications.vgg16.preprocess_input,
         min_size=32,
         default_size=224,
@@ -111,6 +116,7 @@ register_backbone(
         # Keras' ResNet101 is Caffe-style: stride on the first 1x1 conv, biases on every conv (+52,672 parameters,
         # 0.12% over torchvision's resnet101).
         builder=keras_application(keras.applications.ResNet101),
+        imagenet=True,
         preprocess=keras.applications.resnet.preprocess_input,
         min_size=32,
         default_size=224,
@@ -125,6 +131,7 @@ register_backbone(
         # Keras' ConvNeXt normalises [0, 255] RGB itself (include_preprocessing=True, its `PreStem`), so the
         # classifier's preprocessing is the pass-through `convnext.preprocess_input`: one normalisation in all.
         builder=keras_application(keras.applications.ConvNeXtTiny, output_name="convnext_tiny_features"),
+        imagenet=True,
         preprocess=keras.applications.convnext.preprocess_input,
         min_size=32,
         default_size=224,
@@ -139,6 +146,7 @@ register_backbone(
         # include_preprocessing=True (the default): a Rescaling layer maps [0, 255] to [-1, 1] inside the model,
         # so the classifier's preprocessing is the pass-through `mobilenet_v3.preprocess_input`.
         builder=keras_application(keras.applications.MobileNetV3Large, output_name="mobilenet_v3_large_features"),
+        imagenet=True,
         preprocess=keras.applications.mobilenet_v3.preprocess_input,
         min_size=32,
         default_size=224,
