@@ -73,7 +73,7 @@ def main() -> None:
             "--epochs",
             str(args.epochs),
             "--no-rotated-copies",
-            "--no-synthetic",
+            "--no-smote-images",
         )
         predict_seconds = sras(
             "predict",

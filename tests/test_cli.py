@@ -163,3 +163,24 @@ def test_paper_config_without_a_gpu_says_what_it_would_start_and_wants_yes(monke
     assert not (tmp_path / "runs").exists() and not (tmp_path / "tfrecords").exists()
     started = CliRunner().invoke(main, [*command, "--yes"])  # past the question: on to the missing data set
     assert started.exit_code == 1 and "data set 'synthetic' not found" in started.output
+
+
+def test_one_name_one_meaning_across_commands():
+    """An option name means one thing everywhere: --folds is convert's count (cv run picks folds with --only-folds),
+    --parts a comma list (predict, sr evaluate), SMOTE images are not `data synth`'s synthetic karyotypes, and the
+    file a command writes is its OUT argument where it is required."""
+    runner = CliRunner()
+
+    def options(*command):
+        result = runner.invoke(main, [*command, "--help"])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "--folds" in options("data", "convert") and "--only-folds" in options("cv", "run")
+    assert "--folds" not in options("cv", "run").replace("--only-folds", "")
+    assert "--parts" in options("predict") and "--part " not in options("predict")
+    assert "--parts" in options("sr", "evaluate")
+    train = options("train")
+    assert "--smote-images" in train and "--synthetic" not in train
+    assert "SOURCE OUT" in options("weights", "convert") and "--out" not in options("weights", "convert")
+    assert "--weights" in train and "imagenet where the backbone has it" in train

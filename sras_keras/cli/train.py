@@ -35,7 +35,12 @@ TRAIN = TrainConfig()  # every option's default is the config's: declared once
     default=TRAIN.data.rotated_copies,
     help="Train on the dataset's rotated copies.",
 )
-@click.option("--synthetic/--no-synthetic", default=TRAIN.data.synthetic, help="Train on the dataset's SMOTE images.")
+@click.option(  # not --synthetic: `sras data synth` makes synthetic karyotypes, a different thing
+    "--smote-images/--no-smote-images",
+    "synthetic",
+    default=TRAIN.data.synthetic,
+    help="Train on the dataset's SMOTE images (`sras data convert --smote`).",
+)
 @click.option(
     "--flip",
     type=click.Choice(FLIPS),
