@@ -20,10 +20,9 @@ def models(context):
     from sras_keras.models.torch_weights.mapping import convertible_backbones
 
     click.echo("Shipped models (sras predict --model NAME):")
-    for name in shipped_models() or ["(none installed)"]:
-        if name.startswith("("):
-            click.echo(f"  {name}")
-            continue
+    if not shipped_models():
+        click.echo("  (none installed)")
+    for name in shipped_models():
         card = shipped_card(name)
         first = next(iter(card.held_out.values()))
         click.echo(

@@ -9,6 +9,7 @@ the card names the data set, how it was read and the cells, so anyone with the d
 from __future__ import annotations
 
 import csv
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -169,7 +170,7 @@ def package_model(
     staging.mkdir(parents=True)
     copy_model_folder(run_dir, staging)
     images = held_out_images(data_root / dataset, card)
-    card = ModelCard(**{**card.__dict__, "held_out": measure(staging, images, batch_size, progress)})
+    card = dataclasses.replace(card, held_out=measure(staging, images, batch_size, progress))
     write_record(staging, card)
     (staging / CARD_MARKDOWN).write_text(card_markdown(card), encoding="utf-8")
     if out.exists():
@@ -228,7 +229,7 @@ def card_markdown(card: ModelCard) -> str:
         "## Held-out numbers",
         "",
         f"Measured with these files on the {len(card.test_cells)} held-out cells of {card.dataset} "
-        f"({sum(v['images'] for v in list(card.held_out.values())[:1])} images), which training never saw "
+        f"({next(iter(card.held_out.values()))['images']} images), which training never saw "
         '(the epoch was chosen on separate validation cells). "Assigned": each cell\'s chromosomes assigned '
         "jointly (`--karyotype`).",
         "",
