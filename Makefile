@@ -34,7 +34,7 @@ demo: $(VENV)/.installed ## Main job on embedded synthetic karyotypes (no downlo
 	$(SRAS) data synth $(DEMO)/data/synthetic --cells 16 --seed 0
 	$(SRAS) data inspect $(DEMO)/data/synthetic
 	$(SRAS) cv run --recipe demo --data-root $(DEMO)/data --runs $(DEMO)/runs --tfrecords $(DEMO)/tfrecords
-	$(SRAS) report table demo --runs $(DEMO)/runs --results $(DEMO)/results
+	$(SRAS) report table --recipe demo --runs $(DEMO)/runs --results $(DEMO)/results
 	@echo "confusion matrix: $$(ls $(DEMO)/runs/demo/*/sras-honest/figures/confusion_matrix.png)"
 	run=$$(ls -d $(DEMO)/runs/demo/*/sras-honest | tail -1); \
 	cell=$$($(BIN)/python -c "import json, sys; d = json.load(open(sys.argv[1] + '/data.json')); \
@@ -69,26 +69,26 @@ bench-convert: $(VENV)/.installed ## Full BioImLab conversion at 224 px, 6 vs 24
 
 sras-table2: $(VENV)/.installed ## SRAS-net Table 2 (CONFIG=cpu|paper): 4 backbones with/without SRAS-net -> results/
 	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_table2 --config $(CONFIG) $(if $(YES),--yes)
-	$(SRAS) report table sras_net_table2
+	$(SRAS) report table --recipe sras_net_table2
 
 sras-table3: $(VENV)/.installed ## SRAS-net Table 3 (CONFIG=cpu|paper): the SMOTE / SRAFBN / IAM ablation -> results/
 	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_table3 --config $(CONFIG) $(if $(YES),--yes)
-	$(SRAS) report table sras_net_table3
+	$(SRAS) report table --recipe sras_net_table3
 
 sras-table4: $(VENV)/.installed ## SRAS-net Table 4 + Figs 7-8 (CONFIG=cpu|paper): per-class metrics, both protocols
 	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_table4 --config $(CONFIG) $(if $(YES),--yes)
-	$(SRAS) report table sras_net_table4
+	$(SRAS) report table --recipe sras_net_table4
 
 sras-headline: $(VENV)/.installed ## CPU headline: resnet_small_bn, 64 px, IAM x2, G band first or not, <= 30 min each, both protocols
 	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe sras_net_headline --config $(CONFIG) $(if $(YES),--yes)
-	$(SRAS) report table sras_net_headline
+	$(SRAS) report table --recipe sras_net_headline
 
 tl-table1: $(VENV)/.installed ## Two-step study Table 1 (CONFIG=cpu|paper): MMD^2 / CORAL between bands and natural images
 	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe tl_table1 --config $(CONFIG)
 
 tl-table2: $(VENV)/.installed ## Two-step study Table 2 (CONFIG=cpu|paper): architectures x approaches x bands, 5-fold CV
 	SRAS_DATA_DIR=$(DATA_DIR) $(SRAS) cv run --recipe tl_table2 --config $(CONFIG) $(if $(YES),--yes)
-	$(SRAS) report table tl_table2
+	$(SRAS) report table --recipe tl_table2
 
 tl-fig2: $(VENV)/.installed ## Two-step study Fig 2 over tl-table2's runs: Δ Macro-F1 with paired bootstrap CIs
 	$(SRAS) cv run --recipe tl_fig2 --config $(CONFIG)

@@ -3,7 +3,7 @@ synthetic karyotypes, in a few minutes on a CPU. No download.
 
     make demo     # = sras data synth demo/data/synthetic, then:
     sras cv run --recipe demo --data-root demo/data --runs demo/runs --tfrecords demo/tfrecords
-    sras report table demo --runs demo/runs --results demo/results
+    sras report table --recipe demo --runs demo/runs --results demo/results
 
 There is no paper number for synthetic data; the demo shows the machinery, not the science.
 """

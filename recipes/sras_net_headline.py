@@ -3,7 +3,7 @@ under the honest protocol (held-out cells) and, same model, under the paper's pr
 
     sras cv run --recipe sras_net_headline --config cpu   # here: 4 rows x <= 30 min of training, ~1 h 50 min in all
     sras cv run --recipe sras_net_headline --config cpu --rows resnet_small_bn-gband-honest,resnet_small_bn-gband-paper
-    sras report table sras_net_headline
+    sras report table --recipe sras_net_headline
 
 resnet_small_bn (BatchNorm) from scratch at 64 px, IAM with crops enlarged 2x (``magnify``), SMOTE for X and Y
 inside the training cells, the stored rotations within 30 degrees of upright, random left-right flips and zoom

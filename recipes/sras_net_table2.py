@@ -2,7 +2,7 @@
 
     sras cv run --recipe sras_net_table2 --config paper   # GPU: 8 rows x 2 protocols, 224 px, 24 rotations
     sras cv run --recipe sras_net_table2 --config cpu     # here: 8 rows, honest protocol, from scratch, ~1.5 h
-    sras report table sras_net_table2
+    sras report table --recipe sras_net_table2
 
 Paper (accuracy %, BioImLab, 4:1 split, checkpoint chosen on the test fifth): ResNet50 87.64 -> 95.92,
 Xception 91.80 -> 96.01, VGG19 91.67 -> 96.56, Inception-ResNet-V2 91.69 -> 97.55. The cpu config keeps the

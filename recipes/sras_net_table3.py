@@ -2,7 +2,7 @@
 
     sras cv run --recipe sras_net_table3 --config paper   # GPU: 4 rows x 2 protocols
     sras cv run --recipe sras_net_table3 --config cpu     # here: 4 rows x 2 protocols with resnet_small_bn, ~1.7 h
-    sras report table sras_net_table3
+    sras report table --recipe sras_net_table3
 
 Paper (accuracy %): Inception_Resnet_V2 91.69; SMOTE + 93.30; SRAFBN + SMOTE + 96.83; SRAFBN + SMOTE + IAM
 (SRAS-net) 97.55. Rows without IAM use the plain resize (stretch) that IAM replaces. The cpu config swaps the

@@ -3,7 +3,7 @@ best model (SRAS-net with Inception-ResNet-V2), under the paper's protocol and t
 
     sras cv run --recipe sras_net_table4 --config paper   # GPU
     sras cv run --recipe sras_net_table4 --config cpu     # here: resnet_small_bn, 64 px, ~1 h (two SR models)
-    sras report table sras_net_table4                     # overall rows, then each row's per-class table
+    sras report table --recipe sras_net_table4                     # overall rows, then each row's per-class table
 
 Paper: 97.55% overall; per class 93.62 (chr 4) to 100; X 97.87, Y 100. Each run writes
 figures/confusion_matrix.png (Fig 7) and figures/tsne.png (Fig 8).

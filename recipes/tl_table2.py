@@ -4,7 +4,7 @@ stratified 5-fold CV, Macro-F1 / accuracy / AUC-OvR as mean ± SD over the folds
     sras cv run --recipe tl_table2 --config paper    # GPU: 132 rows (both protocols) x 5 folds x 80 epochs
     sras cv run --recipe tl_table2 --config cpu      # here: see below
     sras cv run --recipe tl_table2 --config cpu --rows mobilenet_v3_large-scratch-Q-paper --only-folds 0,1  # one job
-    sras report table tl_table2                      # results/tl_table2.md|csv, with the Table 2 pivot
+    sras report table --recipe tl_table2                      # results/tl_table2.md|csv, with the Table 2 pivot
 
 Settings: `recipes/_two_step.py`. Each row trains one model per fold (`--only-folds` runs a subset, so a row can be
 sharded over machines; the report merges the newest result of every fold). ``protocol=paper`` keeps the epoch

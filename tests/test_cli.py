@@ -167,8 +167,9 @@ def test_paper_config_without_a_gpu_says_what_it_would_start_and_wants_yes(monke
 
 def test_one_name_one_meaning_across_commands():
     """An option name means one thing everywhere: --folds is convert's count (cv run picks folds with --only-folds),
-    --parts a comma list (predict, sr evaluate), SMOTE images are not `data synth`'s synthetic karyotypes, and the
-    file a command writes is its OUT argument where it is required."""
+    --parts a comma list (predict, sr evaluate), a recipe is --recipe, --scale sets an SR model's factor, SMOTE
+    images are not `data synth`'s synthetic karyotypes, and the folder a command writes is its OUT argument where it
+    is required (but predict's --out, which follows any number of INPUTS)."""
     runner = CliRunner()
 
     def options(*command):
@@ -184,3 +185,6 @@ def test_one_name_one_meaning_across_commands():
     assert "--smote-images" in train and "--synthetic" not in train
     assert "SOURCE OUT" in options("weights", "convert") and "--out" not in options("weights", "convert")
     assert "--weights" in train and "imagenet where the backbone has it" in train
+    assert "--recipe" in options("cv", "run") and "--recipe" in options("report", "table")
+    assert "--scale" in options("sr", "train")  # sets the factor; the commands that read a model only check it
+    assert "--scale" not in options("sr", "apply") and "--expect-scale" in options("sr", "evaluate")

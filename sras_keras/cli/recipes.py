@@ -112,7 +112,7 @@ def cv_run(name, config_name, overrides, rows, folds, data_root, runs, tfrecords
         progress=progress(),
         folds=fold_list,
     )
-    click.echo(f"{run_dir}: done; `sras report table {experiment.name}` aggregates it")
+    click.echo(f"{run_dir}: done; `sras report table --recipe {experiment.name}` aggregates it")
 
 
 def _refuse_paper_on_cpu(experiment, rows: list[str] | None, folds: list[int] | None) -> None:
@@ -161,12 +161,14 @@ def report():
 
 
 @report.command("table")
-@click.argument("name")
-@click.option("--runs", type=click.Path(file_okay=False), default="runs")
-@click.option("--results", type=click.Path(file_okay=False), default="results")
+@click.option(
+    "--recipe", "name", required=True, help="A recipe name (sras cv list) or a recipe file (PATH.py), as cv run's."
+)
+@click.option("--runs", type=click.Path(file_okay=False), default="runs", show_default=True)
+@click.option("--results", type=click.Path(file_okay=False), default="results", show_default=True)
 @clear_errors
 def report_table_command(name, runs, results):
-    """Write results/NAME.md and .csv from the newest finished run of every row of recipe NAME (an analysis
+    """Write RESULTS/NAME.md and .csv from the newest finished run of every row of recipe NAME (an analysis
     recipe writes its table when it runs: this shows it)."""
 
     from sras_keras.experiments.registry import get_recipe, recipe_name, recipe_names

@@ -19,7 +19,7 @@ def sr():
 
 def _check_scale(model, expected):
     if expected is not None and expected != model.scale:
-        raise SrasError(f"scale mismatch: the model upscales x{model.scale}, --scale asks for x{expected}")
+        raise SrasError(f"scale mismatch: the model upscales x{model.scale}, --expect-scale asks for x{expected}")
 
 
 @sr.command("train")
@@ -97,7 +97,7 @@ def sr_train(data, out, base, resume, **options):
 @click.option("--parts", default="test", help="Comma-separated parts of DATA to score (held-out cells).")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Default: MODEL's folder / eval-PARTS.")
 @click.option("--max-images", type=click.IntRange(1), default=None)
-@click.option("--scale", type=int, default=None, help="Refuse a model of another scale.")
+@click.option("--expect-scale", "scale", type=int, default=None, help="Refuse a model of another scale.")
 @clear_errors
 def sr_evaluate(model_path, data, parts, out, max_images, scale):
     """PSNR/SSIM of every step and of bicubic on whole held-out images, whole and foreground only."""
@@ -127,7 +127,7 @@ def sr_evaluate(model_path, data, parts, out, max_images, scale):
 @click.option("--layout", type=click.Choice(["auto", "bioimlab", "class_folders"]), default="auto")
 @click.option("--label-coding", type=click.Choice(["standard", "sras"]), default="standard")
 @click.option("--cell-regex", default=None)
-@click.option("--scale", type=int, default=None, help="Refuse a model of another scale.")
+@click.option("--expect-scale", "scale", type=int, default=None, help="Refuse a model of another scale.")
 @clear_errors
 def sr_apply(model_path, source, out, batch_size, layout, label_coding, cell_regex, scale):
     """Upscale every image of SOURCE into OUT with the same layout (then: sras data convert OUT ... --splits)."""

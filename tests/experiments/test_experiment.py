@@ -5,7 +5,9 @@ import dataclasses
 import json
 
 import pytest
+from click.testing import CliRunner
 
+from sras_keras.cli import main
 from sras_keras.configs.convert import ConvertConfig
 from sras_keras.configs.records import (
     ClassifierMetrics,
@@ -136,7 +138,11 @@ def test_run_and_report(tmp_path):
     converted = sorted(p.parent.name for p in (tmp_path / "tfrecords" / "converted").glob("*/manifest.json"))
     assert len(converted) == 2 and converted[1].startswith("sr-"), converted
 
-    table = report_table(tmp_path / "runs", "toy", tmp_path / "results").read_text()
+    command = ["report", "table", "--recipe", "toy", "--runs", str(tmp_path / "runs")]
+    shown = CliRunner().invoke(main, [*command, "--results", str(tmp_path / "results")])
+    assert shown.exit_code == 0, shown.output
+    table = (tmp_path / "results" / "toy.md").read_text()
+    assert shown.output.strip() == table.strip()
     assert "| plain | honest | 90.00 |" in table and "| with SR | paper | 95.00 |" in table
     size_section = table.split("With cell-relative size")[1]
     for views in ("image", "image + mirror", "image, cell BN", "image + mirror, cell BN"):

@@ -115,7 +115,9 @@ def test_eval_and_apply_through_the_cli(dataset, tmp_path):
     assert len(list(out.rglob("*.bmp"))) == len(list((dataset / "source").rglob("*.bmp")))
     again = runner.invoke(main, ["sr", "apply", str(run / "model.keras"), str(out), str(tmp_path / "twice")])
     assert again.exit_code == 1 and "already upscaled" in again.output
-    scale = runner.invoke(main, ["sr", "evaluate", str(run / "model.keras"), str(dataset / "data"), "--scale", "3"])
+    scale = runner.invoke(
+        main, ["sr", "evaluate", str(run / "model.keras"), str(dataset / "data"), "--expect-scale", "3"]
+    )
     assert scale.exit_code == 1 and "scale mismatch" in scale.output
 
 
