@@ -8,6 +8,7 @@ and 90 degree rotations; evaluation uses whole held-out images.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,7 @@ class PatchSampler:
         self.background = background
         self.patch = patch
         self.min_foreground = min_foreground
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
         self.padded = sum(min(image.shape) < patch for image in images)
         self.images = [self._pad_to_patch(image) for image in images]
         self.masks = [foreground_mask(image, background) for image in self.images]
@@ -91,30 +92,34 @@ class PatchSampler:
             constant_values=self.background,
         )
 
-    def sample(self) -> np.ndarray:
-        """One (patch, patch, 1) float32 HR patch in [0, 1]."""
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        """One (patch, patch, 1) float32 HR patch in [0, 1], drawn with ``rng``."""
         for attempt in range(20):
-            index = self.usable[self.rng.integers(len(self.usable))]
+            index = self.usable[rng.integers(len(self.usable))]
             image, mask = self.images[index], self.masks[index]
-            top = self.rng.integers(image.shape[0] - self.patch + 1)
-            left = self.rng.integers(image.shape[1] - self.patch + 1)
+            top = rng.integers(image.shape[0] - self.patch + 1)
+            left = rng.integers(image.shape[1] - self.patch + 1)
             window = np.s_[top : top + self.patch, left : left + self.patch]
             if mask[window].mean() >= self.min_foreground or attempt == 19:
                 patch = image[window]
                 break
-        patch = np.rot90(patch, self.rng.integers(4))
-        if self.rng.integers(2):
+        patch = np.rot90(patch, rng.integers(4))
+        if rng.integers(2):
             patch = patch[:, ::-1]
         return (patch.astype(np.float32) / 255.0)[..., np.newaxis]
 
-    def dataset(self, batch_size: int, scale: int) -> tf.data.Dataset:
-        """An endless dataset of (LR, HR) batches; deterministic for the sampler's seed."""
+    def dataset(self, batch_size: int, scale: int, steps_per_epoch: int, first_epoch: int = 0) -> tf.data.Dataset:
+        """An endless dataset of (LR, HR) batches, epoch after epoch from ``first_epoch``. Epoch k's patches come
+        from a stream seeded by (seed, k) alone, so a run resumed at epoch k draws what the uninterrupted run drew
+        (one stream for the whole run would leave its position at a kill unknown: prefetching draws ahead)."""
         if self.patch % scale:
             raise SrasError(f"--patch-size {self.patch} must be a multiple of the scale {scale}")
 
         def endless():
-            while True:
-                yield self.sample()
+            for epoch in itertools.count(first_epoch):
+                rng = np.random.default_rng([self.seed, epoch])
+                for _ in range(steps_per_epoch * batch_size):
+                    yield self.sample(rng)
 
         patches = tf.data.Dataset.from_generator(
             endless, output_signature=tf.TensorSpec([self.patch, self.patch, 1], tf.float32)

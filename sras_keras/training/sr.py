@@ -89,9 +89,7 @@ def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resum
         state = prepare_run(out, config, resume)
     initial_epoch = state.epoch
 
-    sampler = PatchSampler(
-        images, background, config.patch_size, config.min_foreground, seed=config.seed + initial_epoch
-    )
+    sampler = PatchSampler(images, background, config.patch_size, config.min_foreground, seed=config.seed)
     if sampler.padded:
         log(
             f"{sampler.padded} of {len(images)} training images are smaller than the {config.patch_size}px patch: "
@@ -101,7 +99,7 @@ def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resum
         val_images, background, config.patch_size, config.min_foreground, seed=10_000 + config.seed
     )
     validation = (
-        val_sampler.dataset(config.batch_size, config.scale)
+        val_sampler.dataset(config.batch_size, config.scale, config.val_batches)
         .take(config.val_batches)
         .cache()
         .apply(tf.data.experimental.assert_cardinality(config.val_batches))
@@ -126,7 +124,7 @@ def train_sr(data_dir: str | Path, out: str | Path, config: SRTrainConfig, resum
         save_model_atomic(model, out / FINAL)
         return state.logs
     history = model.fit(
-        sampler.dataset(config.batch_size, config.scale),
+        sampler.dataset(config.batch_size, config.scale, config.steps_per_epoch, first_epoch=initial_epoch),
         steps_per_epoch=config.steps_per_epoch,
         epochs=config.epochs,
         initial_epoch=initial_epoch,

@@ -70,6 +70,17 @@ def test_train_then_resume_continues_from_the_saved_epoch(dataset, tmp_path):
         train_sr(dataset / "data", run, other, resume=True, log=lambda line: None)
 
 
+def test_a_resumed_run_repeats_the_uninterrupted_runs_history(dataset, tmp_path):
+    """Epoch k's patches depend on (seed, k) alone and the checkpoint carries the optimizer, so a run stopped after
+    epoch 1 and resumed logs what the uninterrupted run logged, as written (CPU: no tolerance)."""
+    whole = SRTrainConfig(**{**TINY.to_dict(), "epochs": 3})
+    train_sr(dataset / "data", tmp_path / "whole", whole, log=lambda line: None)
+    train_sr(dataset / "data", tmp_path / "resumed", SRTrainConfig(**{**TINY.to_dict(), "epochs": 1}), log=print)
+    train_sr(dataset / "data", tmp_path / "resumed", whole, resume=True, log=lambda line: None)
+    rows = [(tmp_path / run / "history.csv").read_text().splitlines() for run in ("whole", "resumed")]
+    assert len(rows[0]) == 4 and rows[1] == rows[0]
+
+
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(dataset, tmp_path, monkeypatch):
     run = tmp_path / "run"
     train_sr(dataset / "data", run, SRTrainConfig(**{**TINY.to_dict(), "epochs": 1}), log=lambda line: None)
