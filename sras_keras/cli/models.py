@@ -74,6 +74,7 @@ def package(run, out, name, band, title, data_root, batch_size):
         band=spec.band,
         intended_input=spec.intended_input,
         limits=spec.limits,
+        selection=spec.selection,
         data_root=data_root or os.environ.get("SRAS_DATA_DIR", "../shared/data"),
         batch_size=batch_size,
         progress=True,

@@ -12,7 +12,8 @@ from sras_keras.cli.common import clear_errors
     "--model",
     "model",
     required=True,
-    help="A shipped model's name (bioimlab-q for the Q band; `sras models` lists them) or a model folder: a "
+    help="A shipped model's name (bioimlab-q for the Q band, gband65-g for the G band; `sras models` lists them) "
+    "or a model folder: a "
     "`sras train` run or `sras models package` output.",
 )
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))

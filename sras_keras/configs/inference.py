@@ -87,6 +87,7 @@ class ModelCard:
     test_cells: tuple[str, ...]  # the held-out cells the numbers below are measured on
     training: dict  # epochs trained, best epoch, its validation accuracy, wall minutes
     held_out: dict  # view name -> {"options", "images", "cells", "accuracy", "macro_f1", "accuracy_assigned", ...}
+    selection: str = ""  # how its row was chosen over another candidate, if one was
 
     @classmethod
     def from_dict(cls, document: dict) -> ModelCard:

@@ -113,6 +113,7 @@ def package_model(
     intended_input: str,
     limits: tuple[str, ...],
     data_root,
+    selection: str = "",
     batch_size: int = 64,
     progress: bool = False,
 ) -> ModelCard:
@@ -144,6 +145,7 @@ def package_model(
         band=band,
         intended_input=intended_input,
         limits=tuple(limits),
+        selection=selection,
         dataset=dataset,
         layout=manifest.source.layout,
         label_coding=manifest.source.label_coding,
@@ -260,6 +262,7 @@ def card_markdown(card: ModelCard) -> str:
         + (f", {training['wall_minutes']} min on {training['cpus']} CPU cores" if training["wall_minutes"] else "")
         + (" and a GPU" if training["gpus"] else "")
         + f"; started from {training['started_from']}.",
+        *([f"- Chosen {card.selection}"] if card.selection else []),
         f"- Weights stored as {card.weights} (loaded as float32).",
         "",
         "## Limits",
