@@ -5,7 +5,8 @@ synthetic karyotypes, in a few minutes on a CPU. No download.
     sras cv run --recipe demo --data-root demo/data --runs demo/runs --tfrecords demo/tfrecords
     sras report table --recipe demo --runs demo/runs --results demo/results
 
-There is no paper number for synthetic data; the demo shows the machinery, not the science.
+There is no paper number for synthetic data; the demo shows the machinery, not the science. Results:
+demo/results/demo.md.
 """
 
 from sras_keras.configs.convert import ConvertConfig

@@ -7,14 +7,7 @@
 Paper (accuracy %): Inception_Resnet_V2 91.69; SMOTE + 93.30; SRAFBN + SMOTE + 96.83; SRAFBN + SMOTE + IAM
 (SRAS-net) 97.55. Rows without IAM use the plain resize (stretch) that IAM replaces. The cpu config swaps the
 backbone for the CPU-scale resnet_small_bn (from scratch, 64 px, 8 cosine epochs), so the ablation's direction can
-be checked here; the SR models are shared with Table 4 (runs/srafbn/).
-
-Measured here (cpu, seed 0; results/sras_net_table3.md; the two SRAS-net rows have the same configs as Table 4's
-rows and were measured there, so they were not run twice):
-    honest: base 90.31%, + SMOTE 90.22%, + SRAFBN + SMOTE 90.67%, + IAM 91.12%
-    paper:  base 92.69%, + SMOTE 93.26%, + SRAFBN + SMOTE 92.48%, + IAM 93.00%
-9-11 min a row alone. Differences of under a point are ~10 of 1,104 images, too few to call a direction from one
-seed (seed spread not measured); the paper protocol adds ~2 points over the honest one at every step.
+be checked here (2 cores); the SR models are shared with Table 4 (runs/srafbn/). Results: results/sras_net_table3.md.
 """
 
 from sras_keras.experiments.registry import register

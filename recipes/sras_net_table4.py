@@ -8,12 +8,8 @@ best model (SRAS-net with Inception-ResNet-V2), under the paper's protocol and t
 Paper: 97.55% overall; per class 93.62 (chr 4) to 100; X 97.87, Y 100. Each run writes
 figures/confusion_matrix.png (Fig 7) and figures/tsne.png (Fig 8).
 
-Measured here (cpu, seed 0, results/sras_net_table4.md): honest 91.12% (macro-F1 0.912; recall X 92.3, Y 100,
-lowest 8 and 19 at 79.2), paper protocol 93.00% (0.930); 8 epochs, 9.9 and 10.6 min a row; 49 min in all with
-one of the two SR models already trained (one SR model ~11 min, its upscaling of the set ~5 min). Beyond the paper,
-each row then fits cell-relative size evidence (`sras size-evidence`): honest 91.12 -> 93.93% (weight 0.4, the least
-log loss on the validation cells), 96.74 -> 97.74% with whole-cell assignment; with the mirror view (`--tta`) 92.48 ->
-94.75%, 98.10% assigned.
+Beyond the paper, each row then fits cell-relative size evidence (`sras size-evidence`). Results:
+results/sras_net_table4.md.
 """
 
 import dataclasses

@@ -8,10 +8,7 @@ predictions), plotted against log10(parameters). Reads the finished ``tl_table2`
 Paper: no simple relation with model size; on the Q band the modern architectures gain +0.8 to +3.3 points
 (MobileNetV3-L, 4.18M parameters, the most: +3.3), VGG-16 (134.37M) loses 2.5 (G) and 0.5 (Q) points; on the G band
 most changes are within ±1 point. Under the cpu config the baseline is training from scratch (no ImageNet
-weights here), so the figure shows what the other band adds to a from-scratch model.
-
-Measured here (cpu, MobileNetV3-L paper-protocol rows of tl_table2, 24 s): Q band +14.07 points [+12.65, +15.48],
-G band -2.81 [-4.81, -0.85]; results/tl_fig2.md.
+weights here), so the figure shows what the other band adds to a from-scratch model. Results: results/tl_fig2.md.
 """
 
 import dataclasses

@@ -8,7 +8,7 @@ finished ``tl_table2`` runs (their fold-0 models); trains nothing.
 
 Paper (qualitative): MobileNetV3-L on the Q band attends to edges from scratch, to the long arm's bands with
 ImageNet weights and to both arms after two-step transfer; misclassified G-band images (cropping artefacts) draw
-diffuse or edge attention.
+diffuse or edge attention. Results: results/tl_fig3.md.
 """
 
 import dataclasses

@@ -3,21 +3,15 @@ unbiased MMD^2 (RBF kernel, median-heuristic bandwidth) of ConvNeXt-Tiny's poole
 95% CI, a permutation test, and CORAL as the alternative distance.
 
     sras cv run --recipe tl_table1 --config paper --set analysis.natural='"/path/to/imagenette2"'
-    sras cv run --recipe tl_table1 --config cpu       # here: ~10 min; writes results/tl_table1.md|csv
+    sras cv run --recipe tl_table1 --config cpu       # here: ~1.5 min once converted; writes results/tl_table1.md|csv
 
 Paper (MMD^2, all P < 0.001): G band vs Q band 0.148, G band vs ImageNet 0.310, Q band vs ImageNet 0.264: the two
 chromosome bands are closer to each other than either is to natural images.
 
-The ``paper`` config embeds every image at 224 px with Keras' ImageNet ConvNeXt-Tiny (a local weights file via
-``analysis.weights``) and needs a natural-image folder (the study used ImageNette2, 16,024 images). The ``cpu``
-config cannot have ImageNet weights here: it embeds 400 images per domain at 64 px with *random* ConvNeXt-Tiny
-weights, and the natural domain is random crops of scikit-learn's two sample photographs; its numbers measure
-low-level image statistics and say so in the output, they are not the paper's quantity.
-
-Measured here (cpu, 81 s; results/tl_table1.md): MMD^2 G vs Q 1.337 [1.318, 1.354], G vs natural 0.734, Q vs
-natural 0.534, all permutation p = 0.001 (the floor for 1,000 permutations). Random features rank the two bands
-farthest apart, the paper's order reversed: without ImageNet features the distance is dominated by raw image
-statistics, above all the opposite background polarity (G band white, Q band black).
+``paper`` embeds every image at 224 px with ImageNet ConvNeXt-Tiny (weights via ``analysis.weights``) and needs a
+natural-image folder (the study used ImageNette2). ``cpu`` (2 cores) has no ImageNet weights: 400 images per domain
+at 64 px, *random* ConvNeXt-Tiny weights, crops of scikit-learn's sample photographs as the natural domain; its
+numbers measure low-level image statistics, not the paper's quantity. Results: results/tl_table1.md.
 """
 
 import dataclasses

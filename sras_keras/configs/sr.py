@@ -24,7 +24,7 @@ class SRTrainConfig:
     step_weighting: str = "self_attention"
     patch_size: int = 64  # HR side; LR is patch_size / scale
     batch_size: int = 16
-    epochs: int = 20  # x 100 steps: about an hour of 2-core CPU (1.6 s a step, notes §7)
+    epochs: int = 20  # x 100 steps: about an hour of 2-core CPU, within max_minutes
     steps_per_epoch: int = 100
     learning_rate: float = 2e-4
     halve_at: tuple[int, ...] = (12,)  # epochs at which the rate halves (CPU: once, at 60%)

@@ -55,8 +55,7 @@ class _DataCache:
     def _converted(self, source: Path, config: ConvertConfig, prefix: str, name: str) -> Path:
         if not source.is_dir():
             raise SrasError(f"{source}: data set {source.name!r} not found (set SRAS_DATA_DIR or --data-root)")
-        key = fingerprint({"convert": config.to_dict(), "source": str(source)})
-        out = self.tfrecords / "converted" / f"{prefix}{key}"
+        out = self.tfrecords / "converted" / f"{prefix}{conversion_key(source, config)}"
         self.log(f"[{name}] data: {out}")
         convert(source, out, config, progress=self.progress, log=self.log)  # locked: another job converting it waits
         return out
@@ -126,6 +125,12 @@ def _split_source(source: Path, convert_config: ConvertConfig) -> dict:
         "source": str(Path(source).resolve()),
         **_reading(convert_config),
     }
+
+
+def conversion_key(source: Path, config: ConvertConfig) -> str:
+    """A converted dataset's cache key: the source folder itself, however the data root is spelt (relative or
+    absolute, through links), and the conversion's config."""
+    return fingerprint({"convert": config.to_dict(), "source": str(Path(source).resolve())})
 
 
 def sr_source_key(source: Path, convert_config: ConvertConfig, sr_train: SRTrainConfig) -> str:

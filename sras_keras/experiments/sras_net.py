@@ -23,23 +23,22 @@ PAPER_TRAIN = TrainConfig(
     optimization=OptimizationConfig(batch_size=40, epochs=100, learning_rate=5e-4, patience=21),
     runtime=RuntimeConfig(mixed_precision=True),
 )
-# CPU: no ImageNet weights can be fetched offline and 224 px trains at ~6 img/s, so smaller images, fewer
+# CPU: no ImageNet weights can be fetched offline and 224 px trains far too slowly on 2 cores, so smaller images, fewer
 # rotations, from scratch, and a fixed cosine schedule per backbone. BatchNorm momentum 0.9: at the Keras
 # Applications' 0.99 a few hundred steps leave the moving statistics behind the weights and inference-mode accuracy
 # near chance (models/classifier.py, set_batchnorm_momentum); GroupNorm rows are unaffected.
 CPU_CONVERT = ConvertConfig(image_size=64, rotations=8)
-# Table 2's Keras Applications rows train on the upright copies only (~4,000 images an epoch): at their CPU sizes
-# these networks train at 21-60 img/s here (measured, batch 64), so an epoch over all 8 stored rotations would take
-# 9-26 min; upright-only buys each of them several epochs of a cosine decay in about 9 min (CPU_EPOCHS). The
-# budget is a safety net.
+# Table 2's Keras Applications rows train on the upright copies only (~4,000 images an epoch): even at their CPU
+# sizes an epoch over all 8 stored rotations would take tens of minutes on 2 cores; upright-only buys each of them
+# several epochs of a cosine decay in about 9 min (CPU_EPOCHS). The budget is a safety net.
 CPU_TRAIN = TrainConfig(
     model=ModelConfig(weights="none", batchnorm_momentum=0.9),
     data=DataConfig(max_rotation=0),
     optimization=OptimizationConfig(batch_size=64, epochs=8, learning_rate=2e-3, schedule="cosine", patience=8),
     runtime=RuntimeConfig(max_minutes=14),
 )
-# Cosine epochs per backbone, from the measured training speed at its CPU size (img/s: IRV2 41 at 80 px,
-# Xception 37 at 72, VGG19 21 at 64, ResNet50 60 at 64).
+# Cosine epochs per backbone: as many as fit about 9 minutes at its CPU size on 2 cores (VGG19, the slowest, gets
+# the fewest; ResNet50, the fastest, the most).
 CPU_EPOCHS = {"inception_resnet_v2": 5, "xception": 5, "vgg19": 3, "resnet50": 8}
 # VGG19 has no normalisation layers: from scratch, Adam at 2e-3 leaves such a deep plain stack at chance, so it
 # keeps a 20 times smaller step.
@@ -47,7 +46,7 @@ CPU_LEARNING_RATE = {"vgg19": 1e-4}
 CPU_SR = SRTrainConfig(epochs=6, max_minutes=12)
 # Tables 3-4 on CPU swap Inception-ResNet-V2 for the small BatchNorm ResNet of the headline recipe, trained the
 # way that works there in a short budget: a cosine decay over a fixed 8 epochs (BatchNorm needs the decay) on the
-# stored copies within 45 degrees of upright (3 of the 8: ~12,000 images an epoch, ~75 s here), so each row
+# stored copies within 45 degrees of upright (3 of the 8: ~12,000 images an epoch), so each row
 # ends by its schedule, not by the clock; the budget is a safety net.
 CPU_SMALL_BACKBONE = "resnet_small_bn"
 CPU_SMALL_TRAIN = TrainConfig(

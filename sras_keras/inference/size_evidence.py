@@ -27,7 +27,7 @@ from sras_keras.data.pipeline import load_manifest, load_splits
 from sras_keras.data.readers import read_source
 
 # Weights tried on the validation cells, fixed before any test cell is seen. Log loss, not accuracy, picks one: on
-# ~500 validation images several weights tied on accuracy (stop 16), while the log loss is smooth in the weight.
+# a few hundred validation images several weights can tie on accuracy, while the log loss is smooth in the weight.
 WEIGHTS = tuple(round(0.1 * k, 1) for k in range(21))
 _MIN_STD = 0.02  # a class seen at one size only must not get an infinitely sharp likelihood
 _FLOOR = 1e-7

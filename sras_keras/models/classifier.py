@@ -97,10 +97,8 @@ def build_classifier(
 
 def set_batchnorm_momentum(model: keras.Model, momentum: float) -> None:
     """Short runs need fast-moving BatchNorm statistics: after ~100 steps at 0.99-0.999 the moving averages are
-    still far from the batches' and inference-mode outputs collapse (MobileNetV3-L from scratch on gband65,
-    in a one-off diagnostic here, not a recorded run: 3% accuracy in inference mode on the very training batches
-    that it gets 88% right in training
-    mode; 88% at 0.9). The value is saved in the layer configs, so reloaded models keep it."""
+    still far from the batches' and inference-mode outputs collapse, even on the very batches that training mode
+    gets right. The value is saved in the layer configs, so reloaded models keep it."""
     for layer in model.layers:
         if isinstance(layer, keras.Model):
             set_batchnorm_momentum(layer, momentum)

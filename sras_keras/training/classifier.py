@@ -117,8 +117,7 @@ def training_inputs(data_dir, roles: RunData, config: TrainConfig, first_epoch: 
 
     Epoch k's batches (order and augmentation) are a pipeline seeded by ``epoch_seed(seed, k)``, so a resumed run
     sees what the uninterrupted one saw; the epochs run back to back in one iterator (rebuilding an autotuned
-    pipeline from Keras every epoch stalled short epochs here: 30 s -> 60 s an epoch for 4,000 images). The
-    validation pipeline has a fixed parallelism."""
+    pipeline from Keras every epoch stalls short epochs). The validation pipeline has a fixed parallelism."""
     data, augmentation, batch_size = config.data, config.augmentation, config.optimization.batch_size
     steps = steps_per_epoch(data_dir, roles, config)
 

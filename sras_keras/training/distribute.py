@@ -32,8 +32,8 @@ STRATEGIES = ("auto", "mirrored", "multiworker")
 def set_precision_policy(mixed_precision: bool) -> None:
     """Every run sets the Keras dtype policy, so a float32 run after a mixed one in the same process is float32
     again: float32, or with mixed precision float16 on GPUs (their tensor cores) and bfloat16 on CPUs, where
-    TensorFlow's oneDNN kernels are fast in bfloat16 (AVX512_BF16, AMX), not in float16 (the CPU headline's model:
-    1.3x the images/s of float32 here, README). ``env.json`` records the policy (``runinfo.environment``)."""
+    TensorFlow's oneDNN kernels are fast in bfloat16 (AVX512_BF16, AMX), not in float16. ``env.json`` records the
+    policy (``core.provenance.environment``)."""
     if not mixed_precision:
         policy = "float32"
     else:

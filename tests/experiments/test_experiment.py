@@ -3,6 +3,7 @@
 import csv
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -23,7 +24,7 @@ from sras_keras.configs.train import TrainConfig
 from sras_keras.core.errors import SrasError
 from sras_keras.experiments.registry import get_recipe, recipe_doc, recipe_module, recipe_names
 from sras_keras.experiments.report import report_table
-from sras_keras.experiments.runner import run_experiment, sr_source_key
+from sras_keras.experiments.runner import conversion_key, run_experiment, sr_source_key
 from sras_keras.experiments.spec import Experiment, Row, apply_overrides, protocol_split
 from sras_keras.inference.predict import predict
 from sras_keras.inference.predictor import Predictor
@@ -68,6 +69,16 @@ def test_overrides_change_every_row():
     assert experiment.sr_train.max_minutes == 1
     with pytest.raises(SrasError, match="no field 'epoch'"):
         apply_overrides(experiment, {"train.epoch": "3"})
+
+
+def test_a_conversion_is_cached_by_its_folder_however_the_data_root_is_spelt(tmp_path, monkeypatch):
+    (tmp_path / "data" / "bioimlab").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    config = ConvertConfig()
+    absolute = conversion_key(tmp_path / "data" / "bioimlab", config)
+    assert conversion_key(Path("data/bioimlab"), config) == absolute
+    assert conversion_key(Path("data/../data/bioimlab"), config) == absolute
+    assert conversion_key(Path("data/bioimlab"), ConvertConfig(image_size=96)) != absolute
 
 
 def test_the_sr_cache_key_follows_how_the_source_is_read_and_split(tmp_path):
