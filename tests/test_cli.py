@@ -1,5 +1,6 @@
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from sras_keras.cli import main
@@ -188,3 +189,21 @@ def test_one_name_one_meaning_across_commands():
     assert "--recipe" in options("cv", "run") and "--recipe" in options("report", "table")
     assert "--scale" in options("sr", "train")  # sets the factor; the commands that read a model only check it
     assert "--scale" not in options("sr", "apply") and "--expect-scale" in options("sr", "evaluate")
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("convert.image_size=abc", "image_size must be int, got 'abc'"),
+        ("convert.rotations=0", "rotations must be between 1 and 360, got 0"),
+        ("convert.magnify=inf", "magnify must be float, got 'inf'"),
+        ("convert.magnify=0.5", "magnify must be at least 1"),
+        ("convert.preprocess=squash", "unknown preprocess 'squash'"),
+        ('convert.split={"seed": "x"}', "seed must be int, got 'x'"),
+    ],
+)
+def test_a_conversion_setting_is_checked_where_it_is_given(setting, message):
+    """``--set convert.*`` fails at once, naming the field (not a TensorFlow traceback mid-conversion)."""
+    result = CliRunner().invoke(main, ["cv", "run", "--recipe", "demo", "--set", setting, "--dry-run"])
+    (line,) = result.output.strip().splitlines()
+    assert result.exit_code == 1 and line.startswith(f"error: {message}"), result.output

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 
+from sras_keras.configs.checks import check_range, check_types, choose
 from sras_keras.core.errors import SrasError
 
 SCHEMES = ("paper", "holdout", "kfold")
+LAYOUTS = ("auto", "bioimlab", "class_folders")
+# the codings of class-folder names:
+#   standard: 1..22, 23 = X, 24 = Y, and the letters X/Y (BioImLab and most public sets)
+#   sras:     1..22, 23 = X, 0 = Y (SRAS-net's own coding, Fig 8)
+LABEL_CODINGS = ("standard", "sras")
+PREPROCESSORS = ("iam", "square_resize", "stretch")
+PLACEMENTS = ("top_left", "center")
+BACKGROUNDS = ("auto", "black", "white")
+SMOTE_SCOPES = ("train", "all")
 GROUPINGS = ("image", "cell")
 _DEFAULT_GROUPING = {"paper": "image", "holdout": "cell", "kfold": "image"}
 
@@ -21,6 +31,9 @@ class SplitConfig:
     folds: int = 5
     val_fraction: float = 0.1
     test_fraction: float = 0.2
+
+    def __post_init__(self):
+        check_types(self)
 
     def resolved(self) -> "SplitConfig":
         """The config with ``group_by`` filled in and every field checked."""
@@ -78,6 +91,21 @@ class ConvertConfig:
     records_per_shard: int = 1024
     smote: bool = False  # synthesise X and Y up to the largest class (SRAS-net section 3.4)
     smote_scope: str = "train"  # "train": inside each training part; "all": before the split, as the paper
+
+    def __post_init__(self):
+        check_types(self)
+        check_range("rotations", self.rotations, 1, 360)
+        check_range("image_size", self.image_size, 8, 4096)
+        check_range("threshold", self.threshold, 0, 254)
+        check_range("records_per_shard", self.records_per_shard, 1)
+        if self.magnify < 1:
+            raise SrasError(f"magnify must be at least 1 (IAM shrinks what does not fit by itself), got {self.magnify}")
+        choose("layout", self.layout, LAYOUTS)
+        choose("label_coding", self.label_coding, LABEL_CODINGS)
+        choose("preprocess", self.preprocess, PREPROCESSORS)
+        choose("placement", self.placement, PLACEMENTS)
+        choose("background", self.background, BACKGROUNDS)
+        choose("smote_scope", self.smote_scope, SMOTE_SCOPES)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -10,10 +10,9 @@ the section they need. Field names are unique across the sections, so ``TrainCon
 from __future__ import annotations
 
 import dataclasses
-import math
-import typing
 from typing import ClassVar
 
+from sras_keras.configs.checks import check_types, choose
 from sras_keras.core.errors import SrasError
 
 SCHEDULES = ("constant", "cosine")
@@ -23,34 +22,6 @@ FLIPS = ("none", "horizontal", "both")  # random mirroring: left-right, or also 
 MONITORS = ("val_accuracy", "val_cell_accuracy")
 HEADS = ("sras", "native")
 STRATEGIES = ("auto", "mirrored", "multiworker")
-
-
-def _choose(name: str, value, choices: tuple) -> None:
-    if value not in choices:
-        raise SrasError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
-
-
-def _check_types(section) -> None:
-    """Every field of the type it is declared with, and every number finite: a value from ``--set`` or a config
-    file (``epochs=abc``, ``learning_rate=NaN``) fails here, naming the field, not in the middle of training."""
-    for name, hint in typing.get_type_hints(type(section)).items():
-        value = getattr(section, name)
-        allowed = typing.get_args(hint) or (hint,)
-        if not any(_fits(value, kind) for kind in allowed):
-            expected = " or ".join("None" if kind is type(None) else kind.__name__ for kind in allowed)
-            raise SrasError(f"{name} must be {expected}, got {value!r}")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise SrasError(f"{name} must be a finite number, got {value!r}")
-
-
-def _fits(value, kind) -> bool:
-    if kind is type(None):
-        return value is None
-    if kind is float:  # an integer is a float's value too (learning_rate=1)
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, kind)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,8 +36,8 @@ class ModelConfig:
     batchnorm_momentum: float | None = None  # every BatchNorm layer's moving-average momentum; None: the model's own
 
     def __post_init__(self):
-        _check_types(self)
-        _choose("head", self.head, HEADS)
+        check_types(self)
+        choose("head", self.head, HEADS)
         if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
             raise SrasError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.batchnorm_momentum is not None and not 0.0 <= self.batchnorm_momentum < 1.0:
@@ -86,8 +57,8 @@ class DataConfig:
     cell_batches: bool = False  # each training batch from one cell, BatchNorm on per-cell statistics (as --cell-bn)
 
     def __post_init__(self):
-        _check_types(self)
-        _choose("kfold_validation", self.kfold_validation, KFOLD_VALIDATION)
+        check_types(self)
+        choose("kfold_validation", self.kfold_validation, KFOLD_VALIDATION)
         if self.max_rotation is not None and not 0 <= self.max_rotation <= 180:
             raise SrasError(f"max_rotation must be in [0, 180] degrees, got {self.max_rotation}")
         if self.fold is not None and self.fold < 0:
@@ -106,8 +77,8 @@ class AugmentationConfig:
     zoom: float = 0.0  # random zoom of training canvases about their anchor, x up to 1 + this (0: off)
 
     def __post_init__(self):
-        _check_types(self)
-        _choose("flip", self.flip, FLIPS)
+        check_types(self)
+        choose("flip", self.flip, FLIPS)
         for name in ("blur", "contrast", "zoom"):
             if getattr(self, name) < 0:
                 raise SrasError(f"{name} must be >= 0 (0: off), got {getattr(self, name)}")
@@ -131,10 +102,10 @@ class OptimizationConfig:
     patience: int = 21
 
     def __post_init__(self):
-        _check_types(self)
-        _choose("monitor", self.monitor, MONITORS)
-        _choose("schedule", self.schedule, SCHEDULES)
-        _choose("optimizer", self.optimizer, OPTIMIZERS)
+        check_types(self)
+        choose("monitor", self.monitor, MONITORS)
+        choose("schedule", self.schedule, SCHEDULES)
+        choose("optimizer", self.optimizer, OPTIMIZERS)
         for name in ("batch_size", "epochs", "patience"):
             if getattr(self, name) < 1:
                 raise SrasError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -162,8 +133,8 @@ class RuntimeConfig:
     max_minutes: float | None = None  # stop after the epoch that crosses this budget
 
     def __post_init__(self):
-        _check_types(self)
-        _choose("strategy", self.strategy, STRATEGIES)
+        check_types(self)
+        choose("strategy", self.strategy, STRATEGIES)
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise SrasError(f"max_minutes must be > 0, got {self.max_minutes}")
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from sras_keras.configs.convert import PLACEMENTS, PREPROCESSORS
 from sras_keras.core.errors import SrasError
 
-PLACEMENTS = ("top_left", "center")
-PREPROCESSORS = ("iam", "square_resize", "stretch")
 DEFAULT_THRESHOLD = 20  # BioImLab's background noise reaches 8; 20 keeps faint band ends.
 
 

@@ -3,17 +3,13 @@
 Internally a class is an index 0..23 in karyotype order: 0..21 = autosomes 1..22, 22 = X, 23 = Y.
 """
 
+from sras_keras.configs.convert import LABEL_CODINGS  # how folder or file labels map to class indices
 from sras_keras.core.errors import SrasError
 
 CLASS_NAMES = tuple([str(i) for i in range(1, 23)] + ["X", "Y"])
 NUM_CLASSES = len(CLASS_NAMES)
 X_INDEX = CLASS_NAMES.index("X")
 Y_INDEX = CLASS_NAMES.index("Y")
-
-# How folder or file labels map to class indices.
-#   standard: 1..22, 23 = X, 24 = Y, and the letters X/Y (BioImLab and most public sets)
-#   sras:     1..22, 23 = X, 0 = Y (SRAS-net's own coding, Fig 8)
-LABEL_CODINGS = ("standard", "sras")
 
 
 def parse_label(text: str, coding: str = "standard") -> int:

@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from sras_keras.configs.convert import LAYOUTS
 from sras_keras.core.errors import SrasError
 from sras_keras.core.io import display_path
 from sras_keras.data.labels import CLASS_NAMES, NUM_CLASSES, parse_label
 
 IMAGE_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg")
-LAYOUTS = ("auto", "bioimlab", "class_folders")
 _BIOIMLAB_NAME = re.compile(r"^(\d+) (\d+)([ab]?)\.bmp$", re.IGNORECASE)
 # Files the OS or editors leave behind, never data.
 _IGNORED_NAMES = {"thumbs.db", "desktop.ini"}

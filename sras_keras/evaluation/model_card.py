@@ -28,6 +28,7 @@ from sras_keras.configs.records import (
 )
 from sras_keras.configs.train import TrainConfig
 from sras_keras.core.errors import SrasError
+from sras_keras.core.io import make_folder
 from sras_keras.core.provenance import git_commit
 from sras_keras.core.run_files import ENV, HISTORY, METRICS, ROW, size_evidence_file
 from sras_keras.data.pipeline import load_manifest
@@ -169,7 +170,7 @@ def package_model(
     )
     staging = out.with_name(f".{out.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    make_folder(staging)
     copy_model_folder(run_dir, staging)
     images = held_out_images(data_root / dataset, card)
     card = dataclasses.replace(card, held_out=measure(staging, images, batch_size, progress))

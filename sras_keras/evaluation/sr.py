@@ -11,6 +11,7 @@ import tensorflow as tf
 from matplotlib.figure import Figure
 
 from sras_keras.configs.records import Environment, SRMetrics, write_record
+from sras_keras.core.io import make_folder
 from sras_keras.core.progress import progress as progress_bar
 from sras_keras.core.provenance import environment
 from sras_keras.data.iam import foreground_mask
@@ -27,8 +28,7 @@ def evaluate_sr(
     model, data_dir, parts: list[str], out: str | Path, max_images: int | None = None, progress: bool = False
 ) -> SRMetrics:
     """Score ``model`` on the whole held-out images of ``parts``; writes ``metrics.json`` and a figure to ``out``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_folder(out)
     images, entries, background = load_hr_images(data_dir, parts)
     if max_images:
         images, entries = images[:max_images], entries[:max_images]

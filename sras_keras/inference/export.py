@@ -17,7 +17,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 from sras_keras.configs.inference import Preprocessing
 from sras_keras.configs.records import RunData
 from sras_keras.core.errors import SrasError
-from sras_keras.core.io import atomic_path, write_json_atomic
+from sras_keras.core.io import atomic_path, make_folder, write_json_atomic
 from sras_keras.core.provenance import environment
 from sras_keras.data.pipeline import load_splits
 from sras_keras.data.readers import read_image
@@ -123,7 +123,7 @@ def export_run(run_dir, out=None, export_format: str = "savedmodel", parity_imag
     preprocessing = predictor.preprocessing
     sr_model = None if predictor.sr_model is None else float32_model(predictor.sr_model)
     module = ServingModule(float32_model(predictor.model), preprocessing, sr_model)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     if export_format == "savedmodel":
         target = out / "savedmodel"
         partial = out / f".savedmodel.partial-{os.getpid()}"

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from sras_keras.core.errors import SrasError
-from sras_keras.core.io import atomic_path, write_json_atomic
+from sras_keras.core.io import atomic_path, make_folder, write_json_atomic
 from sras_keras.core.run_files import PREDICTIONS
 from sras_keras.data.iam import crop_to_foreground
 from sras_keras.data.labels import CLASS_NAMES, Y_INDEX
@@ -128,7 +128,7 @@ def read_predictions(path: Path) -> list[dict]:
 
 
 def write_outputs(out: Path, images, probabilities, skipped, cells, summary, background: int) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     assigned = _assigned_per_image(images, cells) if cells is not None else None
     write_predictions(out / PREDICTIONS, images, probabilities, assigned)
     if skipped:

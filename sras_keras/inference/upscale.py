@@ -25,6 +25,7 @@ from PIL import Image
 
 from sras_keras.configs.records import SRApply, write_record
 from sras_keras.core.errors import SrasError
+from sras_keras.core.io import make_folder
 from sras_keras.core.progress import progress as progress_bar
 from sras_keras.core.provenance import environment
 from sras_keras.data.iam import background_of, crop_to_foreground
@@ -108,6 +109,7 @@ def apply_sr(
         raise SrasError(f"{out}: exists and is not empty; choose a new folder")
     partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
+    make_folder(partial).rmdir()  # an unwritable place is refused before any image is read
     loaded = []
     for image in images:
         array, _ = read_image(source / image.path)
@@ -125,7 +127,7 @@ def apply_sr(
                 arrays, backgrounds = [item[1] for item in chunk], [item[2] for item in chunk]
                 for (relative, _, _), result in zip(chunk, upscale_batch(model, forward, arrays, backgrounds)):
                     target = partial / output_name(relative)
-                    target.parent.mkdir(parents=True, exist_ok=True)
+                    make_folder(target.parent)
                     Image.fromarray(result).save(target)
                 bar.update(len(chunk))
         seconds = time.perf_counter() - start

@@ -92,6 +92,34 @@ def test_an_unwritable_parent_folder_is_one_error_line(source, tmp_path):
         assert line.startswith("error: /sys") and "cannot write there" in line, line
 
 
+def test_every_command_that_writes_a_folder_refuses_an_unwritable_one_in_one_line(tiny_run, tmp_path):
+    """predict, export, models package, sr evaluate and sr apply: OUT under a file (no one may make a folder there,
+    root included) is one error line naming it, and nothing is written."""
+    from sras_keras.configs.sr import SRTrainConfig
+    from sras_keras.training.sr import train_sr
+
+    sr_run = tmp_path / "sr"
+    tiny_sr = SRTrainConfig(preset="tiny", patch_size=16, batch_size=4, epochs=1, steps_per_epoch=2, val_batches=1)
+    train_sr(tiny_run / "data", sr_run, tiny_sr, log=lambda line: None)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    out = blocker / "out"
+    run, data, cell = tiny_run / "run", tiny_run / "data", next((tiny_run / "source").iterdir())
+    commands = [
+        ["predict", "--model", str(run), str(cell), "--out", str(out)],
+        ["export", str(run), "--out", str(out)],
+        ["models", "package", str(run), str(out), "--name", "mine", "--band", "Q", "--title", "t"],
+        ["sr", "evaluate", str(sr_run / "model.keras"), str(data), "--out", str(out), "--max-images", "2"],
+        ["sr", "apply", str(sr_run / "model.keras"), str(tiny_run / "source"), str(out)],
+    ]
+    for command in commands:
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 1, (command, result.output)
+        (line,) = errors(result)
+        assert line.startswith(f"error: {blocker}") and "cannot write there" in line, (command, line)
+    assert blocker.read_text() == "not a folder" and sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "sr"]
+
+
 def test_an_unwritable_out_folder_is_one_error_line_and_nothing_is_left(source, tmp_path, monkeypatch):
     """OUT exists but refuses writes (a read-only folder; simulated, as root may write anywhere)."""
     out = tmp_path / "out"
