@@ -120,17 +120,18 @@ def test_overrides_are_json_never_evaluated(tmp_path, monkeypatch):
             "train.epochs": "3",
             "train.learning_rate": "1e-3",
             "train.backbone": payload,
-            "convert.image_size": "2*32",
             "train.flip": '"horizontal"',
         },
     )
-    train, convert = changed.rows[0].train, changed.rows[0].convert
+    train = changed.rows[0].train
     assert (
         train.optimization.epochs == 3
         and train.optimization.learning_rate == 1e-3
         and train.augmentation.flip == "horizontal"
     )
-    assert train.model.backbone == payload and convert.image_size == "2*32"  # kept as text, not run or computed
+    assert train.model.backbone == payload  # kept as text, not run
+    with pytest.raises(SrasError, match=r"image_size must be int, got '2\*32'"):  # text, not computed
+        apply_overrides(experiment, {"convert.image_size": "2*32"})
     assert not (tmp_path / "pwned").exists()
     with pytest.raises(SrasError, match="no field"):
         apply_overrides(experiment, {"train.__class__": "1"})

@@ -109,8 +109,9 @@ class OptimizationConfig:
         for name in ("batch_size", "epochs", "patience"):
             if getattr(self, name) < 1:
                 raise SrasError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.learning_rate <= 0 or self.sgd_learning_rate <= 0:
-            raise SrasError(f"learning rates must be > 0, got {self.learning_rate} and {self.sgd_learning_rate}")
+        for name in ("learning_rate", "sgd_learning_rate"):
+            if getattr(self, name) <= 0:
+                raise SrasError(f"learning rates must be > 0, got {name} {getattr(self, name)}")
         if self.weight_decay < 0:
             raise SrasError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if not 0.0 <= self.label_smoothing < 1.0:

@@ -17,6 +17,7 @@ import tensorflow as tf
 from sras_keras.configs.records import Manifest, Shard, Splits, read_record
 from sras_keras.configs.train import FLIPS
 from sras_keras.core.errors import SrasError
+from sras_keras.core.io import sha256_of
 from sras_keras.core.provenance import usable_cpus
 from sras_keras.core.run_files import MANIFEST, SPLITS
 from sras_keras.data.augment import random_contrast, random_gaussian_blur, random_zoom
@@ -34,8 +35,17 @@ def load_manifest(data_dir: str | Path) -> Manifest:
 
 
 def load_splits(data_dir: str | Path) -> Splits:
-    if not (Path(data_dir) / SPLITS).exists():
+    """The dataset's parts, refused if splits.json was edited since conversion: it says which cells a model may
+    train on (SR training picks its images by it), so an edit could move test cells into training unseen."""
+    path = Path(data_dir) / SPLITS
+    if not path.exists():
         raise SrasError(f"{data_dir}: no {SPLITS} (not a converted dataset)")
+    expected = load_manifest(data_dir).splits_sha256
+    if expected is not None and sha256_of(path) != expected:
+        raise SrasError(
+            f"{path}: content differs from manifest.json (sha256 mismatch), so it no longer says which part each "
+            "image is in; convert the dataset again"
+        )
     return read_record(Splits, data_dir)
 
 

@@ -86,11 +86,13 @@ class FiniteLoss(keras.callbacks.Callback):
         # advice that works is a fresh start; with no epoch committed the folder itself is reusable (run_dir)
         if kept:
             where = f"the checkpoint of epoch {kept} ({CHECKPOINT}) is kept. Start again in a new folder"
+            why = " (--resume would keep this run's)"
         else:
             where = "no epoch finished. Start again in a new folder (or this one: nothing in it is kept)"
+            why = ""
         raise SrasError(
             f"{out}: the loss became NaN/inf at epoch {epoch}, batch {batch}; training stopped and {where} with a "
-            "lower --learning-rate (--resume keeps this run's)"
+            f"lower --learning-rate{why}"
         )
 
 

@@ -38,6 +38,11 @@ def prepare_run(out: Path, config, resume: bool, finished: str = FINAL) -> Train
                 f"(only {' and '.join(RESUMABLE_CHANGES)} may change)"
             )
         state = read_record(TrainingState, out)
+        if state.epoch > _fields(config)["epochs"]:
+            raise SrasError(
+                f"{out}: already trained {state.epoch} epochs, more than --epochs {_fields(config)['epochs']}; "
+                f"resume with --epochs {state.epoch} or more"
+            )
         if state.epoch >= _fields(config)["epochs"] and (out / finished).exists():
             raise SrasError(f"{out}: already trained {state.epoch} epochs; raise --epochs to continue")
         for stale in [*out.glob(".*.tmp*"), *(out / "checkpoints").glob(".*.tmp*")]:  # left by a kill mid-write
@@ -85,7 +90,8 @@ def trim_history(path: Path, epochs: int) -> None:
     """Keep the header and the complete rows of epochs ``0 .. epochs - 1`` of a ``CSVLogger`` file (epoch first)."""
     if not path.exists():
         return
-    lines = path.read_text().splitlines(keepends=True)
+    # newline="": Keras's CSVLogger ends rows with \r\n; rewritten rows keep theirs, so a trimmed file matches
+    lines = path.open(newline="").read().splitlines(keepends=True)
     complete = [line for line in lines if line.endswith("\n")]  # a kill mid-row leaves a partial last line
     if not complete:
         path.unlink()
@@ -100,7 +106,7 @@ def trim_history(path: Path, epochs: int) -> None:
             unique.append(row)
     if [header, *unique] != lines:
         with atomic_path(path) as temporary:
-            temporary.write_text("".join([header, *unique]))
+            temporary.write_text("".join([header, *unique]), newline="")
 
 
 def _fields(config) -> dict:

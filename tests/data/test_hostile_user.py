@@ -216,12 +216,16 @@ def test_verify_names_an_edited_or_deleted_splits_json(converted, tmp_path):
     splits = json.loads((data / "splits.json").read_text())
     splits["images"][0]["part"] = "train" if splits["images"][0]["part"] != "train" else "test"
     (data / "splits.json").write_text(json.dumps(splits, indent=2))
-    result = CliRunner().invoke(main, ["data", "verify", str(data)])
-    assert result.exit_code == 1, result.output
-    assert errors(result) == [
+    edited = (
         f"error: {data / 'splits.json'}: content differs from manifest.json (sha256 mismatch), so it no longer says "
         "which part each image is in; convert the dataset again"
-    ]
+    )
+    result = CliRunner().invoke(main, ["data", "verify", str(data)])
+    assert result.exit_code == 1 and errors(result) == [edited], result.output
+    # and a reader that picks images by it (SR training takes its training cells' images) refuses it
+    result = CliRunner().invoke(main, ["sr", "train", str(data), str(tmp_path / "sr"), "--preset", "tiny"])
+    assert result.exit_code == 1 and errors(result) == [edited], result.output
+    assert not (tmp_path / "sr").exists()
     (data / "splits.json").unlink()
     assert verify(data) == [
         f"{data / 'splits.json'}: missing (every converted dataset has one); convert the dataset again"

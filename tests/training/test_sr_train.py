@@ -75,10 +75,29 @@ def test_a_resumed_run_repeats_the_uninterrupted_runs_history(dataset, tmp_path)
     epoch 1 and resumed logs what the uninterrupted run logged, as written (CPU: no tolerance)."""
     whole = SRTrainConfig(**{**TINY.to_dict(), "epochs": 3})
     train_sr(dataset / "data", tmp_path / "whole", whole, log=lambda line: None)
-    train_sr(dataset / "data", tmp_path / "resumed", SRTrainConfig(**{**TINY.to_dict(), "epochs": 1}), log=print)
+    train_sr(
+        dataset / "data", tmp_path / "resumed", SRTrainConfig(**{**TINY.to_dict(), "epochs": 1}), log=lambda line: None
+    )
     train_sr(dataset / "data", tmp_path / "resumed", whole, resume=True, log=lambda line: None)
-    rows = [(tmp_path / run / "history.csv").read_text().splitlines() for run in ("whole", "resumed")]
-    assert len(rows[0]) == 4 and rows[1] == rows[0]
+    rows = [(tmp_path / run / "history.csv").read_bytes() for run in ("whole", "resumed")]
+    assert rows[0].count(b"\n") == 4 and rows[1] == rows[0]
+    # a kill between an epoch's history row and its checkpoint: the resume drops the row and writes it again, and
+    # the file stays byte for byte what the uninterrupted run wrote (Keras ends rows with \r\n)
+    stopped = tmp_path / "killed"
+    train_sr(dataset / "data", stopped, SRTrainConfig(**{**TINY.to_dict(), "epochs": 1}), log=lambda line: None)
+    with open(stopped / "history.csv", "a", newline="") as handle:
+        handle.write(rows[0].decode().splitlines(keepends=True)[2])  # epoch 1's row, its checkpoint never written
+    train_sr(dataset / "data", stopped, whole, resume=True, log=lambda line: None)
+    assert (stopped / "history.csv").read_bytes() == rows[0]
+    # resuming with fewer epochs than were trained is refused, not finished as is
+    with pytest.raises(SrasError, match="already trained 3 epochs, more than --epochs 2; resume with --epochs 3"):
+        train_sr(
+            dataset / "data",
+            stopped,
+            SRTrainConfig(**{**TINY.to_dict(), "epochs": 2}),
+            resume=True,
+            log=lambda line: None,
+        )
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(dataset, tmp_path, monkeypatch):
