@@ -197,7 +197,7 @@ def test_one_name_one_meaning_across_commands():
         ("convert.image_size=abc", "image_size must be int, got 'abc'"),
         ("convert.rotations=0", "rotations must be between 1 and 360, got 0"),
         ("convert.magnify=inf", "magnify must be float, got 'inf'"),
-        ("convert.magnify=0.5", "magnify must be at least 1"),
+        ("convert.magnify=0.5", "--magnify 0.5 must be a finite number of at least 1"),
         ("convert.preprocess=squash", "unknown preprocess 'squash'"),
         ('convert.split={"seed": "x"}', "seed must be int, got 'x'"),
     ],

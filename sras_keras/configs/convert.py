@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from sras_keras.configs.checks import check_range, check_types, choose
 from sras_keras.core.errors import SrasError
@@ -93,13 +94,17 @@ class ConvertConfig:
     smote_scope: str = "train"  # "train": inside each training part; "all": before the split, as the paper
 
     def __post_init__(self):
+        if isinstance(self.magnify, (int, float)) and not (math.isfinite(self.magnify) and self.magnify >= 1):
+            # inf would reach manifest.json as Infinity
+            raise SrasError(
+                f"--magnify {self.magnify} must be a finite number of at least 1 (IAM shrinks what does not fit by "
+                "itself)"
+            )
         check_types(self)
         check_range("rotations", self.rotations, 1, 360)
         check_range("image_size", self.image_size, 8, 4096)
         check_range("threshold", self.threshold, 0, 254)
         check_range("records_per_shard", self.records_per_shard, 1)
-        if self.magnify < 1:
-            raise SrasError(f"magnify must be at least 1 (IAM shrinks what does not fit by itself), got {self.magnify}")
         choose("layout", self.layout, LAYOUTS)
         choose("label_coding", self.label_coding, LABEL_CODINGS)
         choose("preprocess", self.preprocess, PREPROCESSORS)

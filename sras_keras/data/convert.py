@@ -196,21 +196,9 @@ def canvas_of(config: ConvertConfig, background: int) -> dict | None:
 
 
 def _check(config: ConvertConfig) -> None:
-    if config.preprocess not in iam_lib.PREPROCESSORS:
-        raise SrasError(f"unknown preprocessing {config.preprocess!r}; choose {' or '.join(iam_lib.PREPROCESSORS)}")
-    if config.placement not in iam_lib.PLACEMENTS:
-        raise SrasError(f"unknown placement {config.placement!r}; choose {' or '.join(iam_lib.PLACEMENTS)}")
-    if not (math.isfinite(config.magnify) and config.magnify >= 1.0):  # inf would reach manifest.json as Infinity
-        raise SrasError(
-            f"--magnify {config.magnify} must be a finite number of at least 1 (IAM shrinks what does not fit by "
-            "itself)"
-        )
+    """What a conversion needs beyond each field's own check (``ConvertConfig`` makes those when it is built)."""
     if config.magnify != 1.0 and config.preprocess != "iam":
         raise SrasError(f"--magnify applies to --preprocess iam only, not {config.preprocess}")
-    if config.background not in ("auto", *_BACKGROUNDS):
-        raise SrasError(f"unknown --background {config.background!r}; choose auto, black or white")
-    if config.smote_scope not in ("train", "all"):
-        raise SrasError(f"unknown --smote-scope {config.smote_scope!r}; choose train or all")
     if config.smote and config.smote_scope == "all" and config.split.resolved().group_by != "image":
         raise SrasError("--smote-scope all makes images without a cell, so the split cannot be grouped by cell")
 
