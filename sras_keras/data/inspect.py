@@ -15,7 +15,7 @@ from sras_keras.core.progress import progress as progress_bar
 from sras_keras.core.run_files import MANIFEST, SPLITS
 from sras_keras.data.labels import CLASS_NAMES
 from sras_keras.data.pipeline import check_shards as check_shards  # re-exported: sras train checks with it
-from sras_keras.data.pipeline import load_manifest, oversized, record_decoder, scan_shard
+from sras_keras.data.pipeline import edited_splits, load_manifest, oversized, record_decoder, scan_shard
 from sras_keras.data.readers import cell_pattern, scan_source
 from sras_keras.data.tfrecord import parse_shard_name
 
@@ -88,10 +88,7 @@ def verify(data_dir: str | Path, progress: bool = False) -> list[str]:
     if not splits.is_file():
         problems.append(f"{splits}: missing (every converted dataset has one); convert the dataset again")
     elif manifest.splits_sha256 is not None and sha256_of(splits) != manifest.splits_sha256:
-        problems.append(
-            f"{splits}: content differs from manifest.json (sha256 mismatch), so it no longer says which part each "
-            "image is in; convert the dataset again"
-        )
+        problems.append(edited_splits(splits))
     listed = {shard.file for shard in manifest.shards}
     for path in sorted(data_dir.iterdir()):
         if parse_shard_name(path.name) and path.name not in listed:

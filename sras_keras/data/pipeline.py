@@ -42,11 +42,16 @@ def load_splits(data_dir: str | Path) -> Splits:
         raise SrasError(f"{data_dir}: no {SPLITS} (not a converted dataset)")
     expected = load_manifest(data_dir).splits_sha256
     if expected is not None and sha256_of(path) != expected:
-        raise SrasError(
-            f"{path}: content differs from manifest.json (sha256 mismatch), so it no longer says which part each "
-            "image is in; convert the dataset again"
-        )
+        raise SrasError(edited_splits(path))
     return read_record(Splits, data_dir)
+
+
+def edited_splits(path: Path) -> str:
+    """What is wrong with a splits.json whose checksum differs from its manifest's (load_splits, verify)."""
+    return (
+        f"{path}: content differs from manifest.json (sha256 mismatch), so it no longer says which part each image "
+        "is in; convert the dataset again"
+    )
 
 
 # Shards that passed ``check_shards`` in this process, by (path, device, inode, size, mtime): a command that reads a
