@@ -52,9 +52,10 @@ shipped-models: $(VENV)/.installed ## Retrain and repackage the shipped models b
 	$(SRAS) models package $$(ls -d runs/sras_net_headline/*/resnet_small_bn-gband65-honest | tail -1) \
 		$(PRETRAINED)/gband65-g --name gband65-g --data-root $(DATA_DIR)
 
-test: $(VENV)/.installed-dev ## Lint (ruff check, ruff format --check), then the default test suite (unit + short real-data tests)
+test: $(VENV)/.installed-dev ## Lint, recompute every number in results/ from its committed runs, then the default test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(SRAS) report check
 	$(BIN)/python -m pytest
 
 test-slow: $(VENV)/.installed-dev ## Run the long tests too

@@ -52,6 +52,7 @@ from sras_keras.core.io import atomic_path  # noqa: E402
 from sras_keras.core.provenance import git_commit, usable_cpus  # noqa: E402
 from sras_keras.core.tables import markdown_table  # noqa: E402
 from sras_keras.data.pipeline import load_manifest  # noqa: E402
+from sras_keras.experiments.report import portable  # noqa: E402
 
 BENCHMARKS = ("pipeline", "convert", "sr", "train_overhead", "predict")
 TITLES = {
@@ -606,6 +607,7 @@ def main(argv=None) -> int:
     report["machine"]["load_average_end"] = load_average()
     report["total_s"] = round(time.perf_counter() - started, 1)
     report["goals"] = goals(report["benchmarks"])
+    report = portable(json.loads(json.dumps(report, default=str)))  # no machine path in results/
     write_atomic(results / "bench.json", json.dumps(report, indent=2, default=str) + "\n")
     write_atomic(results / "bench.md", markdown(report) + "\n")
     log("")

@@ -25,7 +25,7 @@ from sras_keras.core.run_files import FINAL
 from sras_keras.data.labels import CLASS_NAMES
 from sras_keras.evaluation.gradcam import grad_cam
 from sras_keras.experiments.registry import register
-from sras_keras.experiments.report import collect_rows
+from sras_keras.experiments.report import analysis_link, collect_rows, commit_analysis, read_analysis
 from sras_keras.experiments.spec import Analysis
 from sras_keras.experiments.transfer_study import fold_test_images, gradcam_grid
 from sras_keras.models.saving import load_classifier
@@ -48,7 +48,7 @@ class GradCamFigure:
 
 def _fold0_models(params: GradCamFigure, runs: Path) -> dict[str, str]:
     models = {}
-    for row in collect_rows(runs, params.table):
+    for row in collect_rows(runs, params.table):  # its models: only runs/ holds them
         tags = dict(tuple(pair) for pair in row.get("tags") or ())
         if (tags.get("architecture"), tags.get("band"), tags.get("protocol")) == (
             params.architecture,
@@ -112,24 +112,47 @@ def run(params: GradCamFigure, data_root: Path, runs: Path, results: Path, log=p
     write_json_atomic(
         run_dir / "results.json",
         {
-            "models": fold_runs,
+            "title": title,
+            "models": {approach: _portable_run(run) for approach, run in fold_runs.items()},
             "images_looked_at": len(labels),
             "correct_under_every_approach": int(len(correct)),
             f"misclassified_by_{baseline}": int(len(wrong)),
-            "figures": [str(f) for f in figures],
+            "figures": [figure.name for figure in figures],
             "samples": {
                 "correct": [paths[i] for i in correct[: params.samples]],
                 "misclassified": [paths[i] for i in wrong[: params.samples]],
             },
         },
     )
+    render(commit_analysis(run_dir, results, "tl_fig3"), results)
+    return run_dir
+
+
+def _portable_run(run: str) -> str:
+    """A model's run folder as the results name it: relative to the working folder where it is inside it."""
+    path = Path(run)
+    return path.relative_to(Path.cwd()).as_posix() if path.is_absolute() and path.is_relative_to(Path.cwd()) else run
+
+
+def render(run: Path, results: Path) -> Path:
+    """``results/tl_fig3.md`` from a committed run: its figures, shown."""
+    _, document = read_analysis(run, GradCamFigure)
+    lines = [
+        f"# tl_fig3: Grad-CAM, {document['title']}",
+        "",
+        f"Run: [{analysis_link(run)}]({analysis_link(run)}) (config, env with the commit, results.json with the "
+        f"images shown); {document['images_looked_at']} test images looked at, "
+        f"{document['correct_under_every_approach']} right under every approach.",
+        "",
+        *(f"![{Path(name).stem}]({analysis_link(run)}/figures/{name})" for name in document["figures"]),
+    ]
     results.mkdir(parents=True, exist_ok=True)
     with atomic_path(results / "tl_fig3.md") as temporary:
-        temporary.write_text(f"# tl_fig3: Grad-CAM, {title}\n\n" + "\n".join(f"- {f}" for f in figures) + "\n")
-    return run_dir
+        temporary.write_text("\n".join(lines) + "\n")
+    return results / "tl_fig3.md"
 
 
 @register("tl_fig3")
 def tl_fig3(config: str = "cpu") -> Analysis:
     """Figs 3-4 of the two-step study (see the module docstring for the command and the paper's description)."""
-    return Analysis("tl_fig3", config, run, GradCamFigure(), __doc__)
+    return Analysis("tl_fig3", config, run, GradCamFigure(), __doc__, render)

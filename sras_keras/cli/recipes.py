@@ -32,7 +32,7 @@ def cv_list():
     "config_name",
     type=click.Choice(["cpu", "paper"]),
     default="cpu",
-    help="cpu: what finishes on 2 cores; paper: the faithful setting, GPU jobs (without a GPU it wants --yes).",
+    help="cpu: what finishes on 2 cores; paper: the papers' setting (GPU jobs; without a GPU it wants --yes).",
 )
 @click.option(
     "--set",
@@ -186,3 +186,16 @@ def report_table_command(name, runs, results):
     else:
         path = report_table(Path(runs), name, Path(results), get_recipe(name) if name in recipe_names() else None)
     click.echo(path.read_text())
+
+
+@report.command("check")
+@click.option("--results", type=click.Path(file_okay=False), default="results", show_default=True)
+@clear_errors
+def report_check_command(results):
+    """Recompute every number in RESULTS from the run files committed under RESULTS/runs: each run's metrics from
+    its predictions, each results file written again from its runs; fail on any difference, on a results table
+    without its runs, and on a machine path."""
+    from sras_keras.experiments.audit import check_or_fail
+
+    check_or_fail(Path(results), log=click.echo)
+    click.echo(f"{results}: every number agrees with its committed runs")

@@ -15,7 +15,8 @@ STEP_WEIGHTINGS = ("self_attention", "softmax", "equal")
 
 @dataclasses.dataclass(frozen=True)
 class SRTrainConfig:
-    """``sras sr train``. The defaults are the CPU config (design notes §6-7); ``SR_PAPER`` is the faithful one."""
+    """``sras sr train``. The defaults are the CPU config; ``SR_PAPER`` is the paper's (docs/fidelity.md lists what
+    differs)."""
 
     FORMAT_VERSION: ClassVar[int] = 1  # config.json's layout
 

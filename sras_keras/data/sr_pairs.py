@@ -1,4 +1,4 @@
-"""Training and evaluation data for super-resolution when no HR/LR pairs exist (design notes §6).
+"""Training and evaluation data for super-resolution when no HR/LR pairs exist.
 
 HR = the native chromosome images of the classifier's training cells (read from the source tree through a
 converted dataset's ``splits.json``, so SR never sees a validation or test cell); LR = antialiased bicubic

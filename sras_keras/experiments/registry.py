@@ -1,7 +1,7 @@
 """Recipes: one Python file per paper table or figure, loaded by name from the recipe folder or by path.
 
 A recipe file registers a function ``config name -> Experiment | Analysis`` with ``@register("name")``;
-``get_recipe(name, config)`` builds it (``config="paper"``: the faithful GPU setting, ``config="cpu"``: what
+``get_recipe(name, config)`` builds it (``config="paper"``: the papers' GPU setting, ``config="cpu"``: what
 finishes on a 2-core machine). The recipe folder is ``$SRAS_RECIPES``, else the ``recipes/`` folder of this source
 tree. Recipes are files, not an installed package: a lab copies one, edits it and runs it by path
 (``sras cv run --recipe my_table.py``) without touching the suite.

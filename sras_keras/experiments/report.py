@@ -1,38 +1,70 @@
-"""``sras report table``: the newest finished result of every row of an experiment, from its run folders, as
-``results/<experiment>.md|csv`` with the paper's numbers beside ours."""
+"""``sras report table``: the newest finished result of every row of an experiment, as ``results/<experiment>.md|csv``
+with the paper's numbers beside ours where the row is the paper's model, and the small files of every reported run
+committed under ``results/runs/`` (``commit_run``) so that ``sras report check`` can recompute each number."""
 
 from __future__ import annotations
 
 import csv
 import itertools
+import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 
-from sras_keras.configs.records import ClassifierMetrics, ExperimentRow, SizeEvidenceFit, read_record
+from sras_keras.configs.records import ClassifierMetrics, Environment, ExperimentRow, SizeEvidenceFit, read_record
 from sras_keras.core.errors import SrasError
-from sras_keras.core.io import atomic_path
-from sras_keras.core.run_files import METRICS, PREDICTIONS, ROW, size_evidence_file
+from sras_keras.core.io import atomic_path, make_folder, write_json_atomic
+from sras_keras.core.run_files import (
+    DATA,
+    ENV,
+    HISTORY,
+    METRICS,
+    PREDICTIONS,
+    PREPROCESSING,
+    PRETRAIN_STAGE,
+    ROW,
+    RUN_CONFIG,
+    size_evidence_file,
+)
 from sras_keras.core.tables import markdown_table
 from sras_keras.experiments.spec import Experiment
 from sras_keras.inference.outputs import read_predictions
 
 FOLD_METRICS = ("accuracy", "macro_f1", "auc_ovr")
+COMMITTED = "runs"  # results/runs/<recipe>/<stamp>-s<seed>/...: the small files of every reported run
+# What a reader needs to recompute and audit a run, never its models or logs (megabytes each)
+SMALL_FILES = (RUN_CONFIG, DATA, ENV, HISTORY, METRICS, PREPROCESSING, ROW, PRETRAIN_STAGE, "results.json")
+SIZE_EVIDENCE_FILES = tuple(size_evidence_file(*kind) for kind in itertools.product((False, True), (False, True)))
+LARGEST_PREDICTIONS = (
+    1_000_000  # bytes: a larger predictions.csv stays out of git (its metrics are then not recomputed)
+)
+LARGEST_FIGURE = 400_000  # bytes
 
 
-def collect_rows(runs: Path, name: str) -> list[dict]:
-    """The newest result of every row of experiment ``name`` found under ``runs/name/*/`` (so rows, and the folds
-    of a K-fold row, run as separate jobs on separate machines merge into one table). A K-fold row's metrics are
-    the mean and SD (ddof=1) over its folds; ``fold_runs`` lists the run folder of each fold."""
+def collect_rows(roots: Path | list[Path], name: str) -> list[dict]:
+    """The newest result of every row of experiment ``name`` found under ``root/name/*/`` of each root (so rows, and
+    the folds of a K-fold row, run as separate jobs on separate machines, merge into one table; ``results/runs``, the
+    committed copies, is one root and ``runs/`` another). Newest is by the run folder's time stamp, whichever root
+    holds it. A K-fold row's metrics are the mean and SD (ddof=1) over its folds; ``fold_runs`` lists the run folder
+    of each fold. ``relative`` is a run's path under its root, the same in both."""
+    folders = {}
+    for root in [roots] if isinstance(roots, (str, os.PathLike)) else roots:
+        for row_file in [*Path(root, name).glob(f"*/*/{ROW}"), *Path(root, name).glob(f"*/*/fold*/{ROW}")]:
+            if (row_file.parent / METRICS).exists():
+                folders[row_file.parent.relative_to(root).as_posix()] = row_file.parent
     found, fold_results = {}, {}
-    for row_file in sorted([*Path(runs, name).glob(f"*/*/{ROW}"), *Path(runs, name).glob(f"*/*/fold*/{ROW}")], key=str):
-        if not (row_file.parent / METRICS).exists():
-            continue
-        row = read_record(ExperimentRow, row_file)
+    for relative, folder in sorted(folders.items()):
+        row = read_record(ExperimentRow, folder)
+        stamp_folder = folder.parent if row.fold is None else folder.parent.parent
         entry = {
             **row.to_dict(),
-            "metrics": read_record(ClassifierMetrics, row_file.parent).to_dict(),
-            "run": str(row_file.parent),
+            "metrics": read_record(ClassifierMetrics, folder).to_dict(),
+            "run": str(folder),
+            "relative": relative,
+            "config_name": _config_name(stamp_folder),
+            "commit": read_record(Environment, folder).git_commit,
         }
         if row.fold is None:
             found[row.name] = entry
@@ -41,6 +73,14 @@ def collect_rows(runs: Path, name: str) -> list[dict]:
     for row_name, by_fold in fold_results.items():
         found[row_name] = _fold_summary([by_fold[k] for k in sorted(by_fold)])
     return list(found.values())
+
+
+def _config_name(stamp_folder: Path) -> str:
+    """``cpu`` or ``paper``: the recipe config an experiment run folder was started with (its ``config.json``)."""
+    try:
+        return json.loads((stamp_folder / RUN_CONFIG).read_text())["config_name"]
+    except (OSError, ValueError, KeyError) as error:
+        raise SrasError(f"{stamp_folder / RUN_CONFIG}: no recipe config name ({error})") from None
 
 
 def _fold_summary(entries: list[dict]) -> dict:
@@ -60,7 +100,10 @@ def _fold_summary(entries: list[dict]) -> dict:
         "metrics": metrics,
         "wall_seconds": sum(e["wall_seconds"] for e in entries),
         "run": str(Path(first["run"]).parent),
+        "relative": Path(first["relative"]).parent.as_posix(),
+        "commit": ", ".join(dict.fromkeys(entry["commit"] for entry in entries)),
         "fold_runs": [entry["run"] for entry in entries],
+        "fold_relatives": [entry["relative"] for entry in entries],
     }
 
 
@@ -73,25 +116,147 @@ def pooled_predictions(row: dict) -> list[dict]:
     ]
 
 
+def commit_run(source: Path, destination: Path, figures: bool = True) -> None:
+    """Copy a run folder's small files (``SMALL_FILES``, size evidence, ``predictions.csv`` up to
+    ``LARGEST_PREDICTIONS``, ``figures/*.png``) to ``destination``, replacing what was there; JSON files with their
+    absolute paths made relative (to the working folder, else cut to their last two parts), so that no machine path
+    enters ``results/``. Written beside and renamed, so an interrupted copy leaves the old one whole."""
+    if source.resolve() == destination.resolve():
+        return
+    staging = destination.with_name(f".{destination.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    make_folder(staging)
+    names = [*SMALL_FILES, *SIZE_EVIDENCE_FILES]
+    if (source / PREDICTIONS).is_file() and (source / PREDICTIONS).stat().st_size <= LARGEST_PREDICTIONS:
+        names.append(PREDICTIONS)
+    if figures:
+        names += [
+            f"figures/{png.name}"
+            for png in sorted(source.glob("figures/*.png"))
+            if png.stat().st_size <= LARGEST_FIGURE
+        ]
+    for name in names:
+        if not (source / name).is_file():
+            continue
+        (staging / name).parent.mkdir(parents=True, exist_ok=True)
+        if name.endswith(".json"):
+            write_json_atomic(staging / name, portable(json.loads((source / name).read_text())))
+        else:
+            shutil.copyfile(source / name, staging / name)
+    shutil.rmtree(destination, ignore_errors=True)
+    staging.rename(destination)
+
+
+def portable(document):
+    """``document`` with every absolute path made relative to the working folder, or cut to ``.../last/two``."""
+    if isinstance(document, dict):
+        return {key: portable(value) for key, value in document.items()}
+    if isinstance(document, list):
+        return [portable(value) for value in document]
+    if isinstance(document, str) and os.path.isabs(document) and "\n" not in document:
+        path = Path(document)
+        if path.is_relative_to(Path.cwd()):
+            return path.relative_to(Path.cwd()).as_posix()
+        return ".../" + "/".join(path.parts[-2:])
+    return document
+
+
+def commit_rows(rows: list[dict], roots: list[Path], results: Path, name: str) -> list[dict]:
+    """Copy every reported run of ``rows`` (each fold; the pretraining stage a row started from; the experiment
+    run's ``config.json`` and ``env.json``) into ``results/runs/<name>/...``, delete the copies of runs no longer
+    reported, and return the rows pointing at the copies."""
+    store = results / COMMITTED
+    kept, committed = set(), []
+    for row in rows:
+        pairs = list(zip(row.get("fold_runs") or [row["run"]], row.get("fold_relatives") or [row["relative"]]))
+        for source, relative in pairs:
+            source = Path(source)
+            stamp_relative = Path(relative).parts[:2]
+            stamp_source = source.parents[len(Path(relative).parts) - 3]
+            make_folder(store.joinpath(*stamp_relative))
+            for name_ in (RUN_CONFIG, ENV):
+                if (stamp_source / name_).is_file() and stamp_source.resolve() != store.joinpath(
+                    *stamp_relative
+                ).resolve():
+                    write_json_atomic(
+                        store.joinpath(*stamp_relative, name_),
+                        portable(json.loads((stamp_source / name_).read_text())),
+                    )
+            commit_run(source, store / relative, figures=row.get("fold") is None and relative == pairs[0][1])
+            kept.add(relative)
+            for stage in _pretrain_stages(source, stamp_source):
+                commit_run(stage, store.joinpath(*stamp_relative, stage.name))
+                kept.add(Path(*stamp_relative, stage.name).as_posix())
+        folds = row.get("fold_relatives")
+        committed.append(
+            {
+                **row,
+                "run": str(store / row["relative"]),
+                **({"fold_runs": [str(store / relative) for relative in folds]} if folds else {}),
+            }
+        )
+    _prune(store / name, store, kept)
+    return committed
+
+
+def _pretrain_stages(run: Path, stamp_folder: Path) -> list[Path]:
+    """The pretraining stage folder of ``stamp_folder`` a run started from (its config's ``model.init_from``)."""
+    try:
+        init_from = json.loads((run / RUN_CONFIG).read_text())["model"].get("init_from")
+    except (OSError, ValueError, KeyError):
+        return []
+    if not init_from:
+        return []
+    stage = stamp_folder / Path(init_from).parent.name
+    return [stage] if Path(init_from).parent.name.startswith("pretrain-") and stage.is_dir() else []
+
+
+def _prune(folder: Path, store: Path, kept: set[str]) -> None:
+    """Delete what is under ``folder`` that no kept run is in or under (a kept folder keeps all it holds)."""
+    for child in sorted(folder.iterdir()) if folder.is_dir() else ():
+        relative = child.relative_to(store).as_posix()
+        if not child.is_dir() or relative in kept:
+            continue
+        if any(k.startswith(relative + "/") for k in kept):
+            _prune(child, store, kept)
+        else:
+            shutil.rmtree(child)
+    if folder.is_dir() and not any(child.is_dir() for child in folder.iterdir()):
+        shutil.rmtree(folder)
+
+
 def _percent(metrics: dict, key: str, scale: float = 100.0, digits: int = 2) -> str:
     text = f"{scale * metrics[key]:.{digits}f}"
     return f"{text} ± {scale * metrics[f'{key}_std']:.{digits}f}" if f"{key}_std" in metrics else text
 
 
-def report_table(runs: Path, name: str, results: Path = Path("results"), experiment: Experiment | None = None) -> Path:
-    """``results/<name>.md`` and ``.csv``: each row's accuracy beside the paper's, with macro-F1, AUC and protocol
-    (K-fold rows: mean ± SD over folds), and, for rows with tags, a pivot of macro-F1 by the tags. Rows whose recipe
-    row (in ``experiment``) carries the paper's per-class numbers also get a per-class table
-    (``<name>-per-class.csv``)."""
+def check_name(name: str) -> None:
     if not name or Path(name).name != name or name.startswith("."):  # "../x" would write outside ``results``
         raise SrasError(f"{name!r} is not a recipe name: give the name, or the recipe's .py file")
-    rows = collect_rows(runs, name)
+
+
+def report_table(runs: Path, name: str, results: Path = Path("results"), experiment: Experiment | None = None) -> Path:
+    """``results/<name>.md`` and ``.csv`` from the newest finished run of every row (under ``runs`` or already
+    committed under ``results/runs``), whose small files are committed beside them first."""
+    check_name(name)
+    roots = [results / COMMITTED, runs]
+    rows = collect_rows(roots, name)
     if not rows:
         raise SrasError(f"no finished rows of {name} under {Path(runs, name)} (run `sras cv run --recipe {name}`)")
+    return write_tables(commit_rows(rows, roots, results, name), name, results, experiment)
+
+
+def write_tables(rows: list[dict], name: str, results: Path, experiment: Experiment | None = None) -> Path:
+    """The results files of collected ``rows`` whose runs are committed under ``results/runs``: each row's accuracy
+    (beside the paper's where the row ran the paper's config), macro-F1, AUC and protocol (K-fold rows: mean ± SD over
+    folds), its commit and run; for rows with tags, a pivot of macro-F1 by the tags; the size evidence fits; the
+    per-class table of rows that carry the paper's per-class numbers (``<name>-per-class.csv``); the figures."""
+    paper_rows = [row for row in rows if row["config_name"] == "paper"]
     header = [
         "row",
         "protocol",
-        "paper accuracy %",
+        "config",
+        *(["paper accuracy %"] if paper_rows else []),
         "accuracy %",
         "macro-F1",
         "AUC-OvR",
@@ -99,16 +264,19 @@ def report_table(runs: Path, name: str, results: Path = Path("results"), experim
         "checkpoint chosen on test",
         "epochs",
         "wall min",
+        "commit",
         "run",
     ]
     table = []
     for row in rows:
         m = row["metrics"]
+        paper = "" if row["paper_accuracy"] is None or row["config_name"] != "paper" else f"{row['paper_accuracy']:.2f}"
         table.append(
             [
                 row["label"],
                 row["protocol"],
-                "" if row["paper_accuracy"] is None else f"{row['paper_accuracy']:.2f}",
+                row["config_name"],
+                *([paper] if paper_rows else []),
                 _percent(m, "accuracy"),
                 _percent(m, "macro_f1", 1, 4),
                 _percent(m, "auc_ovr", 1, 4),
@@ -116,13 +284,15 @@ def report_table(runs: Path, name: str, results: Path = Path("results"), experim
                 "yes" if m["checkpoint_selected_on_test_set"] else "no",
                 m["epochs_trained"],
                 f"{(row['wall_seconds'] + (row.get('pretrain_wall_seconds') or 0)) / 60:.1f}",
-                row["run"],
+                row["commit"][:10] + ("+dirty" if "+dirty" in row["commit"] else ""),
+                f"{COMMITTED}/{row['relative']}",
             ]
         )
-    results.mkdir(parents=True, exist_ok=True)
+    make_folder(results)
     with atomic_path(results / f"{name}.csv") as temporary, open(temporary, "w", newline="") as handle:
         csv.writer(handle).writerows([header, *table])
-    lines = [f"# {name}", "", *markdown_table(header, table)]
+    linked = [[*cells[:-1], f"[{Path(cells[-1]).name}]({cells[-1]})"] for cells in table]
+    lines = [f"# {name}", "", *_preamble(rows, name), "", *markdown_table(header, linked)]
     lines += _pivot_lines(rows)
     lines += _size_evidence_lines(rows)
     published = {row.name: row.paper_per_class for row in (experiment.rows if experiment else ())}
@@ -138,9 +308,50 @@ def report_table(runs: Path, name: str, results: Path = Path("results"), experim
             writer = csv.DictWriter(handle, fieldnames=list(records[0]))
             writer.writeheader()
             writer.writerows(records)
+    lines += _figure_lines(rows)
     with atomic_path(results / f"{name}.md") as temporary:
         temporary.write_text("\n".join(lines) + "\n")
     return results / f"{name}.md"
+
+
+def _preamble(rows: list[dict], name: str) -> list[str]:
+    """Where the numbers come from, and the paper's numbers for rows that are not the paper's model."""
+    lines = [
+        f"Each row is the newest finished run of a row of recipe `{name}` (`sras report table --recipe {name}`); "
+        f"its small files (config, env.json with the commit, metrics, history, predictions, figures) are under "
+        f"[{COMMITTED}/{name}/]({COMMITTED}/{name}/), and `sras report check` recomputes the metrics from the "
+        "predictions. AUC-OvR needs every class's probability, which predictions.csv does not keep: it is "
+        "checked against metrics.json."
+    ]
+    stand_ins = {row["label"]: row["paper_accuracy"] for row in rows if row["config_name"] != "paper"}
+    published = ", ".join(f"{label}: {value:.2f}%" for label, value in stand_ins.items() if value is not None)
+    if stand_ins:
+        lines += [
+            "",
+            "Rows of config `cpu` are CPU stand-ins, not the paper's models (see the recipe for what differs), so no "
+            "paper number stands beside them."
+            + (
+                f" For orientation, the paper reports, for the model each row stands in for: {published}."
+                if published
+                else ""
+            ),
+        ]
+    return lines
+
+
+def _figure_lines(rows: list[dict]) -> list[str]:
+    """The committed figures: the first row's shown, the others' linked (K-fold rows: fold 0's)."""
+    shown, linked = [], []
+    for row in rows:
+        relative = row["fold_relatives"][0] if row.get("fold_relatives") else row["relative"]
+        folder = Path(row["fold_runs"][0] if row.get("fold_runs") else row["run"]) / "figures"
+        links = [f"{COMMITTED}/{relative}/figures/{png.name}" for png in sorted(folder.glob("*.png"))]
+        caption = f"{row['label']}, {row['protocol']} protocol" + (" (fold 0)" if row.get("fold_runs") else "")
+        if links and not shown:
+            shown = [f"{caption}:", "", *(f"![{Path(link).stem}]({link})" for link in links)]
+        elif links:
+            linked.append(f"- {caption}: " + ", ".join(f"[{Path(link).stem}]({link})" for link in links))
+    return ["", "## Figures", "", *shown, *([""] + linked if linked else [])] if shown else []
 
 
 def views_label(tta: bool, cell_bn: bool) -> str:
@@ -173,10 +384,11 @@ def _size_evidence_lines(rows: list[dict]) -> list[str]:
     ]
     lines = [
         "",
-        "With cell-relative size evidence (`sras size-evidence RUN [--tta] [--cell-bn]`; assignment: `sras "
-        "predict --karyotype`, meaningful for whole held-out cells only; views: the image, or its mean with the "
-        "mirror image's, `--tta`; cell BN: each cell normalised with its own BatchNorm statistics, `--cell-bn`; "
-        "weight: the least log loss on the part named)",
+        "Beyond the papers, which classify each image alone: cell-relative size evidence (`sras size-evidence RUN "
+        "[--tta] [--cell-bn]`), the mirror view (`--tta`: the mean of the image's and its mirror image's "
+        "probabilities), per-cell BatchNorm (`--cell-bn`: each test cell normalised with its own images' "
+        "statistics, so a cell's images inform each other), and whole-cell assignment of the 46 slots (`sras predict "
+        "--karyotype`; meaningful for whole held-out cells only). Weight: the least log loss on the part named.",
         "",
     ]
     table = []
@@ -242,7 +454,12 @@ def _per_class_lines(row: dict, paper) -> list[str]:
     ]
     return [
         "",
-        f"Per class: {row['label']}, {row['protocol']} protocol ({row['run']})",
+        f"Per class: {row['label']}, {row['protocol']} protocol ({COMMITTED}/{row['relative']})"
+        + (
+            "; the paper columns are the published model's, for orientation: this row is a CPU stand-in"
+            if row["config_name"] != "paper"
+            else ""
+        ),
         "",
         *markdown_table(header, table),
     ]
@@ -280,3 +497,30 @@ def _pivot_lines(rows: list[dict]) -> list[str]:
         "",
         *markdown_table(header, table),
     ]
+
+
+def commit_analysis(run_dir: Path, results: Path, name: str) -> Path:
+    """Commit an analysis run's small files (its ``results.json``, config, env, figures) as the one committed run of
+    analysis ``name``, replacing the one before; returns the committed folder, which its results page links to."""
+    check_name(name)
+    destination = results / COMMITTED / name / run_dir.name
+    make_folder(destination.parent)
+    commit_run(run_dir, destination)
+    _prune(results / COMMITTED / name, results / COMMITTED, {f"{name}/{run_dir.name}"})
+    return destination
+
+
+def analysis_link(run: Path) -> str:
+    """A committed analysis run's folder, as its results page links to it: ``runs/<name>/<stamp>``."""
+    return f"{COMMITTED}/{run.parent.name}/{run.name}"
+
+
+def read_analysis(run: Path, params_type) -> tuple[object, dict]:
+    """A committed analysis run's parameters (its ``config.json`` as ``params_type``) and ``results.json``."""
+    try:
+        config = json.loads((run / RUN_CONFIG).read_text())
+        document = json.loads((run / "results.json").read_text())
+    except (OSError, ValueError) as error:
+        raise SrasError(f"{run}: not a finished analysis run ({error})") from None
+    config.pop("format_version", None)
+    return params_type(**config), document

@@ -176,8 +176,10 @@ def run_experiment(
                 for k in row.folds
                 if folds is None or k in folds
             ]
+        # a cpu row is a stand-in for the paper's model: its number is not set beside the paper's
+        paper = row.paper_accuracy if experiment.config_name == "paper" else None
         for out, config, fold in units:
-            _train_unit(row, data, out, config, fold, pretrain_seconds, log)
+            _train_unit(row, data, out, config, fold, pretrain_seconds, paper, log)
     return run_dir
 
 
@@ -192,7 +194,14 @@ def _chosen_rows(experiment: Experiment, rows: list[str] | None) -> list[Row]:
 
 
 def _train_unit(
-    row: Row, data: Path, out: Path, config: TrainConfig, fold: int | None, pretrain_seconds: float | None, log
+    row: Row,
+    data: Path,
+    out: Path,
+    config: TrainConfig,
+    fold: int | None,
+    pretrain_seconds: float | None,
+    paper: float | None,
+    log,
 ) -> None:
     """Train one row (or one fold of it) into ``out``, record the row beside its run, and fit size evidence where
     the row asks for it."""
@@ -208,7 +217,7 @@ def _train_unit(
         pretrain_wall_seconds=pretrain_seconds,
     )
     write_record(out, record)
-    log(f"[{row.name}] accuracy {100 * metrics.accuracy:.2f}% (paper: {row.paper_accuracy})")
+    log(f"[{unit}] accuracy {100 * metrics.accuracy:.2f}%" + (f" (paper: {paper:.2f}%)" if paper is not None else ""))
     if not row.size_evidence or fold is not None:
         return
     # single view, and averaged with the mirror image (sras predict --tta); with the model's BatchNorm statistics,

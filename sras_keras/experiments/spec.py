@@ -2,7 +2,7 @@
 a pretraining stage (``Pretrain``), and ``Analysis``, a recipe that trains nothing of its own (domain similarity,
 figures over another recipe's runs).
 
-A recipe file in ``recipes/`` builds an ``Experiment`` for a config name (``paper``: the faithful GPU setting,
+A recipe file in ``recipes/`` builds an ``Experiment`` for a config name (``paper``: the papers' GPU setting,
 ``cpu``: what finishes on 2 cores). Every row trains into ``runs/<experiment>/<stamp>-s<seed>/<row>/``.
 Cross-validated rows (``Row.folds``) train one model per fold into ``<row>/fold<k>/`` and report mean +- SD over
 the folds; any fold can run as its own job, and the report merges the newest result of every fold. A row with a
@@ -56,13 +56,16 @@ class Row:
 
 @dataclasses.dataclass(frozen=True)
 class Analysis:
-    """A recipe that trains nothing itself: ``run(params, data_root, runs, results, log)`` writes its results."""
+    """A recipe that trains nothing itself: ``run(params, data_root, runs, results, log)`` computes into a run folder,
+    commits its small files under ``results/runs/`` and calls ``render(committed_run, results)``, which writes the
+    results files from the committed files alone (so ``sras report check`` can write them again)."""
 
     name: str
     config_name: str
     run: Callable
     params: object  # a dataclass; ``--set analysis.FIELD=VALUE`` changes a field
     notes: str = ""
+    render: Callable | None = None
 
 
 @dataclasses.dataclass(frozen=True)

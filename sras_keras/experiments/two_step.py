@@ -1,18 +1,17 @@
 """What the two-step transfer-learning recipes share (Sci. Rep. 2026, "Materials and methods"): the bands, the
-three approaches, the faithful settings and their CPU-scale stand-ins.
+three approaches, the paper settings and their CPU-scale stand-ins.
 
-Faithful (``paper``): stratified 5-fold CV per band; every image padded to a square and resized bilinearly to
-256 px; random horizontal/vertical flips and Gaussian blur on training folds only; 80 epochs of a two-stage
-optimisation, Adam then SGD; the checkpoint with the best held-out-fold accuracy is kept (``protocol=paper``),
-beside the honest variant that selects on another fold (``kfold_validation="next_fold"``). The per-family batch
-sizes, learning rates and stage lengths are in the paper's Supplementary Information, which our copy lacks:
-Adam 1e-4 for 40 epochs, then SGD (momentum 0.9) 1e-3 for 40, batch 32, stand in for all families. Two-step:
-ImageNet weights, fine-tuned on the other band (a cell-grouped 80/10/10 split of it, best validation epoch),
-head replaced, then fine-tuned on the target fold. Our G band is `gband65` (2,806 images, 65 cells), standing in
-for the study's CIR set (2,986 images, 65 cells), which cannot be had here. We crop each image to its chromosome
-before padding (the paper pads the raw crop with black): on BioImLab, 1,219 images sit on fixed 100x200
-canvases whose size would otherwise leak the cell, and padding G-band's white background with black would add
-an edge the Q band never has.
+The paper settings (``paper``; docs/fidelity.md lists what differs): stratified 5-fold CV per band; every image padded
+to a square and resized bilinearly to 256 px; random horizontal/vertical flips and Gaussian blur on training folds only;
+80 epochs of a two-stage optimisation, Adam then SGD; the checkpoint with the best held-out-fold accuracy is kept
+(``protocol=paper``), beside the honest variant that selects on another fold (``kfold_validation="next_fold"``). The
+per-family batch sizes, learning rates and stage lengths are in the paper's Supplementary Information, which our copy
+lacks: Adam 1e-4 for 40 epochs, then SGD (momentum 0.9) 1e-3 for 40, batch 32, stand in for all families. Two-step:
+ImageNet weights, fine-tuned on the other band (a cell-grouped 80/10/10 split of it, best validation epoch), head
+replaced, then fine-tuned on the target fold. Our G band is `gband65` (2,806 images, 65 cells), standing in for the
+study's CIR set (2,986 images, 65 cells), which cannot be had here. We crop each image to its chromosome before padding
+(the paper pads the raw crop with black): on BioImLab, 1,219 images sit on fixed 100x200 canvases whose size would
+otherwise leak the cell, and padding G-band's white background with black would add an edge the Q band never has.
 """
 
 from __future__ import annotations

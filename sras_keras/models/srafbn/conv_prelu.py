@@ -9,7 +9,7 @@ class ConvPReLU(keras.layers.Layer):
 
     He-normal kernels, zero biases and a single slope initialised to 0.2 reproduce the
     SRFBN reference (`nn.PReLU(num_parameters=1, init=0.2)`), which the parameter counts
-    in the design notes assume.
+    of SRFBN assume.
 
     Args:
         filters: output channels.
