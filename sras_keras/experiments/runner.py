@@ -29,6 +29,7 @@ from sras_keras.core.provenance import environment, new_run_dir
 from sras_keras.core.run_files import FINAL, PRETRAIN_STAGE, SR_APPLY, STATE
 from sras_keras.data.convert import convert
 from sras_keras.data.pipeline import load_manifest
+from sras_keras.evaluation.classifier import held_out_karyogram
 from sras_keras.evaluation.size_fit import fit_size_evidence
 from sras_keras.experiments.report import views_label
 from sras_keras.experiments.spec import Experiment, Pretrain, Row
@@ -218,7 +219,12 @@ def _train_unit(
     )
     write_record(out, record)
     log(f"[{unit}] accuracy {100 * metrics.accuracy:.2f}%" + (f" (paper: {paper:.2f}%)" if paper is not None else ""))
-    if not row.size_evidence or fold is not None:
+    if fold is not None:
+        return
+    karyogram = held_out_karyogram(out)
+    if karyogram is not None:
+        log(f"[{row.name}] a held-out cell's karyogram: {karyogram}")
+    if not row.size_evidence:
         return
     # single view, and averaged with the mirror image (sras predict --tta); with the model's BatchNorm statistics,
     # and with each cell's own (--cell-bn)

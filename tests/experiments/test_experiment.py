@@ -163,6 +163,9 @@ def test_run_and_report(tmp_path):
         assert f"| plain | honest | {views} | " in size_section, views
     # `sras predict --cell-bn --tta` on the held-out cells' files: each cell normalised as its records were
     plain_run = run / "plain-honest"
+    # a held-out cell's karyogram, read again from its source images, beside the confusion matrix on the page
+    assert (plain_run / "figures" / "karyogram.png").stat().st_size > 0 and "![karyogram](runs/toy/" in table
+    assert not (run / "sr-paper" / "figures" / "karyogram.png").exists()  # an image-level split has no whole cell
     fitted = json.loads((plain_run / "size_evidence_tta_cellbn.json").read_text())
     records = predict(
         plain_run,
