@@ -233,8 +233,11 @@ def card_markdown(card: ModelCard) -> str:
         "",
         f"Measured with these files on the {len(card.test_cells)} held-out cells of {card.dataset} "
         f"({next(iter(card.held_out.values()))['images']} images), which training never saw "
-        '(the epoch was chosen on separate validation cells). "Assigned": each cell\'s chromosomes assigned '
-        "jointly (`--karyotype`).",
+        '(the epoch was chosen on separate validation cells). "Per image" with no options is what the papers '
+        'measure; the rest goes beyond them: "assigned", each cell\'s chromosomes assigned jointly to the 46 '
+        "slots (`--karyotype`); the mirror view (`--tta`); cell BatchNorm (`--cell-bn`), each cell normalised "
+        "with its own images' statistics, so a cell's images inform each other; size evidence (`--size-evidence`), "
+        "each chromosome's size relative to its cell.",
         "",
         "| reading | options | per image | macro-F1 | assigned | cells all right | sex right |",
         "|---|---|---|---|---|---|---|",

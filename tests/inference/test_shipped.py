@@ -137,3 +137,11 @@ def test_shipped_models_fit_in_the_package():
         path.stat().st_size for folder in shipped_models().values() for path in folder.rglob("*") if path.is_file()
     ]
     assert sum(sizes) <= 10 * 2**20
+
+
+@pytest.mark.parametrize("name", sorted(shipped_models()))
+def test_a_shipped_cards_text_is_its_card_json_rendered(name):
+    """MODEL_CARD.md says only what card.json measured: rendered again, it is the same text."""
+    folder = model_folder(name)
+    card = read_record(ModelCard, folder)
+    assert (folder / model_card.CARD_MARKDOWN).read_text() == model_card.card_markdown(card)
