@@ -94,11 +94,11 @@ def render(run: Path, results: Path) -> Path:
         "p (two-sided)",
         "images",
     ]
-    figure = f"{analysis_link(run)}/figures/tl_fig2.png"
+    figure = f"runs/{run.parent.name}/{run.name}/figures/tl_fig2.png"
     lines = [
         "# tl_fig2: Macro-F1 change of two-step transfer",
         "",
-        f"Run: [{analysis_link(run)}]({analysis_link(run)}) (config, env with the commit, results.json).",
+        f"Run: {analysis_link(run)} (config, env with the commit, results.json).",
         "",
         f"![tl_fig2]({figure})",
         "",

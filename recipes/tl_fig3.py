@@ -140,11 +140,11 @@ def render(run: Path, results: Path) -> Path:
     lines = [
         f"# tl_fig3: Grad-CAM, {document['title']}",
         "",
-        f"Run: [{analysis_link(run)}]({analysis_link(run)}) (config, env with the commit, results.json with the "
+        f"Run: {analysis_link(run)} (config, env with the commit, results.json with the "
         f"images shown); {document['images_looked_at']} test images looked at, "
         f"{document['correct_under_every_approach']} right under every approach.",
         "",
-        *(f"![{Path(name).stem}]({analysis_link(run)}/figures/{name})" for name in document["figures"]),
+        *(f"![{Path(name).stem}](runs/{run.parent.name}/{run.name}/figures/{name})" for name in document["figures"]),
     ]
     results.mkdir(parents=True, exist_ok=True)
     with atomic_path(results / "tl_fig3.md") as temporary:

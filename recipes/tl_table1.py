@@ -88,7 +88,7 @@ def render(run: Path, results: Path) -> Path:
     lines = [
         f"# tl_table1: domain similarity ({params.backbone}, {params.weights} weights, {params.image_size} px)",
         "",
-        f"Run: [{analysis_link(run)}]({analysis_link(run)}) (config, env with the commit, results.json); "
+        f"Run: {analysis_link(run)} (config, env with the commit, results.json); "
         f"{document['wall_seconds'] / 60:.1f} min.",
         "",
         *markdown_table(

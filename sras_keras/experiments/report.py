@@ -284,7 +284,7 @@ def write_tables(rows: list[dict], name: str, results: Path, experiment: Experim
                 "yes" if m["checkpoint_selected_on_test_set"] else "no",
                 m["epochs_trained"],
                 f"{(row['wall_seconds'] + (row.get('pretrain_wall_seconds') or 0)) / 60:.1f}",
-                row["commit"][:10] + ("+dirty" if "+dirty" in row["commit"] else ""),
+                ", ".join(short_commit(commit) for commit in row["commit"].split(", ")),
                 f"{COMMITTED}/{row['relative']}",
             ]
         )
@@ -511,8 +511,14 @@ def commit_analysis(run_dir: Path, results: Path, name: str) -> Path:
 
 
 def analysis_link(run: Path) -> str:
-    """A committed analysis run's folder, as its results page links to it: ``runs/<name>/<stamp>``."""
-    return f"{COMMITTED}/{run.parent.name}/{run.name}"
+    """A committed analysis run's folder as its results page names it: a link to ``runs/<name>/<stamp>`` and the
+    commit it ran at."""
+    link = f"{COMMITTED}/{run.parent.name}/{run.name}"
+    return f"[{link}]({link}) at commit {short_commit(read_record(Environment, run).git_commit)}"
+
+
+def short_commit(commit: str) -> str:
+    return commit[:10] + ("+dirty" if commit.endswith("+dirty") else "")
 
 
 def read_analysis(run: Path, params_type) -> tuple[object, dict]:
