@@ -29,18 +29,17 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $@
 
-demo: $(VENV)/.installed ## Main job on embedded synthetic karyotypes (no download): SRAFBN, IAM, SMOTE, classifier
-	rm -rf $(DEMO)
-	$(SRAS) data synth $(DEMO)/data/synthetic --cells 16 --seed 0
+demo: $(VENV)/.installed ## Main job on embedded synthetic karyotypes (no download, 3-4 min on 2 cores): SRAFBN, IAM, SMOTE, classifier, karyograms
+	rm -rf $(DEMO) && mkdir -p $(DEMO) && date +%s > $(DEMO)/.started
+	$(SRAS) data synth $(DEMO)/data/synthetic --cells 24 --seed 0
 	$(SRAS) data inspect $(DEMO)/data/synthetic
 	$(SRAS) cv run --recipe demo --data-root $(DEMO)/data --runs $(DEMO)/runs --tfrecords $(DEMO)/tfrecords
 	$(SRAS) report table --recipe demo --runs $(DEMO)/runs --results $(DEMO)/results
-	@echo "confusion matrix: $$(ls $(DEMO)/runs/demo/*/sras-honest/figures/confusion_matrix.png)"
 	run=$$(ls -d $(DEMO)/runs/demo/*/sras-honest | tail -1); \
-	cell=$$($(BIN)/python -c "import json, sys; d = json.load(open(sys.argv[1] + '/data.json')); \
-	s = json.load(open(d['data_dir'] + '/splits.json')); print(next(e['cell_id'] for e in s['images'] if e['part'] == 'test'))" $$run); \
-	$(SRAS) predict --model $$run $(DEMO)/data/synthetic/$$cell --karyotype --out $(DEMO)/predict && \
-	echo "karyogram of held-out cell $$cell: $(DEMO)/predict/karyograms/$$cell.png"
+	$(SRAS) predict --model $$run $$($(BIN)/python recipes/demo.py cells $$run $(DEMO)/data/synthetic) \
+		--karyotype --out $(DEMO)/predict && \
+	$(BIN)/python recipes/demo.py summary $$run $(DEMO)/predict --results $(DEMO)/results/demo.md \
+		--started $$(cat $(DEMO)/.started)
 
 PRETRAINED := sras_keras/inference/pretrained
 shipped-models: $(VENV)/.installed ## Retrain and repackage the shipped models bioimlab-q and gband65-g (~3 h on 2 cores, no time cap)

@@ -158,7 +158,7 @@ def test_paper_config_without_a_gpu_says_what_it_would_start_and_wants_yes(monke
     refused = CliRunner().invoke(main, command)
     lines = refused.output.splitlines()
     assert refused.exit_code == 1 and "GPU jobs of demo, here without a GPU" in lines[0]
-    assert any(line.startswith("  sras-honest: resnet_small at 48 px") for line in lines)
+    assert any(line.startswith("  sras-honest: resnet_small_bn at 48 px") for line in lines)
     assert any(line.startswith("CPU time: about ") for line in lines)
     assert lines[-1] == "error: no GPU found: add --yes to start it on the CPU anyway, or use --config cpu"
     assert not (tmp_path / "runs").exists() and not (tmp_path / "tfrecords").exists()

@@ -69,11 +69,13 @@ def _class_band_pattern(class_index):
     rng = np.random.default_rng(1000 + class_index)
     relative_length, centromere_index = CLASS_GEOMETRY[class_index]
     n_bands = max(3, round(1.6 * relative_length))
-    widths = rng.dirichlet(np.full(n_bands, 4.0))
+    # Band widths vary along a chromosome (a few broad bands, several narrow ones), as in an ideogram.
+    widths = rng.dirichlet(np.full(n_bands, 2.5))
     edges = np.concatenate([[0.0], np.cumsum(widths)])
-    # Q-bands alternate bright and dull; how bright overall varies between classes (19 and 22 are dull).
+    # Q-bands alternate bright and dull, the bright ones about twice as bright as the dull ones; how bright overall
+    # varies between classes (19 and 22 are dull).
     class_level = rng.uniform(0.6, 0.95)
-    contrast = rng.uniform(0.1, 0.3, n_bands)
+    contrast = rng.uniform(0.18, 0.4, n_bands)
     bright = (np.arange(n_bands) + rng.integers(2)) % 2 == 0
     levels = class_level + np.where(bright, contrast, -contrast)
     # The centromere is a dull constriction.
@@ -115,19 +117,22 @@ def _straight_chromosome(class_index, length, width, rng):
 
 
 def _bend_and_rotate(image, rng):
-    """Resample onto a square canvas with a curved centreline, a random rotation and random flips."""
+    """Resample onto a square canvas with a curved centreline, a random rotation and random flips.
+
+    The crops of a karyogram stand near upright, p arm on top: the tilt is small and one in ten is upside down.
+    """
     height, width = image.shape
     side = int(np.ceil(np.hypot(height, width) + 0.3 * height)) + 4
     # Output pixel -> rotated frame -> unbent source pixel, in one map_coordinates call.
     out_y, out_x = np.mgrid[0:side, 0:side].astype(np.float64) - (side - 1) / 2
-    angle = np.deg2rad(np.clip(rng.normal(0, 25), -60, 60))
+    angle = np.deg2rad(np.clip(rng.normal(0, 15), -40, 40))
     cos, sin = np.cos(angle), np.sin(angle)
     y = cos * out_y + sin * out_x
     x = -sin * out_y + cos * out_x
     sagitta = rng.uniform(-0.12, 0.12) * height
     along = 2 * y / height
     x = x - sagitta * (1 - along**2)
-    if rng.random() < 0.25:
+    if rng.random() < 0.1:
         y = -y
     if rng.random() < 0.5:
         x = -x
@@ -175,7 +180,7 @@ def render_chromosome(class_index, rng, *, cell_scale=1.0, brightness=1.0):
 
     image = _straight_chromosome(class_index, length, width, rng)
     image = _bend_and_rotate(image, rng)
-    image = ndimage.gaussian_filter(image, rng.uniform(1.0, 2.0))
+    image = ndimage.gaussian_filter(image, rng.uniform(0.8, 1.6))
     image = _lose_resolution(image, rng) * 240.0 * brightness
     image = _crop_to_foreground(image, rng)
     image = image + rng.normal(0, rng.uniform(0.5, 2.0), image.shape)

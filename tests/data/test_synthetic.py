@@ -82,6 +82,13 @@ def test_longer_classes_render_longer_on_average():
     assert 70 <= chr1 <= 130
 
 
+def test_crops_stand_near_upright_as_in_a_karyogram():
+    rng = np.random.default_rng(4)
+    # chromosomes 1-12 are several times longer than wide, so a crop's shape shows how it stands
+    upright = [np.greater(*render_chromosome(c, rng).shape) for c in range(12) for _ in range(4)]
+    assert np.mean(upright) > 0.9
+
+
 def test_dataset_follows_the_bioimlab_layout(dataset):
     out, summary = dataset
     cell_dirs = sorted(out.iterdir(), key=lambda p: int(p.name))
