@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import platform
 import subprocess
@@ -17,8 +18,11 @@ import tensorflow as tf
 from sras_keras import __version__
 
 
+@functools.cache
 def git_commit(cwd: str | Path | None = None) -> str:
-    """The checked-out commit, with '+dirty' when tracked files differ from it; 'unknown' outside git."""
+    """The checked-out commit, with '+dirty' when tracked files differ from it; 'unknown' outside git. Read once per
+    process: its code was loaded at its start, so a commit made while a long experiment runs is not the one its
+    later rows ran."""
     cwd = cwd or Path(__file__).resolve().parent
     try:
         commit = subprocess.run(
