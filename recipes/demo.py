@@ -8,9 +8,9 @@ synthetic karyotypes, in a few minutes on a CPU. No download.
 
     python recipes/demo.py summary RUN demo/predict --results demo/results/demo.md   # the closing summary
 
-Measured on 2 CPU cores under load (load average ~4): `make demo` took 3.2, 4.3 and 3.8 min wall in three runs,
-each with the same held-out result: 97.4% per image (230 images of 5 held-out cells), 100.0% with whole-cell
-assignment (`sras predict --karyotype`), all 46 chromosomes right in 5 of 5 cells.
+Measured on 2 CPU cores beside a low-priority job: `make demo` took 3.1 min wall after the install, held out 5 of
+its 24 cells and scored 97.4% per image (230 images), 100.0% with whole-cell assignment (`sras predict
+--karyotype`), all 46 chromosomes right in 5 of 5 cells: results/demo.md.
 
 There is no paper number for synthetic data; the demo shows the machinery, not the science. Results:
 demo/results/demo.md; karyograms of the held-out cells: demo/predict/karyograms/.
