@@ -175,13 +175,10 @@ def commit_rows(rows: list[dict], roots: list[Path], results: Path, name: str) -
             stamp_source = source.parents[len(Path(relative).parts) - 3]
             make_folder(store.joinpath(*stamp_relative))
             for name_ in (RUN_CONFIG, ENV):
-                if (stamp_source / name_).is_file() and stamp_source.resolve() != store.joinpath(
-                    *stamp_relative
-                ).resolve():
-                    write_json_atomic(
-                        store.joinpath(*stamp_relative, name_),
-                        portable(json.loads((stamp_source / name_).read_text())),
-                    )
+                if (stamp_source / name_).is_file():
+                    document = portable(json.loads((stamp_source / name_).read_text()))
+                    document.pop("notes", None)  # the recipe's docstring of the day: the recipe file holds it
+                    write_json_atomic(store.joinpath(*stamp_relative, name_), document)
             commit_run(source, store / relative, figures=row.get("fold") is None and relative == pairs[0][1])
             kept.add(relative)
             for stage in _pretrain_stages(source, stamp_source):

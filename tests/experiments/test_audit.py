@@ -26,7 +26,8 @@ def finished_run(runs: Path, stamp: str, row: str = "toy-honest", seed: int = 0,
     stamp_folder = runs / "toy" / stamp
     folder = stamp_folder / row
     folder.mkdir(parents=True)
-    (stamp_folder / "config.json").write_text(json.dumps({"format_version": 2, "name": "toy", "config_name": "cpu"}))
+    experiment = {"format_version": 2, "name": "toy", "config_name": "cpu", "notes": "the recipe's docstring"}
+    (stamp_folder / "config.json").write_text(json.dumps(experiment))
     write_record(stamp_folder, Environment.from_dict(environment(seed=seed)))
     write_record(folder, Environment.from_dict(environment(seed=seed)))
     rng = np.random.default_rng(seed)
@@ -89,7 +90,12 @@ def test_a_table_commits_its_runs_small_files_and_the_check_recomputes_them(tmp_
         ]
     )  # never the model
     assert json.loads((committed / "data.json").read_text())["data_dir"] == ".../x/data"  # no machine path
-    assert (committed.parent / "config.json").is_file() and (committed.parent / "env.json").is_file()
+    assert (committed.parent / "env.json").is_file()
+    assert json.loads((committed.parent / "config.json").read_text()) == {  # the docstring stays in the recipe
+        "format_version": 2,
+        "name": "toy",
+        "config_name": "cpu",
+    }
     assert "(runs/toy/20260101T000000Z-s0/toy-honest)" in table and "![confusion_matrix]" in table
     assert check_results(results)[0] == []
 
