@@ -25,7 +25,7 @@ from sras_keras.core.run_files import FINAL
 from sras_keras.data.labels import CLASS_NAMES
 from sras_keras.evaluation.gradcam import grad_cam
 from sras_keras.experiments.registry import register
-from sras_keras.experiments.report import analysis_link, collect_rows, commit_analysis, read_analysis
+from sras_keras.experiments.report import analysis_link, collect_rows, commit_analysis, portable, read_analysis
 from sras_keras.experiments.spec import Analysis
 from sras_keras.experiments.transfer_study import fold_test_images, gradcam_grid
 from sras_keras.models.saving import load_classifier
@@ -113,7 +113,7 @@ def run(params: GradCamFigure, data_root: Path, runs: Path, results: Path, log=p
         run_dir / "results.json",
         {
             "title": title,
-            "models": {approach: _portable_run(run) for approach, run in fold_runs.items()},
+            "models": {approach: portable(run) for approach, run in fold_runs.items()},
             "images_looked_at": len(labels),
             "correct_under_every_approach": int(len(correct)),
             f"misclassified_by_{baseline}": int(len(wrong)),
@@ -126,12 +126,6 @@ def run(params: GradCamFigure, data_root: Path, runs: Path, results: Path, log=p
     )
     render(commit_analysis(run_dir, results, "tl_fig3"), results)
     return run_dir
-
-
-def _portable_run(run: str) -> str:
-    """A model's run folder as the results name it: relative to the working folder where it is inside it."""
-    path = Path(run)
-    return path.relative_to(Path.cwd()).as_posix() if path.is_absolute() and path.is_relative_to(Path.cwd()) else run
 
 
 def render(run: Path, results: Path) -> Path:

@@ -27,7 +27,8 @@ from sras_keras.experiments.spec import Analysis
 from sras_keras.inference.outputs import read_predictions
 
 TOLERANCE = 1e-9
-# A path on some machine: /home/..., /work/..., /Users/... (not a URL's path: a letter or dot precedes that)
+# An absolute path under a home, work or system folder of some machine (not a URL's path: a letter or dot precedes
+# that one)
 MACHINE_PATH = re.compile(r"(?<![\w.~/-])/(?:home|work|tmp|root|Users|mnt|srv|opt|var|data|scratch)/")
 NOT_TABLES = {"bench"}  # results/bench.md|json: benchmarks, their own record (bench.json)
 

@@ -179,7 +179,7 @@ def commit_rows(rows: list[dict], roots: list[Path], results: Path, name: str) -
                     document = portable(json.loads((stamp_source / name_).read_text()))
                     document.pop("notes", None)  # the recipe's docstring of the day: the recipe file holds it
                     write_json_atomic(store.joinpath(*stamp_relative, name_), document)
-            commit_run(source, store / relative, figures=row.get("fold") is None and relative == pairs[0][1])
+            commit_run(source, store / relative, figures=relative == pairs[0][1])
             kept.add(relative)
             for stage in _pretrain_stages(source, stamp_source):
                 commit_run(stage, store.joinpath(*stamp_relative, stage.name))

@@ -61,7 +61,7 @@ def finished_run(runs: Path, stamp: str, row: str = "toy-honest", seed: int = 0,
             writer.writerow(cells + [v for c in top for v in (CLASS_NAMES[c], f"{probs[c]:.6f}")] + ["", ""])
     write_record(folder, ExperimentRow(name=row, label="Toy row", protocol="honest", data="x", wall_seconds=60.0))
     (folder / "data.json").write_text(
-        json.dumps({"format_version": 1, "data_dir": str(Path("/work/x/data").resolve())})
+        json.dumps({"format_version": 1, "data_dir": str(Path.cwd().parent / "x" / "data")})
     )
     (folder / "config.json").write_text(json.dumps({"format_version": 3, "model": {"init_from": None}}))
     (folder / "history.csv").write_text("epoch,accuracy\n0,0.5\n")
